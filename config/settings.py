@@ -1,0 +1,185 @@
+"""Settings for the paper trading desk, read from the environment (django-environ).
+
+Every variable has an offline default, so a fresh clone runs on SQLite with synthetic prices. Nonsense values
+fail loudly at start-up with ImproperlyConfigured instead of surfacing later as odd behaviour.
+"""
+
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=True)
+SECRET_KEY = env("SECRET_KEY", default="dev-only-insecure-key-change-me")
+if not DEBUG and SECRET_KEY.startswith("dev-only"):
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false.")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "papertrading",
+    "portfolio",
+    "analysis",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+# No DATABASE_URL -> a SQLite file in WAL mode, so the web server and a worker can write at once.
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/paper-trading/"
+LOGOUT_REDIRECT_URL = "login"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://paper-trading")}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # Django's own console handler would print every request warning a second time.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
+}
+
+# --- API -------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "papertrading.api.pagination.OrderPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "papertrading.api.exception_handler.paper_trading_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Paper trading desk API",
+    "DESCRIPTION": "Place, track and cancel paper orders on the local simulator or the Binance Spot Testnet.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Paper trading -----------------------------------------------------------------------------------------
+PAPER_TRADING_ENABLED = env.bool("PAPER_TRADING_ENABLED", default=True)
+PAPER_TRADING_MODE = env("PAPER_TRADING_MODE", default="simulation")
+if PAPER_TRADING_MODE not in {"simulation", "testnet"}:
+    raise ImproperlyConfigured(f"PAPER_TRADING_MODE must be 'simulation' or 'testnet', not {PAPER_TRADING_MODE!r}.")
+
+BINANCE_TESTNET_API_KEY = env("BINANCE_TESTNET_API_KEY", default="")
+# An HMAC secret, or an Ed25519 private key in PEM form. Never logged, rendered or stored.
+BINANCE_TESTNET_API_SECRET = env("BINANCE_TESTNET_API_SECRET", default="")
+BINANCE_TESTNET_BASE_URL = env("BINANCE_TESTNET_BASE_URL", default="https://testnet.binance.vision").rstrip("/")
+BINANCE_RECV_WINDOW_MS = env.int("BINANCE_RECV_WINDOW_MS", default=5000)
+if not 0 < BINANCE_RECV_WINDOW_MS <= 60000:
+    raise ImproperlyConfigured("BINANCE_RECV_WINDOW_MS must be between 1 and 60000.")
+BINANCE_CONNECT_TIMEOUT = env.float("BINANCE_CONNECT_TIMEOUT", default=3.05)
+BINANCE_READ_TIMEOUT = env.float("BINANCE_READ_TIMEOUT", default=10.0)
+
+MARKET_DATA_SOURCE = env("MARKET_DATA_SOURCE", default="synthetic")
+if MARKET_DATA_SOURCE not in {"synthetic", "binance"}:
+    raise ImproperlyConfigured(f"MARKET_DATA_SOURCE must be 'synthetic' or 'binance', not {MARKET_DATA_SOURCE!r}.")
+# Public market data comes from this host when MARKET_DATA_SOURCE=binance.
+MARKET_DATA_BASE_URL = env("MARKET_DATA_BASE_URL", default=BINANCE_TESTNET_BASE_URL).rstrip("/")
+SYNTHETIC_PRICE_SEED = env.int("SYNTHETIC_PRICE_SEED", default=42)
+PRICE_STALE_AFTER_SECONDS = env.int("PRICE_STALE_AFTER_SECONDS", default=120)
+
+# Every amount is stored with this many decimals (Binance reports 8) and this many digits in all.
+MONEY_DECIMAL_PLACES = 8
+MONEY_MAX_DIGITS = 28
+
+SIMULATOR_FEE_RATE = Decimal(env.str("SIMULATOR_FEE_RATE", default="0.001"))
+SIMULATOR_SLIPPAGE_RATE = Decimal(env.str("SIMULATOR_SLIPPAGE_RATE", default="0.0005"))
+if not (
+    Decimal("0") <= SIMULATOR_FEE_RATE < Decimal("0.1") and Decimal("0") <= SIMULATOR_SLIPPAGE_RATE < Decimal("0.1")
+):
+    raise ImproperlyConfigured("SIMULATOR_FEE_RATE and SIMULATOR_SLIPPAGE_RATE must be between 0 and 0.1.")
+# "ASSET=amount,ASSET=amount": what a fresh simulated account holds.
+SIMULATOR_STARTING_BALANCES = {
+    asset.strip().upper(): Decimal(amount)
+    for asset, amount in env.dict(
+        "SIMULATOR_STARTING_BALANCES",
+        default={"USDT": "100000", "BTC": "1", "ETH": "10", "BNB": "50", "SOL": "100", "XRP": "10000"},
+    ).items()
+}
+
+# --- Celery ------------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TIMEZONE = TIME_ZONE

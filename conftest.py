@@ -1,0 +1,82 @@
+"""Fixtures shared by every app's tests: named users with their access, API clients and market control."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _offline_simulation(settings):
+    """Tests run on the simulator with synthetic prices and known fees, whatever the environment says."""
+    settings.PAPER_TRADING_MODE = "simulation"
+    settings.MARKET_DATA_SOURCE = "synthetic"
+    settings.SIMULATOR_FEE_RATE = Decimal("0.001")
+    settings.SIMULATOR_SLIPPAGE_RATE = Decimal("0.0005")
+    settings.SIMULATOR_STARTING_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
+
+
+def make_user(username: str, *codenames: str) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username)
+    if codenames:
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label="papertrading", codename__in=codenames)
+        )
+    return user
+
+
+@pytest.fixture
+def trader(db) -> User:
+    """May place, cancel and sync orders."""
+    return make_user("trader", "add_paperorder", "change_paperorder", "view_paperorder")
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    """May only read: no add or change permission."""
+    return make_user("viewer", "view_paperorder")
+
+
+@pytest.fixture
+def api(trader) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(trader)
+    return client
+
+
+@pytest.fixture
+def viewer_api(viewer) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(viewer)
+    return client
+
+
+@pytest.fixture
+def market(db):
+    """Set the last price of a symbol: `market.set("BTCUSDT", "68000")`; `market.move(...)` also runs matching."""
+    from papertrading.models import MarketPrice
+    from papertrading.services import match_orders
+
+    class Market:
+        def set(self, symbol: str, price) -> Decimal:
+            price = Decimal(str(price))
+            MarketPrice.objects.update_or_create(
+                symbol=symbol, defaults={"price": price, "source": "test", "updated_at": timezone.now()}
+            )
+            return price
+
+        def move(self, symbol: str, price) -> int:
+            return match_orders(symbol=symbol, market_price=self.set(symbol, price))
+
+    m = Market()
+    for symbol, price in {
+        "BTCUSDT": "68000",
+        "ETHUSDT": "3500",
+        "BNBUSDT": "600",
+        "SOLUSDT": "150",
+        "XRPUSDT": "0.5",
+    }.items():
+        m.set(symbol, price)
+    return m

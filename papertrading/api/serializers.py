@@ -1,0 +1,121 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from ..models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, TimeInForce
+
+
+def amount_field(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=settings.MONEY_MAX_DIGITS, decimal_places=settings.MONEY_DECIMAL_PLACES, **kwargs
+    )
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    """Shapes and types only; the trading rules are checked by the order service (validate_order)."""
+
+    symbol = serializers.CharField(max_length=20)
+    side = serializers.ChoiceField(choices=Side.choices)
+    order_type = serializers.ChoiceField(choices=OrderType.choices)
+    quantity = amount_field()
+    price = amount_field(required=False, allow_null=True)
+    stop_price = amount_field(required=False, allow_null=True)
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, required=False, allow_blank=True)
+    client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    run_id = serializers.UUIDField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        errors = {
+            field: ["Must be greater than zero."]
+            for field in ("quantity", "price", "stop_price")
+            if attrs.get(field) is not None and attrs[field] <= 0
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+
+class OrderFillSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderFill
+        fields = [
+            "price",
+            "quantity",
+            "commission",
+            "commission_asset",
+            "trade_id",
+            "rule",
+            "market_price",
+            "slippage_rate",
+            "fee_rate",
+            "is_maker",
+            "created_at",
+        ]
+
+
+class OrderEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["created_at", "from_status", "to_status", "source", "actor", "detail"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    placed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    average_price = amount_field(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PaperOrder
+        fields = [
+            "id",
+            "client_order_id",
+            "binance_order_id",
+            "venue",
+            "symbol",
+            "side",
+            "order_type",
+            "quantity",
+            "price",
+            "stop_price",
+            "time_in_force",
+            "status",
+            "executed_quantity",
+            "cumulative_quote_quantity",
+            "average_price",
+            "locked_asset",
+            "locked_amount",
+            "reject_code",
+            "reject_reason",
+            "run_id",
+            "is_external",
+            "placed_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrderDetailSerializer(OrderSerializer):
+    fills = OrderFillSerializer(many=True, read_only=True)
+    events = OrderEventSerializer(many=True, read_only=True)
+
+    class Meta(OrderSerializer.Meta):
+        fields = [*OrderSerializer.Meta.fields, "fills", "events"]
+        read_only_fields = fields
+
+
+class BalanceSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    free = amount_field()
+    locked = amount_field()
+
+
+class AccountSerializer(serializers.Serializer):
+    venue = serializers.CharField()
+    balances = BalanceSerializer(many=True)
+
+
+class SyncResultSerializer(serializers.Serializer):
+    venue = serializers.CharField()
+    checked = serializers.IntegerField(help_text="Symbols (or orders) looked at.")
+    changed = serializers.DictField(child=serializers.IntegerField(), help_text="Counts of changes by kind.")
+    request_weight = serializers.IntegerField(help_text="Exchange request weight the sync used.")
+    notes = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("orders", views.OrderListCreateApi.as_view(), name="orders"),
+    path("orders/open", views.OpenOrderListApi.as_view(), name="orders-open"),
+    path("orders/sync", views.OrderSyncApi.as_view(), name="orders-sync"),
+    path("orders/<int:pk>", views.OrderDetailApi.as_view(), name="order-detail"),
+    path("account", views.AccountApi.as_view(), name="account"),
+]

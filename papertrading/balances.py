@@ -1,0 +1,140 @@
+"""The simulated account: opening it, moving amounts, operator adjustments, and the self-check."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from .models import BalanceAdjustment, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
+from .money import ZERO, to_money
+
+STARTING_BALANCE_REASON = "Starting balance"
+
+
+class InsufficientBalance(Exception):
+    pass
+
+
+def ensure_account() -> None:
+    """Open the simulated account with the starting balances the first time it is needed.
+
+    Starting balances are written as adjustments, so the balance check recomputes from the rows alone and a later
+    change of the setting cannot make an old account look wrong.
+    """
+    if SimulatedBalance.objects.exists():
+        return
+    for asset, amount in settings.SIMULATOR_STARTING_BALANCES.items():
+        try:
+            with transaction.atomic():
+                SimulatedBalance.objects.create(asset=asset, free=to_money(amount))
+                BalanceAdjustment.objects.create(asset=asset, amount=to_money(amount), reason=STARTING_BALANCE_REASON)
+        except IntegrityError:
+            pass  # another process opened it at the same moment
+
+
+def lock_balances(*assets: str) -> dict[str, SimulatedBalance]:
+    """Row-lock the balances of these assets (creating empty ones), always in the same order to avoid deadlocks."""
+    ensure_account()
+    for asset in assets:
+        SimulatedBalance.objects.get_or_create(asset=asset)
+    rows = SimulatedBalance.objects.select_for_update().filter(asset__in=assets).order_by("asset")
+    return {row.asset: row for row in rows}
+
+
+def reserve(balance: SimulatedBalance, amount: Decimal) -> None:
+    """Move `amount` from free to locked; raises InsufficientBalance and changes nothing when free is short."""
+    if balance.free < amount:
+        raise InsufficientBalance(balance.asset)
+    balance.free -= amount
+    balance.locked += amount
+
+
+def release(balance: SimulatedBalance, amount: Decimal) -> None:
+    balance.locked -= amount
+    balance.free += amount
+
+
+def save_balances(balances: dict[str, SimulatedBalance]) -> None:
+    for balance in balances.values():
+        balance.save(update_fields=["free", "locked", "updated_at"])
+
+
+@transaction.atomic
+def adjust_balance(*, asset: str, amount: Decimal, reason: str, user=None) -> SimulatedBalance:
+    """An operator's deliberate change to a free amount; refused when it would go negative or has no reason."""
+    if not reason.strip():
+        raise ValueError("Say why the balance changes.")
+    balance = lock_balances(asset.upper())[asset.upper()]
+    if balance.free + amount < 0:
+        raise ValueError(f"{asset} free would become negative ({balance.free + amount}).")
+    balance.free += to_money(amount)
+    balance.save(update_fields=["free", "updated_at"])
+    BalanceAdjustment.objects.create(asset=balance.asset, amount=to_money(amount), reason=reason, created_by=user)
+    return balance
+
+
+def reservation(order: PaperOrder, rule: SymbolRule) -> tuple[str, Decimal]:
+    """What a working order must hold: quote for a BUY (at its limit or stop price), base for a SELL."""
+    if order.side == Side.SELL:
+        return rule.base_asset, order.remaining_quantity
+    reference = order.price if order.order_type == OrderType.LIMIT else order.stop_price
+    return rule.quote_asset, to_money(reference * order.remaining_quantity)
+
+
+@dataclass
+class BalanceDrift:
+    asset: str
+    stored_free: Decimal
+    stored_locked: Decimal
+    expected_free: Decimal
+    expected_locked: Decimal
+
+    def __str__(self) -> str:
+        return (
+            f"{self.asset}: stored free {self.stored_free} locked {self.stored_locked}, "
+            f"expected free {self.expected_free} locked {self.expected_locked}"
+        )
+
+
+def check_balances() -> list[BalanceDrift]:
+    """Recompute the simulated account from its history and report every asset that differs from storage.
+
+    total = adjustments (starting balances included) + fills net of fees; locked = what working orders hold by
+    their terms; free = total - locked. An empty list means the stored balances are right.
+    """
+    from .models import OrderFill
+
+    rules = {rule.symbol: rule for rule in SymbolRule.objects.all()}
+    totals: dict[str, Decimal] = {}
+    locked: dict[str, Decimal] = {}
+
+    def add(table: dict[str, Decimal], asset: str, amount: Decimal) -> None:
+        table[asset] = table.get(asset, ZERO) + amount
+
+    for adjustment in BalanceAdjustment.objects.all():
+        add(totals, adjustment.asset, adjustment.amount)
+    fills = OrderFill.objects.filter(order__venue=Venue.SIMULATION).select_related("order")
+    for fill in fills.iterator():
+        rule = rules[fill.order.symbol]
+        quote_amount = to_money(fill.quantity * fill.price)
+        sign = 1 if fill.order.side == Side.BUY else -1
+        add(totals, rule.base_asset, sign * fill.quantity)
+        add(totals, rule.quote_asset, -sign * quote_amount)
+        add(totals, fill.commission_asset, -fill.commission)
+    working = PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
+    for order in working.iterator():
+        asset, amount = reservation(order, rules[order.symbol])
+        add(locked, asset, amount)
+
+    stored = {balance.asset: balance for balance in SimulatedBalance.objects.all()}
+    drifts = []
+    for asset in sorted(set(totals) | set(locked) | set(stored)):
+        expected_locked = locked.get(asset, ZERO)
+        expected_free = totals.get(asset, ZERO) - expected_locked
+        row = stored.get(asset)
+        stored_free = row.free if row else ZERO
+        stored_locked = row.locked if row else ZERO
+        if (stored_free, stored_locked) != (expected_free, expected_locked):
+            drifts.append(BalanceDrift(asset, stored_free, stored_locked, expected_free, expected_locked))
+    return drifts

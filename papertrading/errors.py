@@ -1,0 +1,52 @@
+"""The one family of errors the paper trading services raise; the API's exception handler shapes them."""
+
+
+class PaperTradingError(Exception):
+    """Base class. `http_status` is what the API answers with."""
+
+    http_status = 400
+
+    def __init__(self, message: str = ""):
+        super().__init__(message)
+        self.message = message
+
+
+class OrderValidationError(PaperTradingError):
+    """Input that no venue would accept; nothing was written, reserved or sent."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+
+
+class OrderRejected(PaperTradingError):
+    """The venue refused the order, with Binance's code and message (e.g. -2010 insufficient balance)."""
+
+    def __init__(self, code: int, message: str, order=None):
+        super().__init__(message)
+        self.code = code
+        self.order = order
+
+
+class OrderNotWorking(PaperTradingError):
+    """A cancel of an order that already finished."""
+
+    http_status = 409
+
+
+class VenueUnavailable(PaperTradingError):
+    """The venue cannot be reached or used now (no credentials, exchange down, rate-limit pause)."""
+
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Binance's codes and messages, reused by the simulator so both venues answer alike.
+INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
+WOULD_TRIGGER_IMMEDIATELY = (-2010, "Order would trigger immediately.")
+UNKNOWN_ORDER = (-2011, "Unknown order sent.")
+FILTER_FAILURE = -1013
+BAD_SYMBOL = (-1121, "Invalid symbol.")

@@ -1,0 +1,284 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    """A DecimalField with the project's one precision (8 decimals, as Binance reports amounts)."""
+    kwargs.setdefault("max_digits", settings.MONEY_MAX_DIGITS)
+    kwargs.setdefault("decimal_places", settings.MONEY_DECIMAL_PLACES)
+    return models.DecimalField(**kwargs)
+
+
+class Venue(models.TextChoices):
+    SIMULATION = "simulation", "Simulation"
+    TESTNET = "testnet", "Binance Spot Testnet"
+
+
+class Side(models.TextChoices):
+    BUY = "BUY", "Buy"
+    SELL = "SELL", "Sell"
+
+
+class OrderType(models.TextChoices):
+    MARKET = "MARKET", "Market"
+    LIMIT = "LIMIT", "Limit"
+    STOP_LOSS = "STOP_LOSS", "Stop loss"
+    TAKE_PROFIT = "TAKE_PROFIT", "Take profit"
+
+
+class TimeInForce(models.TextChoices):
+    GTC = "GTC", "Good till cancelled"
+    IOC = "IOC", "Immediate or cancel"
+    FOK = "FOK", "Fill or kill"
+
+
+class SymbolRule(models.Model):
+    """One tradable symbol and the exchange filters every order on it must pass."""
+
+    symbol = models.CharField(max_length=20, unique=True)
+    base_asset = models.CharField(max_length=10)
+    quote_asset = models.CharField(max_length=10)
+    status = models.CharField(max_length=20, default="TRADING")
+    order_types = models.JSONField(default=list)
+    tick_size = money_field()
+    min_price = money_field(default=Decimal("0"))
+    max_price = money_field(default=Decimal("0"))
+    step_size = money_field()
+    min_quantity = money_field(default=Decimal("0"))
+    max_quantity = money_field(default=Decimal("0"))
+    min_notional = money_field(default=Decimal("0"))
+    max_notional = money_field(default=Decimal("0"))
+    apply_min_notional_to_market = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class MarketPrice(models.Model):
+    """The last known price of a symbol; the simulator fills against it and the matcher watches it."""
+
+    symbol = models.CharField(max_length=20, unique=True)
+    price = money_field()
+    source = models.CharField(max_length=20)
+    # The synthetic random walk's step counter, so a seeded walk continues where it stopped.
+    sequence = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.price}"
+
+
+class PaperOrder(models.Model):
+    class Status(models.TextChoices):
+        """An order's life.
+
+            (row written) --> UNKNOWN --> PENDING --> PARTIALLY_FILLED --> FILLED
+                                 |           |  \\____________|_________> CANCELLED
+                                 |           |                \\_______> EXPIRED
+                                 \\---------> REJECTED / FILLED / EXPIRED
+
+        UNKNOWN means "sent to the venue, outcome not known yet" (timeout or 5xx): only sync may resolve it,
+        and only the exchange saying "no such order" turns it into REJECTED. The simulator answers at once, so
+        its orders go straight to PENDING, FILLED, EXPIRED or REJECTED.
+        """
+
+        PENDING = "PENDING", "Pending"
+        PARTIALLY_FILLED = "PARTIALLY_FILLED", "Partially filled"
+        FILLED = "FILLED", "Filled"
+        CANCELLED = "CANCELLED", "Cancelled"
+        REJECTED = "REJECTED", "Rejected"
+        EXPIRED = "EXPIRED", "Expired"
+        UNKNOWN = "UNKNOWN", "Outcome unknown"
+
+    WORKING_STATUSES = (Status.PENDING, Status.PARTIALLY_FILLED)
+    FINAL_STATUSES = (Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
+
+    class Trigger(models.TextChoices):
+        """Which way the market must move to reach a working order (drives the matcher's index)."""
+
+        AT_OR_BELOW = "BELOW", "Market at or below trigger price"
+        AT_OR_ABOVE = "ABOVE", "Market at or above trigger price"
+
+    symbol = models.CharField(max_length=20)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    order_type = models.CharField(max_length=12, choices=OrderType.choices)
+    quantity = money_field()
+    price = money_field(null=True, blank=True)
+    stop_price = money_field(null=True, blank=True)
+    time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    venue = models.CharField(max_length=12, choices=Venue.choices)
+    client_order_id = models.CharField(max_length=36, unique=True)
+    binance_order_id = models.BigIntegerField(null=True, blank=True)
+    run_id = models.UUIDField(null=True, blank=True)
+    executed_quantity = money_field(default=Decimal("0"))
+    cumulative_quote_quantity = money_field(default=Decimal("0"))
+    reject_code = models.IntegerField(null=True, blank=True)
+    reject_reason = models.CharField(max_length=255, blank=True)
+    # What a working order holds in the simulated account; released on fill, cancel or expiry.
+    locked_asset = models.CharField(max_length=10, blank=True)
+    locked_amount = money_field(default=Decimal("0"))
+    trigger_price = money_field(null=True, blank=True)
+    trigger_direction = models.CharField(max_length=5, choices=Trigger.choices, blank=True)
+    is_external = models.BooleanField(default=False, help_text="Found on the exchange, not placed by this desk.")
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="paper_orders"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "paper_orders"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # List filters and the open-orders view.
+            models.Index(fields=["status", "-created_at"], name="paper_order_status_idx"),
+            models.Index(fields=["symbol", "-created_at"], name="paper_order_symbol_idx"),
+            models.Index(fields=["run_id"], name="paper_order_run_idx"),
+            models.Index(fields=["-created_at", "-id"], name="paper_order_newest_idx"),
+            # The matcher: "working orders on SYMBOL whose trigger the new price reached", one range scan per
+            # direction, touching only working orders (partial index), never a scan of every open order.
+            models.Index(
+                fields=["symbol", "trigger_direction", "trigger_price"],
+                name="paper_order_trigger_idx",
+                condition=Q(status__in=["PENDING", "PARTIALLY_FILLED"], venue="simulation"),
+            ),
+            # Sync: "working or unknown orders of this venue".
+            models.Index(
+                fields=["venue", "symbol"],
+                name="paper_order_sync_idx",
+                condition=Q(status__in=["PENDING", "PARTIALLY_FILLED", "UNKNOWN"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="paper_order_quantity_positive"),
+            models.CheckConstraint(condition=Q(executed_quantity__gte=0), name="paper_order_executed_not_negative"),
+            models.CheckConstraint(
+                condition=Q(executed_quantity__lte=models.F("quantity")), name="paper_order_executed_le_quantity"
+            ),
+            models.CheckConstraint(condition=Q(locked_amount__gte=0), name="paper_order_locked_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.side} {self.quantity} {self.symbol} {self.order_type} {self.status}"
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in self.WORKING_STATUSES
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return self.quantity - self.executed_quantity
+
+    @property
+    def average_price(self) -> Decimal | None:
+        if not self.executed_quantity:
+            return None
+        return (self.cumulative_quote_quantity / self.executed_quantity).quantize(Decimal("0.00000001"))
+
+
+class OrderFill(models.Model):
+    class Rule(models.TextChoices):
+        MARKETABLE_ON_ARRIVAL = "MARKETABLE_ON_ARRIVAL", "Marketable on arrival"
+        LIMIT_CROSSED = "LIMIT_CROSSED", "Limit price crossed"
+        STOP_TRIGGERED = "STOP_TRIGGERED", "Stop price triggered"
+        EXCHANGE = "EXCHANGE", "Reported by the exchange"
+
+    order = models.ForeignKey(PaperOrder, on_delete=models.CASCADE, related_name="fills")
+    price = money_field()
+    quantity = money_field()
+    commission = money_field(default=Decimal("0"))
+    commission_asset = models.CharField(max_length=10)
+    trade_id = models.CharField(max_length=40, blank=True)
+    # Why the simulator filled it: the market it saw, the rule, and the costs it applied.
+    rule = models.CharField(max_length=24, choices=Rule.choices, default=Rule.EXCHANGE)
+    market_price = money_field(null=True, blank=True)
+    slippage_rate = money_field(default=Decimal("0"))
+    fee_rate = money_field(default=Decimal("0"))
+    is_maker = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["order", "trade_id"], condition=~Q(trade_id=""), name="order_fill_unique_trade"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} @ {self.price}"
+
+
+class OrderEvent(models.Model):
+    class Source(models.TextChoices):
+        API = "api", "API"
+        PAGE = "page", "Page"
+        AGENT = "agent", "Agent"
+        SYNC = "sync", "Sync"
+        MATCHER = "matcher", "Matcher"
+        ADMIN = "admin", "Admin"
+
+    order = models.ForeignKey(PaperOrder, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    detail = models.TextField(blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '—'} → {self.to_status} ({self.source})"
+
+
+class SimulatedBalance(models.Model):
+    """The simulated account: one row per asset, free and locked, never negative."""
+
+    asset = models.CharField(max_length=10, unique=True)
+    free = money_field(default=Decimal("0"))
+    locked = money_field(default=Decimal("0"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["asset"]
+        constraints = [
+            models.CheckConstraint(condition=Q(free__gte=0), name="balance_free_not_negative"),
+            models.CheckConstraint(condition=Q(locked__gte=0), name="balance_locked_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.asset}: {self.free} free, {self.locked} locked"
+
+    @property
+    def total(self) -> Decimal:
+        return self.free + self.locked
+
+
+class BalanceAdjustment(models.Model):
+    """An operator's deliberate change to a simulated balance, with the reason; the balance check counts it."""
+
+    asset = models.CharField(max_length=10)
+    amount = money_field(help_text="Added to the free amount; negative to remove.")
+    reason = models.CharField(max_length=255)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.asset} {self.amount:+} ({self.reason})"

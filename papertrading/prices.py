@@ -1,0 +1,111 @@
+"""Market prices: where they come from (a seeded random walk offline, or Binance's public ticker) and the table."""
+
+import random
+from decimal import Decimal
+
+import requests
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .models import MarketPrice, SymbolRule
+from .money import round_to_step
+
+# Where the synthetic walk starts for the default symbols (close to the market when the project was written).
+SYNTHETIC_START_PRICES = {
+    "BTCUSDT": Decimal("68000"),
+    "ETHUSDT": Decimal("3500"),
+    "BNBUSDT": Decimal("600"),
+    "SOLUSDT": Decimal("150"),
+    "XRPUSDT": Decimal("0.5"),
+}
+SYNTHETIC_MAX_STEP_BPS = 30  # each step moves at most 0.30 %
+
+
+class SyntheticPriceSource:
+    """A seeded random walk: the same seed gives the same prices, step after step, on every machine."""
+
+    name = "synthetic"
+
+    def __init__(self, seed: int | None = None):
+        self.seed = settings.SYNTHETIC_PRICE_SEED if seed is None else seed
+
+    def next_prices(self, rules: list[SymbolRule], current: dict[str, MarketPrice]) -> dict[str, tuple[Decimal, int]]:
+        prices = {}
+        for rule in rules:
+            row = current.get(rule.symbol)
+            if row is None:
+                start = SYNTHETIC_START_PRICES.get(rule.symbol, Decimal("100"))
+                prices[rule.symbol] = (round_to_step(start, rule.tick_size, up=False), 0)
+                continue
+            sequence = row.sequence + 1
+            rng = random.Random(f"{self.seed}:{rule.symbol}:{sequence}")
+            change = Decimal(rng.randint(-SYNTHETIC_MAX_STEP_BPS, SYNTHETIC_MAX_STEP_BPS)) / Decimal(10000)
+            price = round_to_step(row.price * (1 + change), rule.tick_size, up=False)
+            prices[rule.symbol] = (max(price, rule.tick_size), sequence)
+        return prices
+
+
+class BinancePriceSource:
+    """Binance's public ticker (`GET /api/v3/ticker/price`), one call for every symbol."""
+
+    name = "binance"
+    timeout = (3.05, 10)
+
+    def next_prices(self, rules: list[SymbolRule], current: dict[str, MarketPrice]) -> dict[str, tuple[Decimal, int]]:
+        symbols = "[" + ",".join(f'"{rule.symbol}"' for rule in rules) + "]"
+        response = requests.get(
+            f"{settings.MARKET_DATA_BASE_URL}/api/v3/ticker/price", params={"symbols": symbols}, timeout=self.timeout
+        )
+        response.raise_for_status()
+        known = {rule.symbol for rule in rules}
+        return {
+            item["symbol"]: (Decimal(item["price"]), 0)
+            for item in response.json()
+            if item["symbol"] in known and Decimal(item["price"]) > 0
+        }
+
+
+def get_price_source():
+    return BinancePriceSource() if settings.MARKET_DATA_SOURCE == "binance" else SyntheticPriceSource()
+
+
+def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> list[MarketPrice]:
+    """Fetch the next price of each symbol, store it, then match the simulated orders it reaches."""
+    rules = list(SymbolRule.objects.filter(status="TRADING"))
+    if symbols:
+        wanted = {s.upper() for s in symbols}
+        rules = [rule for rule in rules if rule.symbol in wanted]
+    source = get_price_source()
+    with transaction.atomic():
+        current = {
+            row.symbol: row
+            for row in MarketPrice.objects.select_for_update().filter(symbol__in=[r.symbol for r in rules])
+        }
+        now = timezone.now()
+        saved = []
+        for symbol, (price, sequence) in source.next_prices(rules, current).items():
+            row, _ = MarketPrice.objects.update_or_create(
+                symbol=symbol,
+                defaults={"price": price, "sequence": sequence, "source": source.name, "updated_at": now},
+            )
+            saved.append(row)
+    if match:
+        from .services import match_orders
+
+        for row in saved:
+            match_orders(symbol=row.symbol, market_price=row.price)
+    return saved
+
+
+def ensure_price(symbol: str) -> MarketPrice | None:
+    """The stored price of a symbol, fetching a first one when there is none yet."""
+    row = MarketPrice.objects.filter(symbol=symbol).first()
+    if row is None and SymbolRule.objects.filter(symbol=symbol).exists():
+        rows = refresh_prices(symbols=[symbol], match=False)
+        row = rows[0] if rows else None
+    return row
+
+
+def is_stale(row: MarketPrice) -> bool:
+    return (timezone.now() - row.updated_at).total_seconds() > settings.PRICE_STALE_AFTER_SECONDS

@@ -1,0 +1,55 @@
+"""Symbol rules: shipped as exchangeInfo-shaped data, refreshable from the exchange."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import transaction
+
+from .models import SymbolRule
+
+DEFAULT_EXCHANGE_INFO = Path(__file__).resolve().parent / "data" / "exchange_info.json"
+
+
+def parse_symbol(entry: dict) -> dict:
+    """Map one exchangeInfo symbol to SymbolRule fields; filters absent on the symbol stay off (zero)."""
+    filters = {f["filterType"]: f for f in entry.get("filters", [])}
+    price_filter = filters.get("PRICE_FILTER", {})
+    lot_size = filters.get("LOT_SIZE", {})
+    notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
+    return {
+        "base_asset": entry["baseAsset"],
+        "quote_asset": entry["quoteAsset"],
+        "status": entry.get("status", "TRADING"),
+        "order_types": list(entry.get("orderTypes", [])),
+        "tick_size": Decimal(price_filter.get("tickSize", "0")),
+        "min_price": Decimal(price_filter.get("minPrice", "0")),
+        "max_price": Decimal(price_filter.get("maxPrice", "0")),
+        "step_size": Decimal(lot_size.get("stepSize", "0")),
+        "min_quantity": Decimal(lot_size.get("minQty", "0")),
+        "max_quantity": Decimal(lot_size.get("maxQty", "0")),
+        "min_notional": Decimal(notional.get("minNotional", "0")),
+        "max_notional": Decimal(notional.get("maxNotional", "0")),
+        "apply_min_notional_to_market": bool(notional.get("applyMinToMarket", notional.get("applyToMarket", True))),
+    }
+
+
+@transaction.atomic
+def load_symbol_rules(exchange_info: dict, *, symbols: list[str] | None = None) -> list[SymbolRule]:
+    """Upsert the rules of the given symbols (all in the document when None)."""
+    wanted = {s.upper() for s in symbols} if symbols else None
+    saved = []
+    for entry in exchange_info.get("symbols", []):
+        if wanted is not None and entry["symbol"] not in wanted:
+            continue
+        rule, _ = SymbolRule.objects.update_or_create(symbol=entry["symbol"], defaults=parse_symbol(entry))
+        saved.append(rule)
+    return saved
+
+
+def load_default_symbol_rules() -> list[SymbolRule]:
+    return load_symbol_rules(json.loads(DEFAULT_EXCHANGE_INFO.read_text()))
+
+
+def get_symbol_rule(symbol: str) -> SymbolRule | None:
+    return SymbolRule.objects.filter(symbol=symbol.upper()).first()

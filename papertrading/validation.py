@@ -1,0 +1,146 @@
+"""validate_order: the one place that decides whether an order may be sent, before anything is written."""
+
+import re
+from decimal import Decimal
+
+from .errors import OrderValidationError
+from .models import OrderType, Side, SymbolRule, TimeInForce
+from .money import format_decimal, is_on_step
+
+CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
+
+
+def fires_at_or_below(order_type: str, side: str) -> bool:
+    """Whether a resting order fires when the market falls to its trigger (True) or rises to it (False).
+
+    LIMIT BUY, STOP_LOSS SELL and TAKE_PROFIT BUY wait for a fall; their mirrors wait for a rise.
+    """
+    if order_type == OrderType.LIMIT:
+        return side == Side.BUY
+    if order_type == OrderType.STOP_LOSS:
+        return side == Side.SELL
+    return side == Side.BUY  # TAKE_PROFIT
+
+
+def validate_client_order_id(client_order_id: str | None) -> None:
+    if client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id):
+        raise OrderValidationError({"client_order_id": ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]})
+
+
+def validate_order(
+    *,
+    rule: SymbolRule | None,
+    side: str,
+    order_type: str,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    stop_price: Decimal | None,
+    time_in_force: str,
+    market_price: Decimal | None,
+) -> None:
+    """Check an order against the symbol's filters and Binance's per-type rules.
+
+    Raises OrderValidationError with every failing field at once. `market_price` is the last price, needed for
+    the notional of a MARKET order and the side of a stop; pass None when no price is known.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    if rule is None:
+        fail("symbol", "Invalid symbol.")
+    elif rule.status != "TRADING":
+        fail("symbol", f"Market is closed ({rule.status}).")
+    if side not in Side.values:
+        fail("side", f"Must be one of {', '.join(Side.values)}.")
+    if order_type not in OrderType.values:
+        fail("order_type", f"Must be one of {', '.join(OrderType.values)}.")
+    if time_in_force and time_in_force not in TimeInForce.values:
+        fail("time_in_force", f"Must be one of {', '.join(TimeInForce.values)}.")
+    if quantity is None:
+        fail("quantity", "This field is required.")
+    elif quantity <= 0:
+        fail("quantity", "Must be greater than zero.")
+    for field, value in (("price", price), ("stop_price", stop_price)):
+        if value is not None and value <= 0:
+            fail(field, "Must be greater than zero.")
+
+    # Which fields each type takes, as Binance requires (-1102 when missing, -1106 when not required).
+    if order_type == OrderType.LIMIT:
+        if price is None:
+            fail("price", "A LIMIT order needs a price.")
+        if not time_in_force:
+            fail("time_in_force", "A LIMIT order needs a time in force (GTC, IOC or FOK).")
+        if stop_price is not None:
+            fail("stop_price", "A LIMIT order takes no stop price.")
+    elif order_type in (OrderType.MARKET, *STOP_TYPES):
+        if price is not None:
+            fail("price", f"A {order_type} order takes no price: it fills at the market.")
+        if time_in_force:
+            fail("time_in_force", f"A {order_type} order takes no time in force.")
+        if order_type in STOP_TYPES and stop_price is None:
+            fail("stop_price", f"A {order_type} order needs a stop price.")
+        if order_type == OrderType.MARKET and stop_price is not None:
+            fail("stop_price", "A MARKET order takes no stop price.")
+
+    if errors or rule is None:
+        raise OrderValidationError(errors)
+
+    if rule.order_types and order_type not in rule.order_types:
+        fail("order_type", f"{order_type} orders are not supported for {rule.symbol}.")
+    _check_lot_size(rule, quantity, fail)
+    for field, value in (("price", price), ("stop_price", stop_price)):
+        if value is not None:
+            _check_price_filter(rule, field, value, fail)
+
+    reference = price if order_type == OrderType.LIMIT else stop_price if order_type in STOP_TYPES else market_price
+    if reference is None:
+        fail("symbol", f"No market price for {rule.symbol} yet; try again in a moment.")
+    elif not errors:
+        _check_notional(rule, order_type, quantity * reference, fail)
+
+    if order_type in STOP_TYPES and market_price is not None and stop_price is not None and not errors:
+        # Binance rejects a stop that is already reached (-2010 "Order would trigger immediately.").
+        at_or_below = fires_at_or_below(order_type, side)
+        if (at_or_below and market_price <= stop_price) or (not at_or_below and market_price >= stop_price):
+            direction = "below" if at_or_below else "above"
+            fail(
+                "stop_price",
+                f"Order would trigger immediately. For a {order_type} {side} the stop price must be {direction} "
+                f"the market ({format_decimal(market_price)}).",
+            )
+
+    if errors:
+        raise OrderValidationError(errors)
+
+
+def _check_lot_size(rule: SymbolRule, quantity: Decimal, fail) -> None:
+    if rule.min_quantity and quantity < rule.min_quantity:
+        fail("quantity", f"Filter failure: LOT_SIZE. Minimum quantity is {format_decimal(rule.min_quantity)}.")
+    if rule.max_quantity and quantity > rule.max_quantity:
+        fail("quantity", f"Filter failure: LOT_SIZE. Maximum quantity is {format_decimal(rule.max_quantity)}.")
+    if not is_on_step(quantity, rule.step_size):
+        fail("quantity", f"Filter failure: LOT_SIZE. Quantity must be a multiple of {format_decimal(rule.step_size)}.")
+
+
+def _check_price_filter(rule: SymbolRule, field: str, value: Decimal, fail) -> None:
+    if rule.min_price and value < rule.min_price:
+        fail(field, f"Filter failure: PRICE_FILTER. Minimum price is {format_decimal(rule.min_price)}.")
+    if rule.max_price and value > rule.max_price:
+        fail(field, f"Filter failure: PRICE_FILTER. Maximum price is {format_decimal(rule.max_price)}.")
+    if not is_on_step(value, rule.tick_size):
+        fail(field, f"Filter failure: PRICE_FILTER. Price must be a multiple of {format_decimal(rule.tick_size)}.")
+
+
+def _check_notional(rule: SymbolRule, order_type: str, notional: Decimal, fail) -> None:
+    applies_min = order_type != OrderType.MARKET or rule.apply_min_notional_to_market
+    if applies_min and rule.min_notional and notional < rule.min_notional:
+        fail(
+            "quantity",
+            f"Filter failure: NOTIONAL. Order value {format_decimal(notional)} is below the minimum "
+            f"{format_decimal(rule.min_notional)} {rule.quote_asset}.",
+        )
+    if order_type != OrderType.MARKET and rule.max_notional and notional > rule.max_notional:
+        fail("quantity", f"Filter failure: NOTIONAL. Order value is above {format_decimal(rule.max_notional)}.")
