@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from .errors import OrderNotWorking, OrderRejected
 from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
+from .signals import fills_recorded
 from .symbols import get_symbol_rule
 from .validation import validate_client_order_id, validate_order
 from .venues import get_venue
@@ -150,6 +151,8 @@ def apply_report(
     if previous != order.status:
         detail = report.detail or report.reject_reason
         record_event(order, previous, order.status, source=source, actor=actor, detail=detail)
+    if new_fills:
+        fills_recorded.send(sender=PaperOrder, order=order, fills=new_fills)
     return order
 
 
