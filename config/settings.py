@@ -100,7 +100,8 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/paper-trading/"
 LOGOUT_REDIRECT_URL = "login"
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://paper-trading")}
+# Shared by every process (web, worker, beat): rate-limit state and job locks live here.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{BASE_DIR / 'var' / 'cache'}")}
 
 LOGGING = {
     "version": 1,
@@ -180,6 +181,36 @@ SIMULATOR_STARTING_BALANCES = {
 }
 
 # --- Celery ------------------------------------------------------------------------------------------------
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+# No CELERY_BROKER_URL -> kombu's filesystem transport: no server, and safe with a worker and the web server
+# writing at once (each message is its own file, moved atomically). Production sets redis://.
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL == "filesystem://":
+    _broker_dir = BASE_DIR / "var" / "broker"
+    for _sub in ("out", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "out"),
+        "data_folder_out": str(_broker_dir / "out"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+PRICE_REFRESH_SECONDS = env.int("PRICE_REFRESH_SECONDS", default=5)
+TESTNET_SYNC_SECONDS = env.int("TESTNET_SYNC_SECONDS", default=15)
+# Each entry expires before its next run, so a backlog never piles up behind a stopped worker.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-prices": {
+        "task": "papertrading.tasks.refresh_prices",
+        "schedule": PRICE_REFRESH_SECONDS,
+        "options": {"expires": PRICE_REFRESH_SECONDS},
+    },
+    "sync-testnet-orders": {
+        "task": "papertrading.tasks.sync_testnet_orders",
+        "schedule": TESTNET_SYNC_SECONDS,
+        "options": {"expires": TESTNET_SYNC_SECONDS},
+    },
+}

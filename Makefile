@@ -1,0 +1,44 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint format bench check clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## Start the site, a Celery worker and beat on the embedded default (SQLite, file broker, synthetic prices).
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo
+	$(VENV)/bin/honcho start -f Procfile.dev
+
+## Run the whole test suite (SQLite unless DATABASE_URL says otherwise).
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## Benchmarks (need PostgreSQL: DATABASE_URL=postgres://...); they print figures, they do not pass or fail.
+bench: install
+	$(PY) bench/order_create.py
+
+check: install
+	$(PY) manage.py check_balances
+
+clean:
+	rm -rf $(VENV) staticfiles var db.sqlite3*

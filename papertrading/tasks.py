@@ -1,0 +1,56 @@
+"""Periodic work. Each task takes a lock, calls one service and returns a small summary."""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from .errors import VenueUnavailable
+from .locks import job_lock
+
+logger = logging.getLogger(__name__)
+RETRY = {"autoretry_for": (ConnectionError,), "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 5}
+
+
+@shared_task(**RETRY)
+def refresh_prices() -> dict:
+    """Fetch the next prices; in simulation mode, then match the resting orders they reach."""
+    from . import prices
+
+    with job_lock("refresh_prices", timeout=60) as acquired:
+        if not acquired:
+            return {"skipped": "already running"}
+        rows = prices.refresh_prices(match=False)
+    if settings.PAPER_TRADING_MODE == "simulation":
+        match_simulated_orders.delay()
+    return {row.symbol: str(row.price) for row in rows}
+
+
+@shared_task
+def match_simulated_orders() -> dict:
+    """Fill every simulated order the stored prices reach."""
+    from .models import MarketPrice
+    from .services import match_orders
+
+    with job_lock("match_simulated_orders", timeout=120) as acquired:
+        if not acquired:
+            return {"skipped": "already running"}
+        return {row.symbol: match_orders(symbol=row.symbol, market_price=row.price) for row in MarketPrice.objects.all()}
+
+
+@shared_task(**RETRY)
+def sync_testnet_orders() -> dict:
+    """Bring testnet orders up to date (testnet mode only)."""
+    from .services import sync_orders
+
+    if settings.PAPER_TRADING_MODE != "testnet":
+        return {"skipped": "not in testnet mode"}
+    with job_lock("sync_orders", timeout=120) as acquired:
+        if not acquired:
+            return {"skipped": "already running"}
+        try:
+            report = sync_orders()
+        except VenueUnavailable as exc:
+            logger.warning("testnet sync skipped: %s", exc.message)
+            return {"skipped": exc.message}
+    return {"changed": report.changed, "request_weight": report.request_weight}
