@@ -4,9 +4,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from papertrading.health import healthz
+
 urlpatterns = [
     path("", RedirectView.as_view(url="/paper-trading/", permanent=False)),
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("paper-trading/", include("papertrading.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/paper-trading/", include(("papertrading.api.urls", "papertrading-api"))),
