@@ -16,6 +16,8 @@ def _offline_simulation(settings):
     settings.SIMULATOR_FEE_RATE = Decimal("0.001")
     settings.SIMULATOR_SLIPPAGE_RATE = Decimal("0.0005")
     settings.SIMULATOR_STARTING_BALANCES = {"USDT": Decimal("100000"), "BTC": Decimal("1"), "ETH": Decimal("10")}
+    # Hashing test passwords properly would cost seconds per login for nothing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def make_user(username: str, *codenames: str) -> User:

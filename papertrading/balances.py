@@ -35,11 +35,20 @@ def ensure_account() -> None:
 
 def lock_balances(*assets: str) -> dict[str, SimulatedBalance]:
     """Row-lock the balances of these assets (creating empty ones), always in the same order to avoid deadlocks."""
-    ensure_account()
-    for asset in assets:
-        SimulatedBalance.objects.get_or_create(asset=asset)
-    rows = SimulatedBalance.objects.select_for_update().filter(asset__in=assets).order_by("asset")
-    return {row.asset: row for row in rows}
+
+    def locked_rows():
+        rows = SimulatedBalance.objects.select_for_update().filter(asset__in=assets).order_by("asset")
+        return {row.asset: row for row in rows}
+
+    balances = locked_rows()
+    if len(balances) < len(set(assets)):
+        ensure_account()
+        for asset in assets:
+            SimulatedBalance.objects.get_or_create(asset=asset)
+        balances = locked_rows()
+    for balance in balances.values():
+        balance.loaded = (balance.free, balance.locked)
+    return balances
 
 
 def reserve(balance: SimulatedBalance, amount: Decimal) -> None:
@@ -56,8 +65,11 @@ def release(balance: SimulatedBalance, amount: Decimal) -> None:
 
 
 def save_balances(balances: dict[str, SimulatedBalance]) -> None:
+    """Write the rows whose amounts changed since lock_balances read them."""
     for balance in balances.values():
-        balance.save(update_fields=["free", "locked", "updated_at"])
+        if (balance.free, balance.locked) != getattr(balance, "loaded", None):
+            balance.save(update_fields=["free", "locked", "updated_at"])
+            balance.loaded = (balance.free, balance.locked)
 
 
 @transaction.atomic

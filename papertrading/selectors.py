@@ -1,6 +1,6 @@
 """Reads of orders and balances, shared by the API, the pages and the admin."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from .models import OrderEvent, OrderFill, PaperOrder
 
@@ -19,3 +19,19 @@ def order_with_history() -> QuerySet[PaperOrder]:
         Prefetch("fills", queryset=OrderFill.objects.order_by("id")),
         Prefetch("events", queryset=OrderEvent.objects.order_by("id")),
     )
+
+
+def with_history(order: PaperOrder) -> PaperOrder:
+    """Attach fills and events to an order already in hand (at most two queries, no re-read of the order)."""
+    if "fills" not in getattr(order, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([order], *order_with_history()._prefetch_related_lookups)
+    return order
+
+
+def attach_history(order: PaperOrder, *, fills: list[OrderFill], events: list[OrderEvent]) -> None:
+    """Store known fills and events as if prefetched, the way prefetch_related_objects does."""
+    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in (("fills", fills), ("events", events)):
+        queryset = getattr(order, name).all()
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset

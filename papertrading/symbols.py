@@ -1,10 +1,13 @@
 """Symbol rules: shipped as exchangeInfo-shaped data, refreshable from the exchange."""
 
 import json
+import time
 from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from .models import SymbolRule
 
@@ -51,5 +54,21 @@ def load_default_symbol_rules() -> list[SymbolRule]:
     return load_symbol_rules(json.loads(DEFAULT_EXCHANGE_INFO.read_text()))
 
 
+_RULES: dict[str, tuple[float, SymbolRule | None]] = {}
+RULE_CACHE_SECONDS = 60
+
+
 def get_symbol_rule(symbol: str) -> SymbolRule | None:
-    return SymbolRule.objects.filter(symbol=symbol.upper()).first()
+    """The rule of a symbol, kept in memory for a minute: rules change rarely and every order needs one."""
+    symbol = symbol.upper()
+    now = time.monotonic()
+    cached = _RULES.get(symbol)
+    if cached is None or now - cached[0] > RULE_CACHE_SECONDS:
+        cached = (now, SymbolRule.objects.filter(symbol=symbol).first())
+        _RULES[symbol] = cached
+    return cached[1]
+
+
+@receiver([post_save, post_delete], sender=SymbolRule)
+def _forget_cached_rules(**kwargs) -> None:
+    _RULES.clear()

@@ -50,7 +50,7 @@ class OrderListCreateApi(generics.GenericAPIView):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = services.place_order(**serializer.validated_data, placed_by=request.user, source=OrderEvent.Source.API)
-        order = selectors.order_with_history().get(pk=result.order.pk)
+        order = selectors.with_history(result.order)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(OrderDetailSerializer(order).data, status=code)
 

@@ -6,12 +6,14 @@ unlimited at the market price, so a marketable order fills completely; slippage 
 
 from decimal import Decimal
 
+import requests
 from django.conf import settings
 
 from .. import errors
 from ..balances import InsufficientBalance, lock_balances, release, reservation, reserve, save_balances
 from ..models import OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, TimeInForce
 from ..money import round_to_step, to_money
+from ..symbols import get_symbol_rule
 from ..validation import fires_at_or_below
 from .base import BalanceReport, ExecutionReport, FillReport
 
@@ -25,11 +27,20 @@ class SimulatorVenue:
     def market_price(self, symbol: str) -> Decimal | None:
         from ..prices import ensure_price
 
-        row = ensure_price(symbol)
+        try:
+            row = ensure_price(symbol)
+        except requests.RequestException as exc:
+            # The price source (MARKET_DATA_SOURCE=binance) is down: a clear 503, not a crash.
+            raise errors.VenueUnavailable("Market data is unavailable now; try again in a moment.") from exc
         return row.price if row else None
 
     def place(self, order: PaperOrder, *, market_price: Decimal | None) -> ExecutionReport:
-        rule = SymbolRule.objects.get(symbol=order.symbol)
+        if market_price is None:
+            # validate_order asks for a price only for MARKET; the simulator needs one to decide every type.
+            raise errors.OrderValidationError(
+                {"symbol": [f"No market price for {order.symbol} yet; try again in a moment."]}
+            )
+        rule = get_symbol_rule(order.symbol)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         try:
             if order.order_type == OrderType.MARKET:
@@ -53,7 +64,7 @@ class SimulatorVenue:
 
     def trigger(self, order: PaperOrder, *, market_price: Decimal) -> ExecutionReport:
         """Fill a resting order that the market reached: a limit at its own price, a stop at the market."""
-        rule = SymbolRule.objects.get(symbol=order.symbol)
+        rule = get_symbol_rule(order.symbol)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
         try:
@@ -74,7 +85,7 @@ class SimulatorVenue:
             )
 
     def cancel(self, order: PaperOrder) -> ExecutionReport:
-        rule = SymbolRule.objects.get(symbol=order.symbol)
+        rule = get_symbol_rule(order.symbol)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
         save_balances(balances)
