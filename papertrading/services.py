@@ -8,7 +8,9 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from .errors import OrderNotWorking, OrderRejected
+from .health import record_successful_sync
 from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
+from .selectors import attach_history
 from .signals import fills_recorded
 from .symbols import get_symbol_rule
 from .validation import validate_client_order_id, validate_order
@@ -56,8 +58,9 @@ def place_order(
         return PlaceResult(existing, created=False)
 
     symbol = (symbol or "").upper()
-    rule = get_symbol_rule(symbol)
     venue = get_venue()
+    # A remote venue refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
+    rule = venue.symbol_rule(symbol) if hasattr(venue, "symbol_rule") else get_symbol_rule(symbol)
     market_price = venue.market_price(symbol) if rule else None
     validate_order(
         rule=rule,
@@ -88,7 +91,8 @@ def place_order(
             order = _place_remote(venue, fields, market_price, source=source, actor=actor)
         else:
             with transaction.atomic():
-                order = PaperOrder.objects.create(status=Status.PENDING, **fields)
+                # The simulator decides before the row exists, so the order is inserted once, in its final state.
+                order = PaperOrder(status=Status.PENDING, **fields)
                 report = venue.place(order, market_price=market_price)
                 apply_report(order, report, source=source, actor=actor, from_status="")
     except IntegrityError:
@@ -130,13 +134,9 @@ def apply_report(
     applying the same report twice changes nothing (sync is idempotent).
     """
     previous = order.status if from_status is None else from_status
-    known_trades = set(order.fills.exclude(trade_id="").values_list("trade_id", flat=True)) if order.pk else set()
-    new_fills = [
-        OrderFill(order=order, **vars(fill))
-        for fill in report.fills
-        if not fill.trade_id or fill.trade_id not in known_trades
-    ]
-    OrderFill.objects.bulk_create(new_fills)
+    known_trades = set()
+    if order.pk and any(fill.trade_id for fill in report.fills):
+        known_trades = set(order.fills.exclude(trade_id="").values_list("trade_id", flat=True))
     order.status = report.status
     if report.executed_quantity is not None:
         order.executed_quantity = max(order.executed_quantity, report.executed_quantity)
@@ -148,9 +148,19 @@ def apply_report(
     if order.status not in PaperOrder.WORKING_STATUSES:
         order.locked_amount = Decimal("0")
     order.save()
+    new_fills = [
+        OrderFill(order=order, **vars(fill))
+        for fill in report.fills
+        if not fill.trade_id or fill.trade_id not in known_trades
+    ]
+    OrderFill.objects.bulk_create(new_fills)
+    events = []
     if previous != order.status:
         detail = report.detail or report.reject_reason
-        record_event(order, previous, order.status, source=source, actor=actor, detail=detail)
+        events.append(record_event(order, previous, order.status, source=source, actor=actor, detail=detail))
+    if from_status == "":
+        # A new order's whole history is what was just written: hand it to the caller without reading it back.
+        attach_history(order, fills=new_fills, events=events)
     if new_fills:
         fills_recorded.send(sender=PaperOrder, order=order, fills=new_fills)
     return order
@@ -174,7 +184,11 @@ def cancel_order(*, order_id: int, source: str = OrderEvent.Source.API, actor: s
         report = venue.cancel(order)
         with transaction.atomic():
             order = PaperOrder.objects.select_for_update().get(pk=order.pk)
-            return apply_report(order, report, source=source, actor=actor)
+            order = apply_report(order, report, source=source, actor=actor)
+        if order.status != Status.CANCELLED:
+            # The exchange finished it first (e.g. filled): its real state is recorded above, the cancel failed.
+            raise OrderNotWorking(f"Order {order.pk} is {order.status} on the exchange; it could not be cancelled.")
+        return order
     with transaction.atomic():
         # The row lock makes a cancel and a fill of the same order take turns; the loser sees the final state.
         order = PaperOrder.objects.select_for_update().get(pk=order_id)
@@ -225,11 +239,15 @@ def sync_orders(*, source: str = OrderEvent.Source.SYNC) -> SyncReport:
     """Bring local orders of the active venue up to date with it now."""
     venue = get_venue()
     if venue.is_remote:
-        return venue.sync(source=source)
+        report = venue.sync(source=source)
+        record_successful_sync()
+        return report
     report = SyncReport(venue=venue.name)
     symbols = (
         PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
         .values_list("symbol", flat=True)
+        # Without order_by() the model's default ordering (created_at, id) joins the DISTINCT and repeats symbols.
+        .order_by("symbol")
         .distinct()
     )
     for symbol in sorted(symbols):

@@ -1,0 +1,513 @@
+"""A small Binance Spot (Testnet) stand-in for end-to-end tests: real HTTP on 127.0.0.1, signatures checked.
+
+It speaks the REST endpoints the desk uses (time, exchangeInfo, ticker/price, account, order POST/GET/DELETE,
+openOrders, allOrders, myTrades) with Binance's shapes, codes and messages, keeps orders and balances in memory
+and matches simply: MARKET fills at the symbol's price, a marketable LIMIT fills at that price, anything else
+rests until :meth:`StandIn.set_price` reaches it. Every SIGNED request must carry the configured API key and an
+HMAC-SHA256 signature over the exact query string (+ body) sent, and a timestamp inside its recvWindow.
+
+Test hooks: ``set_price`` (matches resting orders), ``fill(order_id)``, ``add_external_order(...)``,
+``reset()`` (the monthly testnet wipe), ``requests`` (method, path, params of every call), ``weight_used``.
+
+    with StandIn(api_key=KEY, secret=SECRET) as standin:
+        settings.BINANCE_TESTNET_BASE_URL = standin.base_url
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+EXCHANGE_INFO = Path(__file__).resolve().parent.parent / "data" / "exchange_info.json"
+DEFAULT_PRICES = {
+    "BTCUSDT": "68000.00",
+    "ETHUSDT": "3500.00",
+    "BNBUSDT": "600.00",
+    "SOLUSDT": "150.00",
+    "XRPUSDT": "0.5000",
+}
+DEFAULT_BALANCES = {"BTC": "1", "ETH": "10", "BNB": "10", "SOL": "100", "XRP": "10000", "USDT": "100000"}
+EIGHT = Decimal("0.00000001")
+
+WEIGHTS = {
+    ("GET", "/api/v3/time"): 1,
+    ("GET", "/api/v3/exchangeInfo"): 20,
+    ("GET", "/api/v3/account"): 20,
+    ("POST", "/api/v3/order"): 1,
+    ("GET", "/api/v3/order"): 4,
+    ("DELETE", "/api/v3/order"): 1,
+    ("GET", "/api/v3/allOrders"): 20,
+}
+SIGNED = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: int, msg: str) -> None:
+        super().__init__(msg)
+        self.status, self.code, self.msg = status, code, msg
+
+
+def fmt(value: Decimal) -> str:
+    return str(value.quantize(EIGHT))
+
+
+@dataclass
+class Order:
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    quantity: Decimal
+    price: Decimal
+    stop_price: Decimal
+    time_in_force: str
+    created: int
+    status: str = "NEW"
+    executed: Decimal = Decimal("0")
+    quote: Decimal = Decimal("0")
+    updated: int = 0
+    locked_asset: str = ""
+    locked: Decimal = Decimal("0")
+    fills: list[dict] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_order_id,
+            "price": fmt(self.price),
+            "origQty": fmt(self.quantity),
+            "executedQty": fmt(self.executed),
+            "cummulativeQuoteQty": fmt(self.quote),
+            "status": self.status,
+            "timeInForce": self.time_in_force or "GTC",
+            "type": self.type,
+            "side": self.side,
+            "stopPrice": fmt(self.stop_price),
+            "icebergQty": fmt(Decimal("0")),
+            "time": self.created,
+            "updateTime": self.updated or self.created,
+            "isWorking": self.type in ("LIMIT", "MARKET"),
+            "workingTime": self.created if self.type in ("LIMIT", "MARKET") else -1,
+            "origQuoteOrderQty": fmt(Decimal("0")),
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+
+
+class StandIn:
+    """The in-memory exchange plus its HTTP server (start/stop, or use as a context manager)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        secret: str,
+        prices: dict[str, str] | None = None,
+        balances: dict[str, str] | None = None,
+        clock_offset_ms: int = 0,
+    ) -> None:
+        self.api_key = api_key
+        self.secret = secret
+        self.clock_offset_ms = clock_offset_ms
+        self.info = json.loads(EXCHANGE_INFO.read_text())
+        self.symbols = {s["symbol"]: s for s in self.info["symbols"]}
+        self.prices = {k: Decimal(v) for k, v in (prices or DEFAULT_PRICES).items()}
+        self.starting_balances = {k: Decimal(v) for k, v in (balances or DEFAULT_BALANCES).items()}
+        self.lock = threading.RLock()
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.refused: list[tuple[str, int]] = []
+        self.weight_used = 0
+        self._minute, self._minute_weight = 0, 0
+        self._wipe()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------------
+    def start(self) -> StandIn:
+        handler = type("Handler", (_Handler,), {"standin": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="binance-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> StandIn:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the stand-in first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- test hooks --------------------------------------------------------------------------------------------
+    def _wipe(self) -> None:
+        self.orders: dict[int, Order] = {}
+        self.trades: list[dict] = []
+        self.balances = {asset: [amount, Decimal("0")] for asset, amount in self.starting_balances.items()}
+        self.next_order_id = 1000
+        self.next_trade_id = 500
+
+    def reset(self) -> None:
+        """The monthly testnet wipe: every order and trade disappears, balances return to the defaults."""
+        with self.lock:
+            self._wipe()
+
+    def add_weight(self, weight: int) -> int:
+        """Count a request's weight; returns the weight used in the current minute (the X-MBX-USED-WEIGHT-1M)."""
+        with self.lock:
+            minute = int(time.time() // 60)
+            if minute != self._minute:
+                self._minute, self._minute_weight = minute, 0
+            self._minute_weight += weight
+            self.weight_used += weight
+            return self._minute_weight
+
+    def now_ms(self) -> int:
+        return int(time.time() * 1000) + self.clock_offset_ms
+
+    def calls(self, method: str, path: str) -> list[dict[str, str]]:
+        return [params for m, p, params in self.requests if m == method and p == path]
+
+    def set_price(self, symbol: str, price: str | Decimal) -> None:
+        """Move the market; resting orders it reaches fill at their limit (LIMIT) or the market (stops)."""
+        with self.lock:
+            self.prices[symbol] = Decimal(str(price))
+            for order in list(self.orders.values()):
+                if order.symbol == symbol and order.is_open and self._reached(order):
+                    self._execute(order, order.price if order.type == "LIMIT" else self.prices[symbol], maker=True)
+
+    def fill(self, order_id: int) -> None:
+        """Fill a resting order completely at its limit price (or the market), as if the market came to it."""
+        with self.lock:
+            order = self.orders[order_id]
+            self._execute(order, order.price if order.type == "LIMIT" else self.prices[order.symbol], maker=True)
+
+    def add_external_order(
+        self, symbol: str, side: str, quantity: str, price: str, client_order_id: str = "web_8f3k2LqP0"
+    ) -> int:
+        """An order placed on the same account from elsewhere (e.g. the testnet web page): a resting LIMIT."""
+        with self.lock:
+            order = self._new_order(
+                symbol, side, "LIMIT", Decimal(quantity), Decimal(price), Decimal("0"), "GTC", client_order_id
+            )
+            self._lock_funds(order)
+            return order.order_id
+
+    # --- matching ------------------------------------------------------------------------------------------------
+    def _assets(self, symbol: str) -> tuple[str, str]:
+        info = self.symbols[symbol]
+        return info["baseAsset"], info["quoteAsset"]
+
+    def _reached(self, order: Order) -> bool:
+        market = self.prices[order.symbol]
+        if order.type == "LIMIT":
+            return market <= order.price if order.side == "BUY" else market >= order.price
+        if order.type == "STOP_LOSS":
+            return market >= order.stop_price if order.side == "BUY" else market <= order.stop_price
+        if order.type == "TAKE_PROFIT":
+            return market <= order.stop_price if order.side == "BUY" else market >= order.stop_price
+        return True
+
+    def _new_order(self, symbol, side, type_, quantity, price, stop_price, tif, client_order_id) -> Order:
+        self.next_order_id += 1
+        now = self.now_ms()
+        order = Order(symbol, self.next_order_id, client_order_id, side, type_, quantity, price, stop_price, tif, now)
+        self.orders[order.order_id] = order
+        return order
+
+    def _lock_funds(self, order: Order) -> None:
+        base, quote = self._assets(order.symbol)
+        if order.side == "BUY":
+            asset = quote
+            amount = order.quantity * (order.price if order.type == "LIMIT" else order.stop_price)
+        else:
+            asset, amount = base, order.quantity
+        balance = self.balances.setdefault(asset, [Decimal("0"), Decimal("0")])
+        balance[0] -= amount
+        balance[1] += amount
+        order.locked_asset, order.locked = asset, amount
+
+    def _release(self, order: Order) -> None:
+        if order.locked:
+            balance = self.balances[order.locked_asset]
+            balance[0] += order.locked
+            balance[1] -= order.locked
+            order.locked = Decimal("0")
+
+    def _execute(self, order: Order, price: Decimal, *, maker: bool) -> None:
+        self._release(order)
+        base, quote_asset = self._assets(order.symbol)
+        quantity = order.quantity - order.executed
+        quote = (quantity * price).quantize(EIGHT, rounding=ROUND_DOWN)
+        sign = 1 if order.side == "BUY" else -1
+        self.balances.setdefault(base, [Decimal("0"), Decimal("0")])[0] += sign * quantity
+        self.balances.setdefault(quote_asset, [Decimal("0"), Decimal("0")])[0] -= sign * quote
+        self.next_trade_id += 1
+        now = self.now_ms()
+        # Zero commission, as the testnet charges by default.
+        commission_asset = base if order.side == "BUY" else quote_asset
+        fill = {
+            "price": fmt(price),
+            "qty": fmt(quantity),
+            "commission": fmt(Decimal("0")),
+            "commissionAsset": commission_asset,
+            "tradeId": self.next_trade_id,
+        }
+        order.fills.append(fill)
+        self.trades.append(
+            {
+                "symbol": order.symbol,
+                "id": self.next_trade_id,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "price": fmt(price),
+                "qty": fmt(quantity),
+                "quoteQty": fmt(quote),
+                "commission": fmt(Decimal("0")),
+                "commissionAsset": commission_asset,
+                "time": now,
+                "isBuyer": order.side == "BUY",
+                "isMaker": maker,
+                "isBestMatch": True,
+            }
+        )
+        order.executed += quantity
+        order.quote += quote
+        order.status = "FILLED"
+        order.updated = now
+
+    def _free(self, asset: str) -> Decimal:
+        return self.balances.get(asset, [Decimal("0"), Decimal("0")])[0]
+
+    def place(self, params: dict[str, str]) -> dict[str, Any]:
+        symbol = params.get("symbol", "")
+        if symbol not in self.symbols:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        for name in ("side", "type", "quantity"):
+            if not params.get(name):
+                raise ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        side, type_ = params["side"], params["type"]
+        tif = params.get("timeInForce", "")
+        if type_ == "LIMIT" and not tif:
+            raise ApiError(400, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+        if type_ != "LIMIT" and tif:
+            raise ApiError(400, -1106, "Parameter 'timeInForce' sent when not required.")
+        client_order_id = params.get("newClientOrderId") or f"auto{self.next_order_id}"
+        if any(o.client_order_id == client_order_id and o.is_open for o in self.orders.values()):
+            raise ApiError(400, -2010, "Duplicate order sent.")
+        quantity = Decimal(params["quantity"])
+        price = Decimal(params.get("price", "0"))
+        stop_price = Decimal(params.get("stopPrice", "0"))
+        market = self.prices[symbol]
+        base, quote = self._assets(symbol)
+        needed_asset, needed = (base, quantity) if side == "SELL" else (quote, quantity * (price or market))
+        if self._free(needed_asset) < needed:
+            raise ApiError(400, -2010, "Account has insufficient balance for requested action.")
+        if type_ in ("STOP_LOSS", "TAKE_PROFIT"):
+            probe = Order(symbol, 0, "", side, type_, quantity, price, stop_price, "", 0)
+            if self._reached(probe):
+                raise ApiError(400, -2010, "Order would trigger immediately.")
+        order = self._new_order(symbol, side, type_, quantity, price, stop_price, tif, client_order_id)
+        if type_ == "MARKET" or type_ == "LIMIT" and self._reached(order):
+            self._execute(order, market, maker=False)
+        elif type_ == "LIMIT" and tif in ("IOC", "FOK"):
+            order.status = "EXPIRED"
+        else:
+            self._lock_funds(order)
+        body = {**order.as_dict(), "transactTime": order.updated or order.created}
+        for key in ("time", "updateTime", "isWorking", "stopPrice", "icebergQty"):
+            body.pop(key, None)
+        resp_type = params.get("newOrderRespType", "FULL")
+        if resp_type == "ACK":
+            return {k: body[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
+        if resp_type == "FULL":
+            body["fills"] = list(order.fills)
+        return body
+
+    def find(self, params: dict[str, str]) -> Order:
+        symbol = params.get("symbol", "")
+        if "orderId" in params:
+            order = self.orders.get(int(params["orderId"]))
+        elif "origClientOrderId" in params:
+            matches = [o for o in self.orders.values() if o.client_order_id == params["origClientOrderId"]]
+            order = matches[-1] if matches else None
+        else:
+            raise ApiError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        if order is None or order.symbol != symbol:
+            raise ApiError(400, -2013, "Order does not exist.")
+        return order
+
+    def cancel(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            order = self.find(params)
+        except ApiError as exc:
+            raise ApiError(400, -2011, "Unknown order sent.") from exc
+        if not order.is_open:
+            raise ApiError(400, -2011, "Unknown order sent.")
+        self._release(order)
+        order.status = "CANCELED"
+        order.updated = self.now_ms()
+        body = order.as_dict()
+        for key in ("time", "updateTime", "isWorking", "workingTime", "stopPrice", "icebergQty"):
+            body.pop(key, None)
+        return {
+            **body,
+            "origClientOrderId": order.client_order_id,
+            "clientOrderId": f"cancel{order.order_id}",
+            "transactTime": order.updated,
+        }
+
+    # --- request handling -------------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: str, body: str, api_key: str | None) -> tuple[int, Any, int]:
+        """→ (HTTP status, JSON body, weight)."""
+        params = dict(parse_qsl(query, keep_blank_values=True))
+        params.update(dict(parse_qsl(body, keep_blank_values=True)))
+        with self.lock:
+            self.requests.append((method, path, params))
+            weight = self._weight(method, path, params)
+            try:
+                if path in SIGNED:
+                    self._check_signature(query, body, params, api_key)
+                return 200, self._route(method, path, params), 0 if method in ("POST", "DELETE") else weight
+            except ApiError as exc:
+                self.refused.append((path, exc.code))
+                status = exc.status
+                return status, {"code": exc.code, "msg": exc.msg}, weight
+
+    @staticmethod
+    def _weight(method: str, path: str, params: dict[str, str]) -> int:
+        if path == "/api/v3/ticker/price":
+            return 2 if "symbol" in params else 4
+        if path == "/api/v3/openOrders":
+            return 6 if "symbol" in params else 80
+        if path == "/api/v3/myTrades":
+            return 5 if "orderId" in params else 20
+        return WEIGHTS.get((method, path), 1)
+
+    def _check_signature(self, query: str, body: str, params: dict[str, str], api_key: str | None) -> None:
+        if api_key != self.api_key:
+            raise ApiError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        total = query + body
+        marker = "&signature=" if "&signature=" in total else ("signature=" if total.startswith("signature=") else "")
+        if not marker:
+            raise ApiError(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
+        payload, _, signature = total.rpartition(marker)
+        expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise ApiError(400, -1022, "Signature for this request is not valid.")
+        try:
+            timestamp = int(params["timestamp"])
+        except (KeyError, ValueError):
+            raise ApiError(
+                400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed."
+            ) from None
+        recv_window = int(Decimal(params.get("recvWindow", "5000")))
+        now = self.now_ms()
+        if timestamp >= now + 1000:
+            raise ApiError(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.")
+        if now - timestamp > recv_window:
+            raise ApiError(400, -1021, "Timestamp for this request is outside of the recvWindow.")
+
+    def _route(self, method: str, path: str, params: dict[str, str]) -> Any:
+        if (method, path) == ("GET", "/api/v3/time"):
+            return {"serverTime": self.now_ms()}
+        if (method, path) == ("GET", "/api/v3/exchangeInfo"):
+            wanted = [params["symbol"]] if "symbol" in params else json.loads(params.get("symbols", "null") or "null")
+            if wanted:
+                missing = [s for s in wanted if s not in self.symbols]
+                if missing:
+                    raise ApiError(400, -1121, "Invalid symbol.")
+                return {**self.info, "serverTime": self.now_ms(), "symbols": [self.symbols[s] for s in wanted]}
+            return {**self.info, "serverTime": self.now_ms()}
+        if (method, path) == ("GET", "/api/v3/ticker/price"):
+            if "symbol" in params:
+                if params["symbol"] not in self.prices:
+                    raise ApiError(400, -1121, "Invalid symbol.")
+                return {"symbol": params["symbol"], "price": fmt(self.prices[params["symbol"]])}
+            return [{"symbol": s, "price": fmt(p)} for s, p in sorted(self.prices.items())]
+        if (method, path) == ("GET", "/api/v3/account"):
+            omit = params.get("omitZeroBalances") == "true"
+            balances = [
+                {"asset": a, "free": fmt(free), "locked": fmt(locked)}
+                for a, (free, locked) in sorted(self.balances.items())
+                if not omit or free or locked
+            ]
+            return {
+                "makerCommission": 0,
+                "takerCommission": 0,
+                "canTrade": True,
+                "accountType": "SPOT",
+                "updateTime": self.now_ms(),
+                "balances": balances,
+                "permissions": ["SPOT"],
+                "uid": 1,
+            }
+        if path == "/api/v3/order":
+            if method == "POST":
+                return self.place(params)
+            if method == "GET":
+                return self.find(params).as_dict()
+            if method == "DELETE":
+                return self.cancel(params)
+        if (method, path) == ("GET", "/api/v3/openOrders"):
+            symbol = params.get("symbol")
+            return [o.as_dict() for o in self.orders.values() if o.is_open and (not symbol or o.symbol == symbol)]
+        if (method, path) == ("GET", "/api/v3/allOrders"):
+            return [o.as_dict() for o in self.orders.values() if o.symbol == params.get("symbol")]
+        if (method, path) == ("GET", "/api/v3/myTrades"):
+            trades = [t for t in self.trades if t["symbol"] == params.get("symbol")]
+            if "orderId" in params:
+                trades = [t for t in trades if t["orderId"] == int(params["orderId"])]
+            return trades
+        raise ApiError(404, -1000, f"No such endpoint {method} {path} in the stand-in.")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    standin: StandIn
+    server_version = "binance-standin/1.0"
+
+    def _serve(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        status, payload, weight = self.standin.handle(
+            self.command, parts.path, parts.query, body, self.headers.get("X-MBX-APIKEY")
+        )
+        used = self.standin.add_weight(weight)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("X-MBX-USED-WEIGHT-1M", str(used))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr access log
+        return

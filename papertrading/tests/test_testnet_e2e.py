@@ -1,0 +1,205 @@
+"""End to end through the API against the Binance stand-in (real HTTP on 127.0.0.1, signatures checked).
+
+Place, list, cancel, sync and account in testnet mode, with the stand-in's clock 8 s ahead of ours so the request
+timestamps only pass when the client applies the measured server-time offset. Also the sync-cost figure of the
+issue's closing note: request weight of one sync cycle for 100 working orders over 5 symbols.
+"""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+
+from papertrading import services
+from papertrading.binance import BinanceTestnetClient, reset_clock_offsets
+from papertrading.models import PaperOrder
+from papertrading.tests.standin import StandIn
+from papertrading.venues.testnet import RESET_REASON
+
+API_KEY = "e2e-key-3f9a7c1d5b2e4a6f8c0d2e4f6a8b0c1d"
+SECRET = "e2e-secret-0c4d7e1f3a5b4c2d9e8f7a6b5c4d3e2f"
+ORDERS_URL = "/api/paper-trading/orders"
+Status = PaperOrder.Status
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+
+
+@pytest.fixture
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(name="standin")
+def standin_fixture(settings, monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"e2e-{uuid.uuid4()}"}
+    }
+    settings.PAPER_TRADING_MODE = "testnet"
+    settings.BINANCE_TESTNET_API_KEY = API_KEY
+    settings.BINANCE_TESTNET_API_SECRET = SECRET
+    settings.BINANCE_RECV_WINDOW_MS = 5000
+    settings.BINANCE_CONNECT_TIMEOUT = 2
+    settings.BINANCE_READ_TIMEOUT = 5
+    with StandIn(api_key=API_KEY, secret=SECRET, clock_offset_ms=8000) as server:
+        settings.BINANCE_TESTNET_BASE_URL = server.base_url
+        cache.clear()
+        reset_clock_offsets()
+        yield server
+    cache.clear()
+    reset_clock_offsets()
+
+
+def place(api, **fields):
+    payload = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT", "quantity": "0.001", "price": "60000",
+               "time_in_force": "GTC", **fields}  # fmt: skip
+    if payload["order_type"] != "LIMIT":
+        payload.pop("price")
+        payload.pop("time_in_force")
+    return api.post(ORDERS_URL, payload, format="json")
+
+
+def assert_each_local_order_sent_once(standin) -> None:
+    sent = [p["newClientOrderId"] for p in standin.calls("POST", "/api/v3/order")]
+    assert len(sent) == len(set(sent))
+    local = set(PaperOrder.objects.filter(is_external=False).values_list("client_order_id", flat=True))
+    assert set(sent) == local
+
+
+def test_place_list_cancel_sync_account_against_the_standin(api, standin):
+    # Place: a resting limit and a market order that fills at once.
+    resting = place(api)
+    market = place(api, order_type="MARKET", quantity="0.002")
+    assert resting.status_code == 201, resting.content
+    assert market.status_code == 201, market.content
+    resting, market = resting.json(), market.json()
+    assert resting["status"] == "PENDING" and resting["binance_order_id"] in standin.orders
+    assert market["status"] == "FILLED"
+    assert [Decimal(f["price"]) for f in market["fills"]] == [Decimal("68000")]
+    assert market["fills"][0]["trade_id"]
+
+    # List.
+    listed = api.get(ORDERS_URL).json()
+    assert {o["id"] for o in listed["results"]} == {resting["id"], market["id"]}
+    assert [o["id"] for o in api.get(f"{ORDERS_URL}/open").json()["results"]] == [resting["id"]]
+
+    # Cancel.
+    cancelled = api.delete(f"{ORDERS_URL}/{resting['id']}")
+    assert cancelled.status_code == 200, cancelled.content
+    assert cancelled.json()["status"] == "CANCELLED"
+    assert standin.orders[resting["binance_order_id"]].status == "CANCELED"
+
+    # Sync: a resting sell fills on the exchange, an ETH order keeps working, someone else's order is imported.
+    sell = place(api, side="SELL", price="70000").json()
+    eth = place(api, symbol="ETHUSDT", quantity="0.01", price="3000").json()
+    external_id = standin.add_external_order("ETHUSDT", "BUY", "0.02", "2900.00")
+    standin.set_price("BTCUSDT", "70000")
+    weight_before = standin.weight_used
+
+    synced = api.post(f"{ORDERS_URL}/sync")
+
+    assert synced.status_code == 200, synced.content
+    body = synced.json()
+    assert body["changed"] == {"filled": 1, "imported": 1}
+    # 2 symbols × openOrders (6) + GET order (4) + myTrades by orderId (5), as the stand-in counted it too.
+    assert body["request_weight"] == 21
+    assert standin.weight_used - weight_before == 21
+    filled = PaperOrder.objects.get(pk=sell["id"])
+    assert filled.status == Status.FILLED and filled.fills.get().price == Decimal("70000")
+    assert PaperOrder.objects.get(pk=eth["id"]).status == Status.PENDING
+    imported = PaperOrder.objects.get(binance_order_id=external_id)
+    assert imported.is_external and imported.placed_by is None and imported.venue == "testnet"
+    assert api.post(f"{ORDERS_URL}/sync").json()["changed"] == {}
+
+    # Account: the stand-in's balances, locked amounts included.
+    account = api.get("/api/paper-trading/account")
+    assert account.status_code == 200
+    balances = {b["asset"]: b for b in account.json()["balances"]}
+    assert account.json()["venue"] == "testnet"
+    assert Decimal(balances["USDT"]["locked"]) == Decimal("0.01") * 3000 + Decimal("0.02") * 2900
+    assert Decimal(balances["BTC"]["free"]) == Decimal("1") + Decimal("0.002") - Decimal("0.001")
+
+    # Every signed request passed the stand-in's signature and timestamp checks.
+    assert standin.refused == []
+    assert_each_local_order_sent_once(standin)
+
+
+def test_cancel_of_an_order_filled_meanwhile_answers_409_and_records_the_fill(api, standin):
+    order = place(api).json()
+    standin.fill(order["binance_order_id"])
+
+    response = api.delete(f"{ORDERS_URL}/{order['id']}")
+
+    assert response.status_code == 409
+    local = PaperOrder.objects.get(pk=order["id"])
+    assert local.status == Status.FILLED and local.fills.count() == 1
+    assert [code for _, code in standin.refused] == [-2011]
+
+
+def test_rejection_by_the_standin_is_400_with_its_code_and_message(api, standin):
+    response = place(api, quantity="5", price="60000")  # 300,000 USDT on a 100,000 USDT account
+
+    assert response.status_code == 400
+    assert response.json()["code"] == -2010
+    assert response.json()["detail"] == "Account has insufficient balance for requested action."
+
+
+def test_testnet_reset_on_the_standin_closes_orders_and_resends_nothing(api, standin):
+    ids = [place(api).json()["id"] for _ in range(3)]
+    standin.reset()
+
+    report = services.sync_orders()
+
+    assert report.changed == {"reset_closed": 3}
+    assert set(PaperOrder.objects.filter(pk__in=ids).values_list("status", "reject_reason")) == {
+        (Status.CANCELLED, RESET_REASON)
+    }
+    assert len(standin.calls("POST", "/api/v3/order")) == 3
+    assert standin.orders == {}
+
+
+def test_wrong_secret_is_refused_by_the_standin_and_answers_503(api, standin, settings):
+    settings.BINANCE_TESTNET_API_SECRET = "not-the-secret"
+
+    response = api.get("/api/paper-trading/account")
+
+    assert response.status_code == 503
+    assert "refused the API credentials" in response.json()["detail"]
+    assert standin.refused == [("/api/v3/account", -1022)]
+
+
+def test_unreachable_exchange_answers_503(api, standin, monkeypatch):
+    monkeypatch.setattr(BinanceTestnetClient, "retry_backoff_seconds", (0.0, 0.0))
+    standin.stop()
+
+    response = place(api)
+
+    assert response.status_code == 503
+    assert not PaperOrder.objects.exists()
+
+
+def test_sync_cost_for_100_working_orders_over_5_symbols(api, standin):
+    """The closing-note figure: one openOrders per symbol, nothing per unchanged order."""
+    plan = {
+        "BTCUSDT": ("0.001", "34000"),
+        "ETHUSDT": ("0.01", "1750"),
+        "BNBUSDT": ("0.02", "300"),
+        "SOLUSDT": ("0.1", "75"),
+        "XRPUSDT": ("40", "0.25"),
+    }
+    for symbol, (quantity, price) in plan.items():
+        for _ in range(20):
+            assert place(api, symbol=symbol, quantity=quantity, price=price).status_code == 201
+    assert PaperOrder.objects.filter(status=Status.PENDING).count() == 100
+
+    steady = services.sync_orders()
+    standin.set_price("BTCUSDT", "34000")  # the 20 BTC orders fill on the exchange
+    after_fills = services.sync_orders()
+
+    print(f"\nsync of 100 working orders over 5 symbols: {steady.request_weight} weight when nothing changed, "
+          f"{after_fills.request_weight} when 20 of them filled")  # fmt: skip
+    assert steady.changed == {} and steady.checked == 100
+    assert steady.request_weight == 5 * 6
+    assert after_fills.changed == {"filled": 20}
+    assert after_fills.request_weight == 5 * 6 + 20 * (4 + 5)
+    assert_each_local_order_sent_once(standin)
