@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "papertrading"
+
+urlpatterns = [
+    path("", views.desk, name="desk"),
+    path("account/", views.account, name="account"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/new/", views.order_form, name="order_form"),
+    path("orders/sync/", views.sync_orders, name="sync"),
+    path("orders/<int:pk>/cancel/", views.cancel_order, name="cancel"),
+]
