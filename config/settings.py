@@ -215,3 +215,26 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": TESTNET_SYNC_SECONDS},
     },
 }
+
+# --- Analysis and portfolio --------------------------------------------------------------------------------
+# The built-in demo agents (analysis.tasks.run_demo_agents) trade on the stored prices when this is on.
+DEMO_AGENTS_ENABLED = env.bool("DEMO_AGENTS_ENABLED", default=True)
+DEMO_AGENTS_INTERVAL_SECONDS = env.int("DEMO_AGENTS_INTERVAL_SECONDS", default=30)
+# What one demo BUY spends, in the quote asset; a demo SELL sells what the demo agent holds.
+DEMO_AGENT_ORDER_QUOTE = Decimal(env.str("DEMO_AGENT_ORDER_QUOTE", default="500"))
+EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=60)
+# The portfolio's cash before its first trade (quote asset); equity = cash + positions at the last price.
+PORTFOLIO_STARTING_CASH = Decimal(env.str("PORTFOLIO_STARTING_CASH", default="100000"))
+# Price samples kept per symbol for the demo agents' indicators.
+PRICE_SAMPLES_KEPT = env.int("PRICE_SAMPLES_KEPT", default=500)
+if DEMO_AGENTS_INTERVAL_SECONDS <= 0 or EQUITY_SNAPSHOT_INTERVAL_SECONDS <= 0 or DEMO_AGENT_ORDER_QUOTE <= 0:
+    raise ImproperlyConfigured(
+        "DEMO_AGENTS_INTERVAL_SECONDS, EQUITY_SNAPSHOT_INTERVAL_SECONDS and DEMO_AGENT_ORDER_QUOTE must be positive."
+    )
+# Two models name their states `Status`; the schema keeps the analysis run's apart from the order's.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
+        "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
+    }
+)

@@ -14,6 +14,10 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/paper-trading/", include(("papertrading.api.urls", "papertrading-api"))),
+    path("api/analysis/", include("analysis.api.urls")),
+    path("api/portfolio/", include("portfolio.api.urls")),
+    path("portfolio/", include("portfolio.urls")),
+    path("analysis/", include("analysis.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -1,1 +1,33 @@
-# Register your models here.
+from django.contrib import admin
+
+from .models import EquitySnapshot, Position, Trade
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Ledger rows come from fills and decisions; editing one by hand would break the P&L it feeds."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = ["executed_at", "side", "symbol", "quantity", "price", "fee", "fee_asset", "realized_pnl", "agent"]
+    list_filter = ["side", "source", "symbol", "agent"]
+    search_fields = ["=run_id", "agent", "symbol"]
+    raw_id_fields = ["order", "fill"]
+    date_hierarchy = "executed_at"
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["symbol", "quantity", "average_cost", "cost_basis", "realized_pnl", "fees_paid", "trade_count"]
+
+
+@admin.register(EquitySnapshot)
+class EquitySnapshotAdmin(ReadOnlyAdmin):
+    list_display = ["taken_at", "equity", "cash", "market_value", "realized_pnl", "unrealized_pnl", "total_pnl"]
+    date_hierarchy = "taken_at"

@@ -1,0 +1,79 @@
+import django_filters
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..models import AnalysisRun
+from .permissions import RunPermissions
+from .serializers import LeaderboardRowSerializer, RunCreateSerializer, RunSerializer
+
+
+class RunFilter(django_filters.FilterSet):
+    agent = django_filters.CharFilter()
+    symbol = django_filters.CharFilter(method="filter_symbol")
+    decision = django_filters.ChoiceFilter(choices=AnalysisRun.Decision.choices)
+    status = django_filters.MultipleChoiceFilter(choices=AnalysisRun.Status.choices)
+
+    class Meta:
+        model = AnalysisRun
+        fields = ["agent", "symbol", "decision", "status"]
+
+    def filter_symbol(self, queryset, name, value):
+        return queryset.filter(symbol=value.upper())
+
+
+class RunListCreateApi(generics.ListAPIView):
+    permission_classes = [RunPermissions]
+    serializer_class = RunSerializer
+    filterset_class = RunFilter
+
+    def get_queryset(self):
+        return selectors.run_list()
+
+    @extend_schema(
+        summary="List analysis runs, newest first, with their orders and P&L", operation_id="analysis_runs_list"
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(RunSerializer(selectors.attach_outcomes(page), many=True).data)
+
+    @extend_schema(
+        summary="Post an agent's decision; BUY/SELL is executed at once",
+        request=RunCreateSerializer,
+        responses={
+            201: OpenApiResponse(
+                RunSerializer,
+                description="The run was recorded: `executed` with its order(s), `skipped` for HOLD, or `failed` "
+                "with the exchange's `error_code` and `reason` (e.g. -2010 insufficient balance).",
+            ),
+            200: OpenApiResponse(RunSerializer, description="A run with this `run_id` already exists."),
+            400: OpenApiResponse(description="Invalid decision (a message per field); no run was stored."),
+            503: OpenApiResponse(description="The venue cannot be used now; no run was stored."),
+        },
+    )
+    def post(self, request):
+        serializer = RunCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.submit_decision(**serializer.validated_data, posted_by=request.user)
+        run = selectors.attach_outcomes([selectors.run_list().get(pk=result.run.pk)])[0]
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(RunSerializer(run).data, status=code)
+
+
+class RunDetailApi(APIView):
+    @extend_schema(summary="One analysis run with its orders, trades and P&L", responses=RunSerializer)
+    def get(self, request, run_id):
+        run = get_object_or_404(selectors.run_list(), run_id=run_id)
+        return Response(RunSerializer(selectors.attach_outcomes([run])[0]).data)
+
+
+class LeaderboardApi(APIView):
+    @extend_schema(summary="Agents by P&L, best first", responses=LeaderboardRowSerializer(many=True))
+    def get(self, request):
+        return Response(LeaderboardRowSerializer(selectors.leaderboard(), many=True).data)

@@ -1,0 +1,322 @@
+"""POST/GET /api/analysis/runs: a decision becomes a run and, for BUY/SELL, an order or a direct trade."""
+
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from analysis.models import AnalysisRun
+from papertrading.models import PaperOrder, SimulatedBalance
+from portfolio.models import Position, Trade
+
+URL = "/api/analysis/runs"
+
+
+def post(client, **data):
+    body = {"agent": "momentum-1", "symbol": "BTCUSDT", "decision": "BUY", **data}
+    return client.post(URL, {k: v for k, v in body.items() if v is not None}, format="json")
+
+
+# --- paper trading on, simulation ---------------------------------------------------------------------------
+
+
+def test_buy_in_simulation_places_a_market_order_linked_to_the_run_and_books_its_fill(agent_api, market):
+    response = post(agent_api, quantity="0.01", confidence="0.8", rationale="breakout")
+
+    assert response.status_code == 201, response.data
+    body = response.data
+    assert body["status"] == "executed" and body["mode"] == "paper:simulation"
+    run = AnalysisRun.objects.get()
+    assert body["run_id"] == str(run.run_id)
+    order = PaperOrder.objects.get()
+    assert order.run_id == run.run_id and order.order_type == "MARKET" and order.status == "FILLED"
+    assert [o["id"] for o in body["orders"]] == [order.pk]
+    # Market 68000 plus 0.05 % slippage = 68034.00; fee 0.1 % of 0.01 BTC = 0.00001 BTC.
+    trade = Trade.objects.get()
+    assert (trade.price, trade.fee, trade.fee_asset) == (Decimal("68034.00"), Decimal("0.00001"), "BTC")
+    assert (trade.run_id, trade.agent, trade.fill_id) == (run.run_id, "momentum-1", order.fills.get().pk)
+    position = Position.objects.get(symbol="BTCUSDT")
+    assert (position.quantity, position.cost_basis) == (Decimal("0.00999"), Decimal("680.34"))
+    assert body["pnl"]["trade_count"] == 1
+    # Marked at the market (68000): 0.00999 x 68000 = 679.32, paid 680.34 -> -1.02.
+    assert Decimal(body["pnl"]["pnl"]) == Decimal("-1.02")
+
+
+def test_quote_amount_is_converted_at_the_market_and_snapped_down_to_the_lot(agent_api, market):
+    # 1000 / 68000 = 0.0147058...; BTCUSDT's step is 0.00001, so 0.01470 (never more than asked).
+    response = post(agent_api, quote_amount="1000")
+
+    assert response.status_code == 201, response.data
+    run = AnalysisRun.objects.get()
+    assert (run.quantity, run.quote_amount, run.reference_price) == (
+        Decimal("0.01470"),
+        Decimal("1000"),
+        Decimal("68000"),
+    )
+    assert PaperOrder.objects.get().quantity == Decimal("0.01470")
+
+
+def test_sell_decision_books_realized_pnl_on_the_run(agent_api, market):
+    post(agent_api, quantity="0.01")
+    market.set("BTCUSDT", "70000")
+
+    response = post(agent_api, decision="SELL", quantity="0.00999")
+
+    assert response.status_code == 201, response.data
+    sell = Trade.objects.get(side="SELL")
+    # Sold 0.00999 at 70000 less 0.05 % slippage = 69965.00 -> 698.95035 USDT; fee 0.1 % = 0.69895035 USDT;
+    # proceeds 698.25139965; the whole position cost 680.34 -> realized +17.91139965.
+    assert sell.price == Decimal("69965.00")
+    assert sell.fee == Decimal("0.69895035")
+    assert sell.realized_pnl == Decimal("17.91139965")
+    assert Decimal(response.data["pnl"]["realized_pnl"]) == Decimal("17.91139965")
+    assert Position.objects.get(symbol="BTCUSDT").quantity == 0
+
+
+def test_hold_is_recorded_as_skipped_and_places_nothing(agent_api, market):
+    response = post(agent_api, decision="HOLD", rationale="sideways")
+
+    assert response.status_code == 201
+    assert response.data["status"] == "skipped" and response.data["orders"] == []
+    assert AnalysisRun.objects.get().status == AnalysisRun.Status.SKIPPED
+    assert not PaperOrder.objects.exists() and not Trade.objects.exists()
+
+
+def test_rejected_order_marks_the_run_failed_with_the_exchange_code_and_reason(agent_api, market):
+    response = post(agent_api, quantity="100")  # 100 BTC = 6.8 million USDT; the account holds 100000
+
+    # The run was recorded, so 201; its status says it failed and why.
+    assert response.status_code == 201, response.data
+    assert response.data["status"] == "failed"
+    assert response.data["error_code"] == -2010
+    assert response.data["reason"] == "Account has insufficient balance for requested action."
+    run = AnalysisRun.objects.get()
+    order = PaperOrder.objects.get()
+    assert (run.status, run.error_code) == ("failed", -2010)
+    assert (order.run_id, order.status, order.reject_code) == (run.run_id, "REJECTED", -2010)
+    assert [o["status"] for o in response.data["orders"]] == ["REJECTED"]
+    assert not Trade.objects.exists()
+    usdt = SimulatedBalance.objects.get(asset="USDT")
+    assert (usdt.free, usdt.locked) == (Decimal("100000"), Decimal("0"))  # nothing moved or reserved
+
+
+def test_repeated_run_id_returns_the_same_run_without_a_second_order(agent_api, market):
+    run_id = str(uuid.uuid4())
+    first = post(agent_api, quantity="0.01", run_id=run_id)
+    again = post(agent_api, quantity="0.01", run_id=run_id)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.data["run_id"] == run_id
+    assert AnalysisRun.objects.count() == 1 and PaperOrder.objects.count() == 1 and Trade.objects.count() == 1
+
+
+# --- invalid input: 400 per field, nothing stored ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"symbol": "NOPEUSDT", "quantity": "1"}, "symbol"),
+        ({"decision": "SHORT", "quantity": "1"}, "decision"),
+        ({"quantity": "0.000001"}, "quantity"),  # off BTCUSDT's 0.00001 lot grid
+        ({"quantity": "0.00001"}, "quantity"),  # 0.68 USDT, below the 5 USDT minimum notional
+        ({"quote_amount": "1"}, "quote_amount"),  # 1 USDT buys 0.00001 BTC = 0.68, below the minimum notional
+        ({"quote_amount": "0.0001"}, "quote_amount"),  # less than one lot
+        ({"quantity": "0.01", "quote_amount": "100"}, "quantity"),  # two sizes
+        ({}, "quantity"),  # no size
+        ({"quantity": "-1"}, "quantity"),
+        ({"quantity": "0.01", "confidence": "1.5"}, "confidence"),
+        ({"agent": "", "quantity": "0.01"}, "agent"),
+    ],
+)
+def test_invalid_decision_is_400_per_field_and_stores_no_run_and_no_order(agent_api, market, data, field):
+    response = post(agent_api, **data)
+
+    assert response.status_code == 400, response.data
+    assert field in response.data, response.data
+    assert not AnalysisRun.objects.exists()
+    assert not PaperOrder.objects.exists() and not Trade.objects.exists()
+
+
+# --- paper trading off: a direct trade ----------------------------------------------------------------------
+
+
+def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_fee(agent_api, market, settings):
+    settings.PAPER_TRADING_ENABLED = False
+
+    response = post(agent_api, quantity="0.01")
+
+    assert response.status_code == 201, response.data
+    assert response.data["status"] == "executed" and response.data["mode"] == "direct"
+    assert response.data["orders"] == []
+    assert not PaperOrder.objects.exists()
+    trade = Trade.objects.get()
+    # No slippage: the last price, 68000; fee 0.1 % of 0.01 BTC in BTC.
+    assert (trade.source, trade.price, trade.fee, trade.fee_asset) == (
+        "direct",
+        Decimal("68000"),
+        Decimal("0.00001"),
+        "BTC",
+    )
+    assert (trade.run_id, trade.agent) == (AnalysisRun.objects.get().run_id, "momentum-1")
+    assert Position.objects.get(symbol="BTCUSDT").quantity == Decimal("0.00999")
+    assert [t["id"] for t in response.data["trades"]] == [trade.pk]
+
+
+def test_with_paper_trading_off_selling_more_than_held_fails_the_run(agent_api, market, settings):
+    settings.PAPER_TRADING_ENABLED = False
+
+    response = post(agent_api, decision="SELL", quantity="0.01")
+
+    assert response.status_code == 201
+    assert (response.data["status"], response.data["error_code"]) == ("failed", -2010)
+    assert not Trade.objects.exists()
+
+
+# --- testnet (through `responses`) --------------------------------------------------------------------------
+
+
+def test_buy_in_testnet_mode_sends_one_market_order_and_books_the_exchange_fills(agent_api, market, settings):
+    pytest.importorskip("papertrading.venues.testnet")
+    responses = pytest.importorskip("responses")
+    import json
+    import time
+    from pathlib import Path
+
+    from django.core.cache import cache
+
+    cache.clear()
+    base = "https://testnet.example"
+    settings.PAPER_TRADING_MODE = "testnet"
+    settings.BINANCE_TESTNET_API_KEY = "k" * 64
+    settings.BINANCE_TESTNET_API_SECRET = "s" * 64
+    settings.BINANCE_TESTNET_BASE_URL = base
+    info = json.loads((Path(__file__).resolve().parents[2] / "papertrading/data/exchange_info.json").read_text())
+    info["symbols"] = [s for s in info["symbols"] if s["symbol"] == "BTCUSDT"]
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add(responses.GET, f"{base}/api/v3/time", json={"serverTime": int(time.time() * 1000)})
+        mock.add(responses.GET, f"{base}/api/v3/exchangeInfo", json=info)
+        mock.add(responses.GET, f"{base}/api/v3/ticker/price", json={"symbol": "BTCUSDT", "price": "68000.00"})
+
+        def order_callback(request):
+            from urllib.parse import parse_qs, urlsplit
+
+            client_order_id = parse_qs(urlsplit(request.url).query)["newClientOrderId"][0]
+            body = {
+                "symbol": "BTCUSDT",
+                "orderId": 777,
+                "clientOrderId": client_order_id,
+                "transactTime": int(time.time() * 1000),
+                "origQty": "0.01000000",
+                "executedQty": "0.01000000",
+                "cummulativeQuoteQty": "680.00400000",
+                "status": "FILLED",
+                "type": "MARKET",
+                "side": "BUY",
+                "fills": [
+                    {
+                        "price": "68000.00",
+                        "qty": "0.006",
+                        "commission": "0.000006",
+                        "commissionAsset": "BTC",
+                        "tradeId": 1,
+                    },
+                    {
+                        "price": "68001.00",
+                        "qty": "0.004",
+                        "commission": "0.000004",
+                        "commissionAsset": "BTC",
+                        "tradeId": 2,
+                    },
+                ],
+            }
+            return 200, {}, json.dumps(body)
+
+        mock.add_callback(responses.POST, f"{base}/api/v3/order", callback=order_callback)
+
+        response = post(agent_api, quantity="0.01")
+
+        order_posts = [c for c in mock.calls if c.request.method == "POST"]
+    assert response.status_code == 201, response.data
+    assert response.data["status"] == "executed" and response.data["mode"] == "paper:testnet"
+    assert len(order_posts) == 1
+    order = PaperOrder.objects.get()
+    assert (order.venue, order.status, order.binance_order_id) == ("testnet", "FILLED", 777)
+    assert order.run_id == AnalysisRun.objects.get().run_id
+    assert sorted(Trade.objects.values_list("price", "quantity")) == [
+        (Decimal("68000.00"), Decimal("0.006")),
+        (Decimal("68001.00"), Decimal("0.004")),
+    ]
+    # 0.006 x 68000 + 0.004 x 68001 = 408 + 272.004 = 680.004 for 0.01 - 0.00001 fee = 0.00999 BTC.
+    position = Position.objects.get(symbol="BTCUSDT")
+    assert (position.quantity, position.cost_basis) == (Decimal("0.00999"), Decimal("680.004"))
+
+
+# --- reads, auth and permissions ----------------------------------------------------------------------------
+
+
+def test_list_filters_by_agent_symbol_decision_and_status(agent_api, market):
+    post(agent_api, quantity="0.01")
+    post(agent_api, agent="contrarian", symbol="ETHUSDT", decision="HOLD")
+    post(agent_api, agent="contrarian", quantity="100")  # rejected
+
+    def agents(query):
+        response = agent_api.get(URL + query)
+        assert response.status_code == 200
+        return [(r["agent"], r["symbol"], r["status"]) for r in response.data["results"]]
+
+    assert agents("") == [
+        ("contrarian", "BTCUSDT", "failed"),
+        ("contrarian", "ETHUSDT", "skipped"),
+        ("momentum-1", "BTCUSDT", "executed"),
+    ]
+    assert agents("?agent=contrarian&symbol=ethusdt") == [("contrarian", "ETHUSDT", "skipped")]
+    assert agents("?decision=BUY&status=executed") == [("momentum-1", "BTCUSDT", "executed")]
+    assert agents("?status=failed&status=skipped") == [
+        ("contrarian", "BTCUSDT", "failed"),
+        ("contrarian", "ETHUSDT", "skipped"),
+    ]
+
+
+def test_detail_shows_the_run_with_its_orders_and_outcome(agent_api, viewer_api, market):
+    run_id = post(agent_api, quantity="0.01").data["run_id"]
+
+    response = viewer_api.get(f"{URL}/{run_id}")
+
+    assert response.status_code == 200
+    assert response.data["run_id"] == run_id
+    assert response.data["orders"][0]["status"] == "FILLED"
+    assert response.data["trades"][0]["side"] == "BUY"
+    assert viewer_api.get(f"{URL}/{uuid.uuid4()}").status_code == 404
+
+
+def test_anonymous_requests_are_401(client, db):
+    from rest_framework.test import APIClient
+
+    anonymous = APIClient()
+    assert anonymous.get(URL).status_code == 401
+    assert anonymous.post(URL, {}, format="json").status_code == 401
+
+
+def test_viewer_and_a_trader_without_the_run_permission_get_403_on_post(viewer_api, api, market):
+    assert post(viewer_api, quantity="0.01").status_code == 403
+    assert post(api, quantity="0.01").status_code == 403  # may place orders, may not post runs
+    assert not AnalysisRun.objects.exists() and not PaperOrder.objects.exists()
+    assert viewer_api.get(URL).status_code == 200
+
+
+def test_leaderboard_ranks_agents_by_pnl(agent_api, viewer_api, market):
+    post(agent_api, agent="early", quantity="0.01")
+    market.set("BTCUSDT", "69000")
+    post(agent_api, agent="late", quantity="0.01")
+    market.set("BTCUSDT", "70000")
+
+    response = viewer_api.get("/api/analysis/leaderboard")
+
+    assert response.status_code == 200
+    # early: 0.00999 x 70000 - 680.34 = 699.30 - 680.34 = +18.96
+    # late: bought at 69000 x 1.0005 = 69034.50 -> paid 690.345; 699.30 - 690.345 = +8.955
+    assert [(row["agent"], Decimal(row["pnl"])) for row in response.data] == [
+        ("early", Decimal("18.96")),
+        ("late", Decimal("8.955")),
+    ]

@@ -1,0 +1,57 @@
+import django_filters
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors
+from ..models import Trade
+from .serializers import PositionSerializer, SummarySerializer, TradeSerializer
+
+
+class PositionListApi(APIView):
+    @extend_schema(
+        summary="Positions per asset: quantity, average cost, market value, unrealized and realized P&L",
+        parameters=[OpenApiParameter("include_closed", bool, description="Also positions now at zero.")],
+        responses=PositionSerializer(many=True),
+    )
+    def get(self, request):
+        include_closed = request.query_params.get("include_closed", "").lower() in {"1", "true", "yes"}
+        return Response(PositionSerializer(selectors.position_list(include_closed=include_closed), many=True).data)
+
+
+class SummaryApi(APIView):
+    @extend_schema(
+        summary="Totals, open positions, P&L per agent and the recent equity curve",
+        responses=SummarySerializer,
+    )
+    def get(self, request):
+        summary = selectors.portfolio_summary()
+        data = {
+            **vars(summary),
+            "agents": selectors.pnl_by_agent(),
+            "equity_curve": selectors.equity_curve(limit=200),
+        }
+        return Response(SummarySerializer(data).data)
+
+
+class TradeFilter(django_filters.FilterSet):
+    symbol = django_filters.CharFilter(method="filter_symbol")
+    run_id = django_filters.UUIDFilter()
+
+    class Meta:
+        model = Trade
+        fields = ["symbol", "side", "source", "agent", "run_id"]
+
+    def filter_symbol(self, queryset, name, value):
+        return queryset.filter(symbol=value.upper())
+
+
+class TradeListApi(generics.ListAPIView):
+    """The trade ledger, newest first."""
+
+    serializer_class = TradeSerializer
+    filterset_class = TradeFilter
+
+    def get_queryset(self):
+        return selectors.trade_list()

@@ -1,0 +1,214 @@
+"""Reads of the portfolio: positions at the last prices, totals, P&L per agent and per run, the curves."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Count, Max, QuerySet, Sum
+
+from papertrading.models import MarketPrice
+from papertrading.money import ZERO, to_money
+
+from .models import EquitySnapshot, Position, Trade
+
+
+def last_prices(symbols=None) -> dict[str, Decimal]:
+    rows = MarketPrice.objects.all()
+    if symbols is not None:
+        rows = rows.filter(symbol__in=list(symbols))
+    return dict(rows.values_list("symbol", "price"))
+
+
+def _marks(symbols) -> dict[str, Decimal]:
+    """The last market price of each symbol, or its last trade price when the price table has none."""
+    symbols = set(symbols)
+    prices = last_prices(symbols)
+    missing = symbols - prices.keys()
+    for symbol in missing:
+        last = Trade.objects.filter(symbol=symbol).order_by("-executed_at", "-id").values_list("price", flat=True)
+        if last:
+            prices[symbol] = last[0]
+    return prices
+
+
+@dataclass
+class PositionView:
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    quantity: Decimal
+    cost_basis: Decimal
+    average_cost: Decimal | None
+    price: Decimal | None
+    market_value: Decimal | None
+    unrealized_pnl: Decimal | None
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    trade_count: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.quantity > 0
+
+
+def position_list(*, include_closed: bool = False) -> list[PositionView]:
+    """Positions per asset with market value and unrealized P&L at the last price; open ones unless asked."""
+    positions = list(Position.objects.order_by("symbol"))
+    if not include_closed:
+        positions = [p for p in positions if p.quantity > 0]
+    prices = _marks(p.symbol for p in positions)
+    views = []
+    for p in positions:
+        price = prices.get(p.symbol)
+        market_value = to_money(p.quantity * price) if price is not None else None
+        views.append(
+            PositionView(
+                symbol=p.symbol,
+                base_asset=p.base_asset,
+                quote_asset=p.quote_asset,
+                quantity=p.quantity,
+                cost_basis=p.cost_basis,
+                average_cost=p.average_cost,
+                price=price,
+                market_value=market_value,
+                unrealized_pnl=market_value - p.cost_basis if market_value is not None else None,
+                realized_pnl=p.realized_pnl,
+                fees_paid=p.fees_paid,
+                trade_count=p.trade_count,
+            )
+        )
+    return views
+
+
+@dataclass
+class PortfolioSummary:
+    """Totals in the quote asset (USDT for every shipped symbol)."""
+
+    starting_cash: Decimal
+    cash: Decimal
+    market_value: Decimal
+    equity: Decimal
+    cost_basis: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    fees_paid: Decimal
+    open_positions: int
+    trade_count: int
+    positions: list[PositionView] = field(default_factory=list)
+
+
+def portfolio_summary() -> PortfolioSummary:
+    """Cash is the starting cash plus every trade's quote flow; equity is cash plus positions at the last price."""
+    positions = position_list(include_closed=True)
+    totals = Trade.objects.aggregate(quote=Sum("quote_delta"), count=Count("id"))
+    starting_cash = settings.PORTFOLIO_STARTING_CASH
+    cash = starting_cash + (totals["quote"] or ZERO)
+    market_value = sum((p.market_value or ZERO for p in positions), ZERO)
+    cost_basis = sum((p.cost_basis for p in positions), ZERO)
+    realized = sum((p.realized_pnl for p in positions), ZERO)
+    unrealized = sum((p.unrealized_pnl or ZERO for p in positions), ZERO)
+    return PortfolioSummary(
+        starting_cash=starting_cash,
+        cash=cash,
+        market_value=market_value,
+        equity=cash + market_value,
+        cost_basis=cost_basis,
+        realized_pnl=realized,
+        unrealized_pnl=unrealized,
+        total_pnl=realized + unrealized,
+        fees_paid=sum((p.fees_paid for p in positions), ZERO),
+        open_positions=sum(1 for p in positions if p.is_open),
+        trade_count=totals["count"],
+        positions=[p for p in positions if p.is_open],
+    )
+
+
+@dataclass
+class PnL:
+    """P&L of a group of trades (an agent's, a run's).
+
+    `pnl` is marked to market: the quote the trades received minus what they paid (fees included), plus the base
+    they left in the account valued at the last price. These add up across agents to the portfolio's total P&L.
+    `realized_pnl` adds the realized P&L of the group's sells under the portfolio's average cost.
+    """
+
+    key: str | uuid.UUID | None
+    trade_count: int = 0
+    realized_pnl: Decimal = ZERO
+    pnl: Decimal = ZERO
+    fees_paid: Decimal = ZERO
+    last_trade_at: datetime | None = None
+    symbols: list[str] = field(default_factory=list)
+
+
+def _pnl_by(key: str, trades: QuerySet[Trade]) -> dict:
+    rows = list(
+        trades.values(key, "symbol").annotate(
+            base=Sum("base_delta"),
+            quote=Sum("quote_delta"),
+            realized=Sum("realized_pnl"),
+            fees=Sum("fee_in_quote"),
+            count=Count("id"),
+            last=Max("executed_at"),
+        )
+    )
+    prices = _marks({row["symbol"] for row in rows})
+    result: dict = {}
+    for row in rows:
+        pnl = result.setdefault(row[key], PnL(key=row[key]))
+        price = prices.get(row["symbol"], ZERO)
+        pnl.trade_count += row["count"]
+        pnl.realized_pnl += row["realized"] or ZERO
+        pnl.pnl += to_money(row["quote"] + row["base"] * price)
+        pnl.fees_paid += row["fees"] or ZERO
+        pnl.symbols.append(row["symbol"])
+        pnl.last_trade_at = max(filter(None, [pnl.last_trade_at, row["last"]]), default=None)
+    return result
+
+
+def pnl_by_run(run_ids=None) -> dict[uuid.UUID, PnL]:
+    trades = Trade.objects.exclude(run_id=None)
+    if run_ids is not None:
+        trades = trades.filter(run_id__in=list(run_ids))
+    return _pnl_by("run_id", trades)
+
+
+def pnl_by_agent() -> list[PnL]:
+    """Agents by P&L, best first; trades placed by hand on the desk are grouped under the empty name."""
+    by_agent = _pnl_by("agent", Trade.objects.all())
+    return sorted(by_agent.values(), key=lambda p: (-p.pnl, str(p.key)))
+
+
+def trade_list() -> QuerySet[Trade]:
+    return Trade.objects.select_related("order").order_by("-executed_at", "-id")
+
+
+def realized_pnl_curve(*, limit: int = 1000) -> list[tuple[datetime, Decimal]]:
+    """Cumulative realized P&L after each sell, oldest first (the last `limit` sells)."""
+    rows = list(
+        Trade.objects.exclude(realized_pnl=None)
+        .order_by("-executed_at", "-id")
+        .values_list("executed_at", "realized_pnl")[:limit]
+    )
+    rows.reverse()
+    before = Trade.objects.exclude(realized_pnl=None).aggregate(total=Sum("realized_pnl"))["total"] or ZERO
+    before -= sum((r for _, r in rows), ZERO)
+    curve, running = [], before
+    if rows:
+        # The staircase starts flat at the first trade, so a single sell already draws a step.
+        first = Trade.objects.order_by("executed_at", "id").values_list("executed_at", flat=True).first()
+        curve.append((min(first, rows[0][0]), before))
+    for at, realized in rows:
+        running += realized
+        curve.append((at, running))
+    return curve
+
+
+def equity_curve(*, limit: int = 500) -> list[EquitySnapshot]:
+    """The last `limit` snapshots, oldest first."""
+    snapshots = list(EquitySnapshot.objects.order_by("-taken_at")[:limit])
+    snapshots.reverse()
+    return snapshots

@@ -1,0 +1,354 @@
+"""Writes of the portfolio: the trade ledger, positions, equity snapshots, and the manager that executes decisions."""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from papertrading.errors import INSUFFICIENT_BALANCE, OrderRejected, OrderValidationError, VenueUnavailable
+from papertrading.models import MarketPrice, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
+from papertrading.money import ZERO, to_money
+from papertrading.prices import ensure_price
+from papertrading.services import place_order
+from papertrading.symbols import get_symbol_rule
+from papertrading.validation import validate_order
+from papertrading.venues import get_venue
+
+from . import selectors
+from .book import Book, trade_flows
+from .models import EquitySnapshot, Position, Trade
+from .signals import trades_recorded
+
+logger = logging.getLogger(__name__)
+
+KNOWN_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY")
+
+
+# --- the ledger --------------------------------------------------------------------------------------------------
+
+
+def symbol_assets(symbol: str) -> tuple[str, str]:
+    """(base, quote) of a symbol from its rule; guessed from the name for a symbol the desk has no rule for."""
+    rule = get_symbol_rule(symbol)
+    if rule:
+        return rule.base_asset, rule.quote_asset
+    for quote in KNOWN_QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    return symbol, ""
+
+
+def _third_asset_fee_in_quote(fee: Decimal, fee_asset: str, quote_asset: str) -> Decimal:
+    """A fee paid in neither asset of the pair (BNB), valued at that asset's last price in the quote asset."""
+    row = MarketPrice.objects.filter(symbol=f"{fee_asset}{quote_asset}").first()
+    return to_money(fee * row.price) if row else ZERO
+
+
+def record_trade(
+    *,
+    symbol: str,
+    side: str,
+    quantity: Decimal,
+    price: Decimal,
+    fee: Decimal,
+    fee_asset: str,
+    source: str,
+    executed_at: datetime,
+    order: PaperOrder | None = None,
+    fill: OrderFill | None = None,
+    run_id: uuid.UUID | None = None,
+    agent: str = "",
+) -> Trade:
+    """Book one trade: the ledger row and the symbol's position, together, under the position's row lock."""
+    base_asset, quote_asset = symbol_assets(symbol)
+    third = ZERO
+    if fee and fee_asset not in (base_asset, quote_asset):
+        third = _third_asset_fee_in_quote(fee, fee_asset, quote_asset)
+    flows = trade_flows(
+        side=side,
+        quantity=quantity,
+        price=price,
+        fee=fee,
+        fee_asset=fee_asset,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
+        third_asset_fee_in_quote=third,
+    )
+    with transaction.atomic():
+        Position.objects.get_or_create(symbol=symbol, defaults={"base_asset": base_asset, "quote_asset": quote_asset})
+        # Two fills of the same symbol take turns here, so each sell sees the average cost the one before left.
+        position = Position.objects.select_for_update().get(symbol=symbol)
+        book = Book(position.quantity, position.cost_basis, position.realized_pnl, position.fees_paid)
+        realized = book.apply(side=side, flows=flows)
+        trade = Trade.objects.create(
+            symbol=symbol,
+            base_asset=base_asset,
+            quote_asset=quote_asset,
+            side=side,
+            quantity=quantity,
+            price=price,
+            fee=fee,
+            fee_asset=fee_asset,
+            fee_in_quote=flows.fee_in_quote,
+            base_delta=flows.base_delta,
+            quote_delta=flows.quote_delta,
+            realized_pnl=realized,
+            source=source,
+            order=order,
+            fill=fill,
+            run_id=run_id,
+            agent=agent,
+            executed_at=executed_at,
+        )
+        position.quantity, position.cost_basis = book.quantity, book.cost_basis
+        position.realized_pnl, position.fees_paid = book.realized_pnl, book.fees_paid
+        position.trade_count += 1
+        position.save(
+            update_fields=["quantity", "cost_basis", "realized_pnl", "fees_paid", "trade_count", "updated_at"]
+        )
+    return trade
+
+
+def record_fills(*, order: PaperOrder, fills: list[OrderFill]) -> list[Trade]:
+    """Put new fills of a paper order into the ledger; a fill already booked is skipped (idempotent)."""
+    trades = []
+    for fill in fills:
+        if fill.pk is None or Trade.objects.filter(fill_id=fill.pk).exists():
+            continue
+        trades.append(
+            record_trade(
+                symbol=order.symbol,
+                side=order.side,
+                quantity=fill.quantity,
+                price=fill.price,
+                fee=fill.commission,
+                fee_asset=fill.commission_asset,
+                source=Trade.Source.FILL,
+                executed_at=fill.created_at or timezone.now(),
+                order=order,
+                fill=fill,
+                run_id=order.run_id,
+            )
+        )
+    if trades:
+        trades_recorded.send(sender=Trade, trades=trades)
+    return trades
+
+
+def on_fills_recorded(sender, *, order: PaperOrder, fills: list[OrderFill], **kwargs) -> None:
+    """Receiver of papertrading's `fills_recorded`; runs inside the fill's transaction, so both land together."""
+    record_fills(order=order, fills=fills)
+
+
+@transaction.atomic
+def rebuild_positions() -> int:
+    """Replay the whole ledger in booking order and rewrite every position and realized P&L; returns trades seen.
+
+    The incremental path (record_trade) must always agree with this; an operator runs it after editing trades.
+    """
+    books: dict[str, Book] = {}
+    trades = Trade.objects.select_for_update().order_by("id")
+    count = 0
+    for trade in trades:
+        count += 1
+        book = books.setdefault(trade.symbol, Book())
+        flows = trade_flows(
+            side=trade.side,
+            quantity=trade.quantity,
+            price=trade.price,
+            fee=trade.fee,
+            fee_asset=trade.fee_asset,
+            base_asset=trade.base_asset,
+            quote_asset=trade.quote_asset,
+            third_asset_fee_in_quote=trade.fee_in_quote,
+        )
+        realized = book.apply(side=trade.side, flows=flows)
+        if realized != trade.realized_pnl:
+            trade.realized_pnl = realized
+            trade.save(update_fields=["realized_pnl"])
+    Position.objects.exclude(symbol__in=books).delete()
+    for symbol, book in books.items():
+        first = Trade.objects.filter(symbol=symbol).first()
+        Position.objects.update_or_create(
+            symbol=symbol,
+            defaults={
+                "base_asset": first.base_asset,
+                "quote_asset": first.quote_asset,
+                "quantity": book.quantity,
+                "cost_basis": book.cost_basis,
+                "realized_pnl": book.realized_pnl,
+                "fees_paid": book.fees_paid,
+                "trade_count": Trade.objects.filter(symbol=symbol).count(),
+            },
+        )
+    return count
+
+
+def snapshot_equity(*, now: datetime | None = None) -> EquitySnapshot:
+    """Store the portfolio's value now (positions at the last prices plus cash) for the equity curve."""
+    summary = selectors.portfolio_summary()
+    return EquitySnapshot.objects.create(
+        taken_at=now or timezone.now(),
+        cash=summary.cash,
+        market_value=summary.market_value,
+        equity=summary.equity,
+        cost_basis=summary.cost_basis,
+        realized_pnl=summary.realized_pnl,
+        unrealized_pnl=summary.unrealized_pnl,
+        total_pnl=summary.total_pnl,
+    )
+
+
+# --- the manager -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the analysis pipeline hands over: BUY or SELL a base quantity of a symbol, for a run and an agent."""
+
+    run_id: uuid.UUID
+    agent: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    placed_by: Any = None
+
+
+@dataclass
+class ExecutionResult:
+    """The orders and trades a decision caused; `reason` (and `error_code`, Binance's) when it failed."""
+
+    orders: list[PaperOrder] = field(default_factory=list)
+    trades: list[Trade] = field(default_factory=list)
+    error_code: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.reason
+
+
+def client_order_id_for(run_id: uuid.UUID) -> str:
+    """One run, one order: a retried decision reuses this id and gets the order it already made (35 chars)."""
+    return f"run{run_id.hex}"
+
+
+class PortfolioManager:
+    """Turns a BUY/SELL decision into a paper order (paper trading on) or a direct ledger trade (off).
+
+    Callers never branch on the mode: `check`, `market_price` and `execute` behave alike in both.
+    """
+
+    def __init__(self, *, use_paper_trading: bool | None = None):
+        self.use_paper_trading = settings.PAPER_TRADING_ENABLED if use_paper_trading is None else use_paper_trading
+
+    @property
+    def mode(self) -> str:
+        return f"paper:{settings.PAPER_TRADING_MODE}" if self.use_paper_trading else "direct"
+
+    def symbol_rule(self, symbol: str) -> SymbolRule | None:
+        """The symbol's filters; a remote venue refreshes them from the exchange (and refuses early when unusable)."""
+        if self.use_paper_trading:
+            venue = get_venue()
+            if hasattr(venue, "symbol_rule"):
+                return venue.symbol_rule(symbol)
+        return get_symbol_rule(symbol)
+
+    def market_price(self, symbol: str) -> Decimal | None:
+        """The price a MARKET decision would trade at now (the venue's in paper mode, the price table's otherwise)."""
+        if self.use_paper_trading:
+            return get_venue().market_price(symbol)
+        row = ensure_price(symbol)
+        return row.price if row else None
+
+    def check(self, decision: Decision, *, market_price: Decimal | None = None) -> None:
+        """The exchange's rules for the order this decision makes; OrderValidationError before anything is written."""
+        rule = self.symbol_rule(decision.symbol)
+        if market_price is None and rule is not None:
+            market_price = self.market_price(decision.symbol)
+        validate_order(
+            rule=rule,
+            side=decision.side,
+            order_type=OrderType.MARKET,
+            quantity=decision.quantity,
+            price=None,
+            stop_price=None,
+            time_in_force="",
+            market_price=market_price,
+        )
+
+    def execute(self, decision: Decision) -> ExecutionResult:
+        if self.use_paper_trading:
+            return self._place_paper_order(decision)
+        return self._trade_directly(decision)
+
+    def _place_paper_order(self, decision: Decision) -> ExecutionResult:
+        try:
+            result = place_order(
+                symbol=decision.symbol,
+                side=decision.side,
+                order_type=OrderType.MARKET,
+                quantity=decision.quantity,
+                client_order_id=client_order_id_for(decision.run_id),
+                run_id=decision.run_id,
+                placed_by=decision.placed_by,
+                source=OrderEvent.Source.AGENT,
+            )
+        except OrderRejected as exc:
+            orders = [exc.order] if exc.order is not None else []
+            return ExecutionResult(orders=orders, error_code=exc.code, reason=exc.message)
+        except OrderValidationError as exc:
+            # The market moved between the check and the order (e.g. the notional fell below the minimum).
+            return ExecutionResult(reason=exc.message)
+        except VenueUnavailable as exc:
+            return ExecutionResult(reason=exc.message)
+        order = result.order
+        trades = list(Trade.objects.filter(order=order).order_by("id"))
+        if order.status == PaperOrder.Status.REJECTED:  # a retry that found its earlier, rejected order
+            return ExecutionResult(orders=[order], error_code=order.reject_code, reason=order.reject_reason)
+        return ExecutionResult(orders=[order], trades=trades)
+
+    def _trade_directly(self, decision: Decision) -> ExecutionResult:
+        """Trade at the last price at once, with the simulator's fee in the asset received (no slippage)."""
+        existing = Trade.objects.filter(run_id=decision.run_id, source=Trade.Source.DIRECT).first()
+        if existing:
+            return ExecutionResult(trades=[existing])
+        row = ensure_price(decision.symbol)
+        if row is None:
+            return ExecutionResult(reason=f"No market price for {decision.symbol} yet.")
+        base_asset, quote_asset = symbol_assets(decision.symbol)
+        rate = settings.SIMULATOR_FEE_RATE
+        if decision.side == Side.BUY:
+            fee, fee_asset = to_money(decision.quantity * rate), base_asset
+        else:
+            fee, fee_asset = to_money(to_money(decision.quantity * row.price) * rate), quote_asset
+        try:
+            with transaction.atomic():
+                held = Position.objects.select_for_update().filter(symbol=decision.symbol).first()
+                if decision.side == Side.SELL and (held is None or held.quantity < decision.quantity):
+                    # Without an exchange account the ledger is the account: no selling what it does not hold.
+                    code, message = INSUFFICIENT_BALANCE
+                    return ExecutionResult(error_code=code, reason=message)
+                trade = record_trade(
+                    symbol=decision.symbol,
+                    side=decision.side,
+                    quantity=decision.quantity,
+                    price=row.price,
+                    fee=fee,
+                    fee_asset=fee_asset,
+                    source=Trade.Source.DIRECT,
+                    executed_at=timezone.now(),
+                    run_id=decision.run_id,
+                    agent=decision.agent,
+                )
+        except IntegrityError:
+            # The same run executed twice at once; the first trade is the answer.
+            return ExecutionResult(trades=list(Trade.objects.filter(run_id=decision.run_id, source="direct")))
+        trades_recorded.send(sender=Trade, trades=[trade])
+        return ExecutionResult(trades=[trade])
