@@ -1,5 +1,6 @@
 """Fixtures shared by every app's tests: named users with their access, API clients and market control."""
 
+import uuid
 from decimal import Decimal
 
 import pytest
@@ -10,7 +11,17 @@ from rest_framework.test import APIClient
 
 @pytest.fixture(autouse=True)
 def _offline_simulation(settings):
-    """Tests run on the simulator with synthetic prices and known fees, whatever the environment says."""
+    """Tests run on the simulator with synthetic prices and known fees, whatever the environment says.
+
+    Each test also gets its own in-memory cache (no job lock or rate-limit pause leaks between tests or from a
+    developer's running site) and a cold symbol-rule cache.
+    """
+    from papertrading import symbols
+
+    symbols._RULES.clear()
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"test-{uuid.uuid4()}"}
+    }
     settings.PAPER_TRADING_MODE = "simulation"
     settings.MARKET_DATA_SOURCE = "synthetic"
     settings.SIMULATOR_FEE_RATE = Decimal("0.001")

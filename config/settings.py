@@ -160,6 +160,8 @@ if MARKET_DATA_SOURCE not in {"synthetic", "binance"}:
 MARKET_DATA_BASE_URL = env("MARKET_DATA_BASE_URL", default=BINANCE_TESTNET_BASE_URL).rstrip("/")
 SYNTHETIC_PRICE_SEED = env.int("SYNTHETIC_PRICE_SEED", default=42)
 PRICE_STALE_AFTER_SECONDS = env.int("PRICE_STALE_AFTER_SECONDS", default=120)
+# How often the desk's balances and orders table refresh themselves.
+DESK_POLL_SECONDS = env.int("DESK_POLL_SECONDS", default=5)
 
 # Every amount is stored with this many decimals (Binance reports 8) and this many digits in all.
 MONEY_DECIMAL_PLACES = 8
@@ -236,5 +238,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
         "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
+    }
+)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "run-demo-agents": {
+            "task": "analysis.tasks.run_demo_agents",
+            "schedule": DEMO_AGENTS_INTERVAL_SECONDS,
+            "options": {"expires": DEMO_AGENTS_INTERVAL_SECONDS},
+        },
+        "snapshot-equity": {
+            "task": "portfolio.tasks.snapshot_equity",
+            "schedule": EQUITY_SNAPSHOT_INTERVAL_SECONDS,
+            "options": {"expires": EQUITY_SNAPSHOT_INTERVAL_SECONDS},
+        },
     }
 )

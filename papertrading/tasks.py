@@ -35,7 +35,9 @@ def match_simulated_orders() -> dict:
     with job_lock("match_simulated_orders", timeout=120) as acquired:
         if not acquired:
             return {"skipped": "already running"}
-        return {row.symbol: match_orders(symbol=row.symbol, market_price=row.price) for row in MarketPrice.objects.all()}
+        return {
+            row.symbol: match_orders(symbol=row.symbol, market_price=row.price) for row in MarketPrice.objects.all()
+        }
 
 
 @shared_task(**RETRY)

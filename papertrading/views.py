@@ -64,7 +64,7 @@ STATUS_CLASSES = {
 
 
 def poll_seconds() -> int:
-    return getattr(settings, "DESK_POLL_SECONDS", 5)
+    return settings.DESK_POLL_SECONDS
 
 
 # --- the orders table's state (filter, sort, page), carried in the URL --------------------------------------

@@ -1,0 +1,574 @@
+"""The order API: who may do what, the shapes of answers, idempotency, cancel, lists, sync, account and docs."""
+
+import re
+import uuid
+from decimal import Decimal as D
+
+import pytest
+import responses
+from django.contrib.staticfiles import finders
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from papertrading.models import OrderFill, PaperOrder, SimulatedBalance
+from papertrading.services import place_order
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+
+ORDERS = "/api/paper-trading/orders"
+OPEN = "/api/paper-trading/orders/open"
+SYNC = "/api/paper-trading/orders/sync"
+ACCOUNT = "/api/paper-trading/account"
+Status = PaperOrder.Status
+
+LIMIT_BUY = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "order_type": "LIMIT",
+    "quantity": "0.1",
+    "price": "67000",
+    "time_in_force": "GTC",
+}
+MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.1"}
+
+
+@pytest.fixture
+def _fast_password_hashing(settings):
+    # The shared user fixtures hash a password each; the default PBKDF2 costs ~0.3 s per test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def detail_url(order_id: int) -> str:
+    return f"{ORDERS}/{order_id}"
+
+
+def balances() -> dict[str, tuple[D, D]]:
+    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+
+
+def resting(trader=None, **overrides) -> PaperOrder:
+    fields = {
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "quantity": D("0.01"),
+        "price": D("60000"),
+        "time_in_force": "GTC",
+        "placed_by": trader,
+    }
+    fields.update(overrides)
+    return place_order(**fields).order
+
+
+# --- authentication and permissions ----------------------------------------------------------------------------
+
+ENDPOINTS = [
+    ("get", ORDERS),
+    ("post", ORDERS),
+    ("get", OPEN),
+    ("post", SYNC),
+    ("get", f"{ORDERS}/1"),
+    ("delete", f"{ORDERS}/1"),
+    ("get", ACCOUNT),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), ENDPOINTS)
+def test_anonymous_request_is_refused_with_401(method, url):
+    response = getattr(APIClient(), method)(url, format="json")
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+    assert response["WWW-Authenticate"] == "Token"
+
+
+def test_viewer_can_read_list_detail_open_and_account(viewer_api, market, trader):
+    order = resting(trader)
+
+    listing = viewer_api.get(ORDERS)
+    assert listing.status_code == 200
+    assert [row["id"] for row in listing.json()["results"]] == [order.pk]
+    assert viewer_api.get(detail_url(order.pk)).json()["id"] == order.pk
+    assert [row["id"] for row in viewer_api.get(OPEN).json()["results"]] == [order.pk]
+    account = viewer_api.get(ACCOUNT)
+    assert account.status_code == 200
+    assert account.json()["venue"] == "simulation"
+
+
+def test_viewer_cannot_place_an_order(viewer_api, market):
+    response = viewer_api.post(ORDERS, LIMIT_BUY, format="json")
+    assert response.status_code == 403
+    assert response.json() == {"detail": "You do not have permission to perform this action."}
+    assert PaperOrder.objects.count() == 0
+
+
+def test_viewer_cannot_cancel_an_order(viewer_api, market, trader):
+    order = resting(trader)
+    response = viewer_api.delete(detail_url(order.pk))
+    assert response.status_code == 403
+    assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
+    assert balances()["USDT"] == (D("99400"), D("600"))
+
+
+def test_viewer_cannot_sync(viewer_api, market, trader):
+    order = resting(trader)
+    market.set("BTCUSDT", "59000")
+    response = viewer_api.post(SYNC)
+    assert response.status_code == 403
+    assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
+
+
+def test_token_authentication_reads_and_places_as_the_tokens_user(trader, market):
+    token = Token.objects.create(user=trader)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    assert client.get(ACCOUNT).status_code == 200
+    response = client.post(ORDERS, LIMIT_BUY, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["placed_by"] == "trader"
+    assert PaperOrder.objects.get().placed_by == trader
+
+
+def test_unknown_token_is_refused_with_401(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    response = client.get(ACCOUNT)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+
+
+def test_session_login_is_accepted(client, trader, market):
+    client.force_login(trader)
+    assert client.get(ORDERS).status_code == 200
+
+
+# --- create ------------------------------------------------------------------------------------------------------
+
+
+def test_create_resting_limit_returns_201_with_lock_and_event(api, market):
+    response = api.post(ORDERS, LIMIT_BUY, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    order = PaperOrder.objects.get()
+    assert body["id"] == order.pk
+    assert body["client_order_id"] == order.client_order_id
+    assert re.fullmatch(r"pt[0-9a-f]{32}", body["client_order_id"])
+    assert {k: body[k] for k in ("status", "venue", "symbol", "side", "order_type", "time_in_force")} == {
+        "status": "PENDING",
+        "venue": "simulation",
+        "symbol": "BTCUSDT",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "time_in_force": "GTC",
+    }
+    assert (body["quantity"], body["price"], body["stop_price"]) == ("0.10000000", "67000.00000000", None)
+    assert (body["locked_asset"], body["locked_amount"]) == ("USDT", "6700.00000000")
+    assert body["fills"] == []
+    assert [(e["from_status"], e["to_status"], e["source"], e["actor"]) for e in body["events"]] == [
+        ("", "PENDING", "api", "trader")
+    ]
+    assert body["placed_by"] == "trader"
+    assert balances()["USDT"] == (D("93300"), D("6700"))
+
+
+def test_create_market_order_returns_fills_with_their_why(api, market):
+    response = api.post(ORDERS, MARKET_BUY, format="json")
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "FILLED"
+    assert (body["executed_quantity"], body["cumulative_quote_quantity"], body["average_price"]) == (
+        "0.10000000",
+        "6803.40000000",
+        "68034.00000000",
+    )
+    [fill] = body["fills"]
+    assert {k: fill[k] for k in fill if k != "created_at"} == {
+        "price": "68034.00000000",
+        "quantity": "0.10000000",
+        "commission": "0.00010000",
+        "commission_asset": "BTC",
+        "trade_id": "",
+        "rule": "MARKETABLE_ON_ARRIVAL",
+        "market_price": "68000.00000000",
+        "slippage_rate": "0.00050000",
+        "fee_rate": "0.00100000",
+        "is_maker": False,
+    }
+    assert balances()["BTC"] == (D("1.0999"), D("0"))
+    assert balances()["USDT"] == (D("93196.6"), D("0"))
+
+
+def test_create_with_run_id_and_own_client_order_id_stores_both(api, market):
+    run_id = uuid.uuid4()
+    response = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "agent-7_run-1", "run_id": str(run_id)}, format="json")
+    assert response.status_code == 201
+    order = PaperOrder.objects.get()
+    assert (order.client_order_id, order.run_id) == ("agent-7_run-1", run_id)
+    assert response.json()["run_id"] == str(run_id)
+
+
+def test_insufficient_balance_returns_400_with_code_detail_and_rejected_order(api, market):
+    response = api.post(ORDERS, {**MARKET_BUY, "quantity": "2"}, format="json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert set(body) == {"code", "detail", "order"}
+    assert body["code"] == -2010
+    assert body["detail"] == "Account has insufficient balance for requested action."
+    order = PaperOrder.objects.get()
+    assert body["order"]["id"] == order.pk
+    assert body["order"]["status"] == "REJECTED"
+    assert (body["order"]["reject_code"], body["order"]["reject_reason"]) == (
+        -2010,
+        "Account has insufficient balance for requested action.",
+    )
+    assert (order.status, order.reject_code) == (Status.REJECTED, -2010)
+    assert OrderFill.objects.count() == 0
+    assert balances() == {
+        "BTC": (D("1"), D("0")),
+        "ETH": (D("10"), D("0")),
+        "USDT": (D("100000"), D("0")),
+    }
+
+
+def test_repeated_post_with_same_client_order_id_returns_200_and_the_same_order(api, market):
+    body = {**MARKET_BUY, "client_order_id": "once-only-42"}
+
+    first = api.post(ORDERS, body, format="json")
+    second = api.post(ORDERS, body, format="json")
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["status"] == "FILLED"
+    assert len(second.json()["fills"]) == 1
+    assert PaperOrder.objects.count() == 1
+    # Filled once: one fee, one debit.
+    assert balances()["USDT"] == (D("93196.6"), D("0"))
+
+
+def test_repeated_client_order_id_returns_the_existing_order_even_with_different_terms(api, market):
+    first = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup"}, format="json")
+    second = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup", "price": "66000"}, format="json")
+    assert second.status_code == 200
+    assert second.json()["id"] == first.json()["id"]
+    assert second.json()["price"] == "67000.00000000"
+    assert PaperOrder.objects.count() == 1
+
+
+# --- detail and cancel -------------------------------------------------------------------------------------------
+
+
+def test_get_unknown_order_returns_404(api):
+    response = api.get(detail_url(999999))
+    assert response.status_code == 404
+    assert "detail" in response.json()
+
+
+def test_delete_unknown_order_returns_404(api):
+    response = api.delete(detail_url(999999))
+    assert response.status_code == 404
+    assert PaperOrder.objects.count() == 0
+
+
+def test_get_order_shows_its_fills_and_events_in_order(api, market, trader):
+    order = resting(trader, price=D("67000"))
+    market.move("BTCUSDT", "66000")
+
+    body = api.get(detail_url(order.pk)).json()
+
+    assert body["status"] == "FILLED"
+    assert [(e["from_status"], e["to_status"], e["source"]) for e in body["events"]] == [
+        ("", "PENDING", "api"),
+        ("PENDING", "FILLED", "matcher"),
+    ]
+    assert [(f["price"], f["rule"], f["is_maker"], f["market_price"]) for f in body["fills"]] == [
+        ("67000.00000000", "LIMIT_CROSSED", True, "66000.00000000")
+    ]
+
+
+def test_cancel_returns_200_cancelled_with_events_and_releases_the_lock(api, market, trader):
+    order = resting(trader)
+    assert balances()["USDT"] == (D("99400"), D("600"))
+
+    response = api.delete(detail_url(order.pk))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["status"], body["locked_amount"]) == (order.pk, "CANCELLED", "0.00000000")
+    assert [(e["from_status"], e["to_status"], e["source"], e["actor"]) for e in body["events"]] == [
+        ("", "PENDING", "api", "trader"),
+        ("PENDING", "CANCELLED", "api", "trader"),
+    ]
+    assert PaperOrder.objects.get(pk=order.pk).status == Status.CANCELLED
+    assert balances()["USDT"] == (D("100000"), D("0"))
+
+
+def test_cancel_of_cancelled_order_returns_409(api, market, trader):
+    order = resting(trader)
+    assert api.delete(detail_url(order.pk)).status_code == 200
+
+    response = api.delete(detail_url(order.pk))
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"Order {order.pk} is CANCELLED; only working orders can be cancelled."}
+    assert PaperOrder.objects.get(pk=order.pk).events.count() == 2
+    assert balances()["USDT"] == (D("100000"), D("0"))
+
+
+def test_cancel_of_expired_order_returns_409(api, market):
+    body = {**LIMIT_BUY, "time_in_force": "IOC"}
+    order_id = api.post(ORDERS, body, format="json").json()["id"]
+    assert PaperOrder.objects.get(pk=order_id).status == Status.EXPIRED
+
+    response = api.delete(detail_url(order_id))
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"Order {order_id} is EXPIRED; only working orders can be cancelled."}
+
+
+def test_cancel_of_filled_order_returns_409(api, market):
+    order_id = api.post(ORDERS, MARKET_BUY, format="json").json()["id"]
+
+    response = api.delete(detail_url(order_id))
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": f"Order {order_id} is FILLED; only working orders can be cancelled."}
+    assert PaperOrder.objects.get(pk=order_id).status == Status.FILLED
+
+
+# --- lists -------------------------------------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_and_paginated_by_page_size(api, market, trader):
+    orders = [resting(trader, price=D(60000 + i)) for i in range(7)]
+
+    first = api.get(ORDERS, {"page_size": 3}).json()
+
+    assert first["count"] == 7
+    assert [row["id"] for row in first["results"]] == [o.pk for o in orders[::-1][:3]]
+    assert first["previous"] is None
+    assert first["next"].endswith("page=2&page_size=3")
+    last = api.get(ORDERS, {"page_size": 3, "page": 3}).json()
+    assert [row["id"] for row in last["results"]] == [orders[0].pk]
+    assert last["next"] is None
+
+
+def test_list_default_page_holds_fifty(api, market, trader):
+    for i in range(51):
+        resting(trader, price=D(50000 + i))
+    body = api.get(ORDERS).json()
+    assert (body["count"], len(body["results"])) == (51, 50)
+    assert body["next"] is not None
+
+
+def test_list_filters_by_status_symbol_side_and_run_id(api, market, trader):
+    run_id = uuid.uuid4()
+    buy = resting(trader, run_id=run_id)
+    sell = resting(trader, side="SELL", price=D("70000"))
+    eth = resting(trader, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
+    filled = place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
+
+    def ids(**params):
+        response = api.get(ORDERS, params)
+        assert response.status_code == 200, response.json()
+        return {row["id"] for row in response.json()["results"]}
+
+    assert ids(status="FILLED") == {filled.pk}
+    assert ids(status=["FILLED", "PENDING"]) == {buy.pk, sell.pk, eth.pk, filled.pk}
+    assert ids(symbol="ethusdt") == {eth.pk}
+    assert ids(side="SELL") == {sell.pk}
+    assert ids(run_id=str(run_id)) == {buy.pk}
+    assert ids(symbol="BTCUSDT", side="BUY", status="PENDING") == {buy.pk}
+
+
+def test_list_refuses_an_unknown_status_filter(api):
+    response = api.get(ORDERS, {"status": "DONE"})
+    assert response.status_code == 400
+    assert "status" in response.json()
+
+
+def test_open_orders_lists_only_working_orders(api, market, trader):
+    working = resting(trader)
+    cancelled = resting(trader, price=D("60001"))
+    api.delete(detail_url(cancelled.pk))
+    place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01"))
+    place_order(
+        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"), time_in_force="IOC"
+    )
+
+    body = api.get(OPEN).json()
+
+    assert body["count"] == 1
+    assert [(row["id"], row["status"]) for row in body["results"]] == [(working.pk, "PENDING")]
+
+
+# --- sync and account ------------------------------------------------------------------------------------------
+
+
+def test_sync_fills_orders_the_stored_price_reaches_and_reports_counts(api, market, trader):
+    reached = resting(trader, price=D("67000"))
+    not_reached = resting(trader, price=D("65000"))
+    stop = resting(trader, side="SELL", order_type="STOP_LOSS", price=None, time_in_force="", stop_price=D("66500"))
+    resting(trader, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
+    market.set("BTCUSDT", "66000")  # stored without matching, as if the matcher had not run yet
+
+    response = api.post(SYNC)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "venue": "simulation",
+        "checked": 2,
+        "changed": {"filled": 2},
+        "request_weight": 0,
+        "notes": [],
+    }
+    assert PaperOrder.objects.get(pk=reached.pk).status == Status.FILLED
+    assert PaperOrder.objects.get(pk=stop.pk).status == Status.FILLED
+    assert PaperOrder.objects.get(pk=not_reached.pk).status == Status.PENDING
+    # A second sync finds nothing more to do.
+    assert api.post(SYNC).json()["changed"] == {}
+
+
+def test_account_lists_each_asset_with_free_and_locked(api, market, trader):
+    resting(trader)
+
+    response = api.get(ACCOUNT)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "venue": "simulation",
+        "balances": [
+            {"asset": "BTC", "free": "1.00000000", "locked": "0.00000000"},
+            {"asset": "ETH", "free": "10.00000000", "locked": "0.00000000"},
+            {"asset": "USDT", "free": "99400.00000000", "locked": "600.00000000"},
+        ],
+    }
+
+
+def test_account_opens_the_simulated_account_on_first_read(api):
+    assert SimulatedBalance.objects.count() == 0
+    response = api.get(ACCOUNT)
+    assert [b["asset"] for b in response.json()["balances"]] == ["BTC", "ETH", "USDT"]
+    assert SimulatedBalance.objects.count() == 3
+
+
+# --- schema and docs ---------------------------------------------------------------------------------------------
+
+
+def test_schema_describes_the_order_endpoints(api):
+    response = api.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {
+        "/api/paper-trading/orders",
+        "/api/paper-trading/orders/open",
+        "/api/paper-trading/orders/sync",
+        "/api/paper-trading/orders/{id}",
+        "/api/paper-trading/account",
+    } <= set(paths)
+    assert {"get", "post"} <= set(paths["/api/paper-trading/orders"])
+    assert {"get", "delete"} <= set(paths["/api/paper-trading/orders/{id}"])
+
+
+def test_docs_page_loads_its_scripts_and_styles_from_local_static(client, trader):
+    client.force_login(trader)
+    response = client.get("/api/docs/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sources, html
+    assert not [s for s in sources if re.match(r"(https?:)?//", s)], sources
+    assert "swagger-ui" in html
+    for source in sources:
+        if source.startswith("/static/"):
+            assert finders.find(source.removeprefix("/static/")), f"{source} is not a served static file"
+
+
+# --- query counts ------------------------------------------------------------------------------------------------
+
+# Measured on SQLite and PostgreSQL, savepoints and the first permission lookup included: a resting LIMIT takes
+# 12 queries; a filled MARKET order 21, of which 11 are the portfolio ledger's (fills_recorded receiver).
+RESTING_CREATE_QUERIES = 12
+FILLED_CREATE_QUERIES = 21
+
+
+def test_order_create_stays_within_a_fixed_number_of_queries(api, market, django_assert_max_num_queries):
+    api.get(ACCOUNT)  # open the account first; its one-off writes are not part of placing an order
+    with django_assert_max_num_queries(RESTING_CREATE_QUERIES):
+        response = api.post(ORDERS, LIMIT_BUY, format="json")
+    assert response.status_code == 201
+    with django_assert_max_num_queries(FILLED_CREATE_QUERIES):
+        response = api.post(ORDERS, MARKET_BUY, format="json")
+    assert response.status_code == 201
+    assert response.json()["status"] == "FILLED"
+
+
+def list_queries(api, url: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = api.get(url, {"page_size": 100})
+    assert response.status_code == 200
+    return len(captured)
+
+
+@pytest.mark.parametrize("url", [ORDERS, OPEN])
+def test_list_queries_do_not_grow_with_the_number_of_orders(api, market, trader, url):
+    for i in range(5):
+        resting(trader, price=D(60000 + i))
+    with_five = list_queries(api, url)
+    for i in range(45):
+        resting(trader, price=D(61000 + i))
+
+    assert api.get(url, {"page_size": 100}).json()["count"] == 50
+    assert list_queries(api, url) == with_five
+    assert with_five <= 4
+
+
+def test_detail_queries_do_not_grow_with_fills_and_events(api, market, trader, django_assert_max_num_queries):
+    order = resting(trader, price=D("67000"))
+    market.move("BTCUSDT", "66000")
+    with django_assert_max_num_queries(5):
+        response = api.get(detail_url(order.pk))
+    assert len(response.json()["events"]) == 2
+
+
+# --- the price source ----------------------------------------------------------------------------------------------
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "body",
+    [
+        {**LIMIT_BUY, "symbol": "SOLUSDT", "quantity": "1", "price": "100"},
+        {"symbol": "SOLUSDT", "side": "SELL", "order_type": "STOP_LOSS", "quantity": "1", "stop_price": "100"},
+        {**MARKET_BUY, "symbol": "SOLUSDT", "quantity": "1"},
+    ],
+    ids=["limit", "stop", "market"],
+)
+def test_order_on_a_symbol_the_price_source_does_not_quote_returns_400_and_writes_nothing(api, settings, body):
+    settings.MARKET_DATA_SOURCE = "binance"
+    responses.get(f"{settings.MARKET_DATA_BASE_URL}/api/v3/ticker/price", json=[])
+
+    response = api.post(ORDERS, body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"symbol": ["No market price for SOLUSDT yet; try again in a moment."]}
+    assert PaperOrder.objects.count() == 0
+    assert not SimulatedBalance.objects.filter(locked__gt=0).exists()
+
+
+@responses.activate
+def test_order_while_the_price_source_is_down_returns_503_and_writes_nothing(api, settings):
+    settings.MARKET_DATA_SOURCE = "binance"
+    responses.get(f"{settings.MARKET_DATA_BASE_URL}/api/v3/ticker/price", status=502)
+
+    response = api.post(ORDERS, {**MARKET_BUY, "symbol": "SOLUSDT", "quantity": "1"}, format="json")
+
+    assert response.status_code == 503
+    assert response.json() == {"detail": "Market data is unavailable now; try again in a moment."}
+    assert PaperOrder.objects.count() == 0
