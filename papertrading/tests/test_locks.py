@@ -5,9 +5,8 @@ from papertrading.locks import job_lock
 
 
 def test_second_holder_of_a_job_lock_is_refused_until_the_first_releases():
-    with job_lock("refresh_prices") as first:
-        with job_lock("refresh_prices") as second:
-            assert (first, second) == (True, False)
+    with job_lock("refresh_prices") as first, job_lock("refresh_prices") as second:
+        assert (first, second) == (True, False)
     with job_lock("refresh_prices") as again:
         assert again is True
 
