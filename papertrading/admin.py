@@ -4,10 +4,16 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
+from . import reconciliation
 from .balances import adjust_balance
+from .errors import PaperTradingError
 from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
 
 
@@ -44,6 +50,62 @@ class OrderEventInline(ReadOnlyInline):
     fields = readonly_fields = ["created_at", "from_status", "to_status", "source", "actor", "detail"]
 
 
+class FlagFilter(admin.SimpleListFilter):
+    """A yes/no list filter over one condition (`condition()` returns a Q)."""
+
+    yes_label = "Yes"
+    no_label = "No"
+
+    def condition(self) -> Q:
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.yes_label), ("no", self.no_label)]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(self.condition())
+        if self.value() == "no":
+            return queryset.exclude(self.condition())
+        return queryset
+
+
+class OutcomeUnknownFilter(FlagFilter):
+    title = "outcome unknown"
+    parameter_name = "outcome_unknown"
+    yes_label, no_label = "Outcome unknown", "Outcome known"
+
+    def condition(self) -> Q:
+        return Q(status=PaperOrder.Status.UNKNOWN)
+
+
+class ExternalFilter(FlagFilter):
+    title = "external"
+    parameter_name = "external"
+    yes_label, no_label = "Placed elsewhere (external)", "Placed by this desk"
+
+    def condition(self) -> Q:
+        return Q(is_external=True)
+
+
+class StaleFilter(FlagFilter):
+    title = "stale"
+    parameter_name = "stale"
+    yes_label, no_label = "Not synced lately", "Synced lately or closed"
+
+    def condition(self) -> Q:
+        return reconciliation.stale_orders_q()
+
+
+class TestnetResetFilter(FlagFilter):
+    title = "testnet reset"
+    parameter_name = "testnet_reset"
+    yes_label, no_label = "Closed by a testnet reset", "Other"
+
+    def condition(self) -> Q:
+        return reconciliation.testnet_reset_q()
+
+
 @admin.register(PaperOrder)
 class PaperOrderAdmin(admin.ModelAdmin):
     list_display = [
@@ -59,16 +121,126 @@ class PaperOrderAdmin(admin.ModelAdmin):
         "executed_quantity",
         "venue",
         "placed_by",
+        "last_synced_at",
     ]
-    list_filter = ["status", "venue", "symbol", "side", "order_type", "is_external"]
+    list_filter = [
+        "status",
+        OutcomeUnknownFilter,
+        StaleFilter,
+        ExternalFilter,
+        TestnetResetFilter,
+        "venue",
+        "symbol",
+        "side",
+        "order_type",
+    ]
     search_fields = ["client_order_id", "=binance_order_id", "=run_id"]
     date_hierarchy = "created_at"
     list_select_related = ["placed_by"]
     inlines = [OrderFillInline, OrderEventInline]
+    actions = ["show_differences", "sync_selected_orders", "resolve_unknown_orders", "cancel_selected_orders"]
 
     def get_readonly_fields(self, request, obj=None):
         # Orders change only through the services, which keep balances and events in step.
         return [field.name for field in PaperOrder._meta.fields]
+
+    # --- reconciliation ------------------------------------------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/differences/",
+                self.admin_site.admin_view(self.differences_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_differences",
+            ),
+            *super().get_urls(),
+        ]
+
+    def differences_view(self, request, object_id):
+        """One order's local fields beside the exchange's, fetched now."""
+        order = self.get_object(request, unquote(object_id))
+        if order is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, order):
+            raise PermissionDenied
+        return self._render_differences(request, [order], title=f"Order {order.pk}: local and exchange")
+
+    def _render_differences(self, request, orders, *, title: str):
+        results = reconciliation.orders_differences(orders)
+        errors = sorted({result["error"] for result in results if result["error"]})
+        for error in errors:
+            self.message_user(request, error, messages.ERROR)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "results": results,
+            "differing": sum(1 for result in results if result["differs"]),
+            "can_change": self.has_change_permission(request),
+            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+        }
+        return TemplateResponse(request, "admin/papertrading/paperorder/differences.html", context)
+
+    def _refuse_too_many(self, request, queryset) -> bool:
+        count = queryset.count()
+        if count > reconciliation.MAX_ORDERS_PER_ACTION:
+            self.message_user(
+                request,
+                f"Select at most {reconciliation.MAX_ORDERS_PER_ACTION} orders at a time ({count} selected): "
+                "each one costs an exchange query.",
+                messages.ERROR,
+            )
+            return True
+        return False
+
+    @admin.action(description="Show differences with the exchange", permissions=["change"])
+    def show_differences(self, request, queryset):
+        if self._refuse_too_many(request, queryset):
+            return None
+        orders = list(queryset.order_by("id"))
+        return self._render_differences(request, orders, title=f"{len(orders)} order(s): local and exchange")
+
+    def _report_selection(self, request, result, verb: str) -> None:
+        self.message_user(request, result.summary(verb), messages.SUCCESS if result.report.checked else messages.INFO)
+        for note in result.report.notes:
+            self.message_user(request, note, messages.WARNING)
+        for reason, ids in result.skipped.items():
+            listed = ", ".join(map(str, ids))
+            self.message_user(request, f"Left alone ({reason}): order(s) {listed}.", messages.WARNING)
+
+    @admin.action(description="Sync selected orders now", permissions=["change"])
+    def sync_selected_orders(self, request, queryset):
+        if self._refuse_too_many(request, queryset):
+            return None
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            result = reconciliation.sync_selected_orders(ids, actor=request.user.get_username())
+        except PaperTradingError as exc:
+            self.message_user(request, f"Nothing synced: {exc.message}", messages.ERROR)
+            return None
+        self._report_selection(request, result, "Synced")
+        return None
+
+    @admin.action(description="Resolve unknown orders", permissions=["change"])
+    def resolve_unknown_orders(self, request, queryset):
+        if self._refuse_too_many(request, queryset):
+            return None
+        ids = list(queryset.values_list("pk", flat=True))
+        try:
+            result = reconciliation.resolve_unknown_orders(ids, actor=request.user.get_username())
+        except PaperTradingError as exc:
+            self.message_user(request, f"Nothing resolved: {exc.message}", messages.ERROR)
+            return None
+        self._report_selection(request, result, "Asked the exchange about")
+        return None
+
+    @admin.action(description="Cancel selected working orders", permissions=["change"])
+    def cancel_selected_orders(self, request, queryset):
+        if self._refuse_too_many(request, queryset):
+            return None
+        ids = list(queryset.values_list("pk", flat=True))
+        for outcome in reconciliation.cancel_selected_orders(ids, actor=request.user.get_username()):
+            self.message_user(request, outcome.message, messages.SUCCESS if outcome.ok else messages.ERROR)
+        return None
 
     def has_add_permission(self, request):
         return False

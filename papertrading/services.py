@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 
 from .errors import OrderNotWorking, OrderRejected
 from .health import record_successful_sync
 from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
 from .selectors import attach_history
 from .signals import fills_recorded
-from .symbols import get_symbol_rule
 from .validation import validate_client_order_id, validate_order
 from .venues import get_venue
 from .venues.base import BalanceReport, ExecutionReport, SyncReport
@@ -59,8 +59,8 @@ def place_order(
 
     symbol = (symbol or "").upper()
     venue = get_venue()
-    # A remote venue refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
-    rule = venue.symbol_rule(symbol) if hasattr(venue, "symbol_rule") else get_symbol_rule(symbol)
+    # The testnet refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
+    rule = venue.symbol_rule(symbol)
     market_price = venue.market_price(symbol) if rule else None
     validate_order(
         rule=rule,
@@ -235,26 +235,32 @@ def triggered_order_ids(*, symbol: str, market_price: Decimal) -> list[int]:
     return [pk for _, pk in sorted(rows)]
 
 
-def sync_orders(*, source: str = OrderEvent.Source.SYNC) -> SyncReport:
-    """Bring local orders of the active venue up to date with it now."""
+def sync_orders(*, source: str = OrderEvent.Source.SYNC, progress=None) -> SyncReport:
+    """Bring local orders of the active venue up to date with it now.
+
+    `progress(done, total, symbol, orders)` is called after each symbol (the sync_orders command prints it).
+    """
     venue = get_venue()
     if venue.is_remote:
-        report = venue.sync(source=source)
+        report = venue.sync(source=source, progress=progress)
         record_successful_sync()
         return report
     report = SyncReport(venue=venue.name)
-    symbols = (
+    symbols = dict(
         PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
-        .values_list("symbol", flat=True)
-        # Without order_by() the model's default ordering (created_at, id) joins the DISTINCT and repeats symbols.
+        # Without order_by() the model's default ordering (created_at, id) joins the GROUP BY and repeats symbols.
         .order_by("symbol")
-        .distinct()
+        .values("symbol")
+        .annotate(orders=Count("id"))
+        .values_list("symbol", "orders")
     )
-    for symbol in sorted(symbols):
+    for done, symbol in enumerate(sorted(symbols), start=1):
         report.checked += 1
         filled = match_orders(symbol=symbol)
         if filled:
             report.count("filled", filled)
+        if progress is not None:
+            progress(done, len(symbols), symbol, symbols[symbol])
     return report
 
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
-from ..models import OrderFill, PaperOrder
+from ..models import OrderFill, PaperOrder, SymbolRule
 
 
 @dataclass
@@ -58,6 +58,9 @@ class ExecutionVenue(Protocol):
     name: str
     # A remote venue is called outside database transactions and can leave an order's outcome unknown.
     is_remote: bool
+
+    def symbol_rule(self, symbol: str) -> SymbolRule | None:
+        """The filters orders on `symbol` must pass; None when the venue does not list it."""
 
     def market_price(self, symbol: str) -> Decimal | None: ...
 

@@ -24,6 +24,9 @@ class SimulatorVenue:
     name = "simulation"
     is_remote = False
 
+    def symbol_rule(self, symbol: str) -> SymbolRule | None:
+        return get_symbol_rule(symbol)
+
     def market_price(self, symbol: str) -> Decimal | None:
         from ..prices import ensure_price
 

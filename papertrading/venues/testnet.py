@@ -21,7 +21,7 @@ import hashlib
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
@@ -101,6 +101,8 @@ SYNC_LOCK_SECONDS = 300
 # time between our clock reading and the request reaching the exchange.
 UNKNOWN_GRACE = timedelta(seconds=1)
 OPEN_STATUSES = (*PaperOrder.WORKING_STATUSES, Status.UNKNOWN)
+# Sync progress: (symbols done, symbols in all, the symbol just synced, its local orders checked).
+SyncProgress = Callable[[int, int, str, int], None]
 
 
 def max_send_delay(client: BinanceTestnetClient) -> timedelta:
@@ -409,12 +411,13 @@ class TestnetVenue:
         return sorted(balances, key=lambda b: b.asset)
 
     # --- sync ----------------------------------------------------------------------------------------------
-    def sync(self, *, source: str = OrderEvent.Source.SYNC) -> SyncReport:
+    def sync(self, *, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
         """Bring local testnet orders up to date: one openOrders call per symbol with working/unknown orders.
 
         Counts by kind: updated (still working, new fills or status), filled, cancelled, expired, resolved
         (unknown → found on the exchange), rejected (unknown → -2013 after the recvWindow), reset_closed (the
         exchange no longer knows an order it confirmed), imported (open on the account, not placed here).
+        `progress` is called after each symbol.
         """
         self._require_configured()
         report = SyncReport(venue=self.name)
@@ -425,11 +428,47 @@ class TestnetVenue:
                     report.notes.append("Another sync is running; this one was skipped.")
                     return report
                 with exchange_errors():
-                    _Sync(self, report, source).run()
+                    _Sync(self, report, source, progress=progress).run()
         finally:
             report.request_weight = self.client.weight_used - start_weight
         logger.info("testnet sync: %s request_weight=%s", report.changed or "no changes", report.request_weight)
         return report
+
+    def sync_orders_by_id(
+        self, order_ids: Iterable[int], *, source: str, actor: str = "", statuses: Iterable[str] = OPEN_STATUSES
+    ) -> SyncReport:
+        """Sync chosen orders now (the admin's actions): each open one is queried once and applied as sync does.
+
+        Same rules as :meth:`sync` (-2013 rejects an UNKNOWN order only after no send can be in flight, -2013
+        for a confirmed order means a testnet reset), without the openOrders pass or the import of foreign
+        orders. Not under the sync's job lock: every change is applied under the order's row lock, only while
+        the order is still open, so a concurrent sync and this one cannot apply anything twice.
+        """
+        self._require_configured()
+        report = SyncReport(venue=self.name)
+        start_weight = self.client.weight_used
+        try:
+            with exchange_errors():
+                _Sync(self, report, source, actor=actor).run_orders(list(order_ids), statuses=tuple(statuses))
+        finally:
+            report.request_weight = self.client.weight_used - start_weight
+        return report
+
+    def query_order(self, order: PaperOrder) -> tuple[dict | None, list[dict]]:
+        """The exchange's copy of one order and its trades, read only; (None, []) when it says -2013."""
+        self._require_configured()
+        with exchange_errors():
+            try:
+                if order.binance_order_id is not None:
+                    data = self.client.get_order(order.symbol, order_id=order.binance_order_id)
+                else:
+                    data = self.client.get_order(order.symbol, client_order_id=order.client_order_id)
+            except BinanceNoSuchOrder:
+                return None, []
+            trades = []
+            if _dec(data.get("executedQty")) > 0 and data.get("orderId") is not None:
+                trades = self.client.my_trades(order.symbol, order_id=int(data["orderId"]))
+        return data, trades
 
     # --- shared helpers ------------------------------------------------------------------------------------
     @staticmethod
@@ -455,19 +494,31 @@ class TestnetVenue:
 class _Sync:
     """One sync run; network calls happen here, database writes in short row-locked transactions."""
 
-    def __init__(self, venue: TestnetVenue, report: SyncReport, source: str) -> None:
+    def __init__(
+        self,
+        venue: TestnetVenue,
+        report: SyncReport,
+        source: str,
+        *,
+        actor: str = "",
+        progress: SyncProgress | None = None,
+    ) -> None:
         self.venue = venue
         self.client = venue.client
         self.report = report
         self.source = source
+        self.actor = actor
+        self.progress = progress
         self.now = timezone.now()
         self.recv_window = timedelta(milliseconds=self.client.recv_window_ms)
         self.checked: list[int] = []
         self.reset_closed = 0
 
-    def run(self) -> None:
+    @staticmethod
+    def open_rows(**filters: Any) -> list[dict]:
+        """The testnet orders to check, with the quantity their stored fills add up to."""
         rows = list(
-            PaperOrder.objects.filter(venue=Venue.TESTNET, status__in=OPEN_STATUSES)
+            PaperOrder.objects.filter(venue=Venue.TESTNET, **filters)
             .order_by("symbol", "id")
             .values("pk", "symbol", "status", "client_order_id", "binance_order_id", "created_at", "updated_at")
         )
@@ -477,13 +528,34 @@ class _Sync:
             .annotate(q=Sum("quantity"))
             .values_list("order_id", "q")
         )
-        by_symbol: dict[str, list[dict]] = defaultdict(list)
         for row in rows:
             row["filled"] = filled.get(row["pk"]) or ZERO
+        return rows
+
+    def run(self) -> None:
+        by_symbol: dict[str, list[dict]] = defaultdict(list)
+        for row in self.open_rows(status__in=OPEN_STATUSES):
             by_symbol[row["symbol"]].append(row)
-        try:
-            for symbol, orders in sorted(by_symbol.items()):
+        with self.finishing():
+            for done, (symbol, orders) in enumerate(sorted(by_symbol.items()), start=1):
                 self.sync_symbol(symbol, orders)
+                if self.progress is not None:
+                    self.progress(done, len(by_symbol), symbol, len(orders))
+
+    def run_orders(self, order_ids: list[int], *, statuses: tuple[str, ...] = OPEN_STATUSES) -> None:
+        """One query per chosen order (no openOrders pass); orders outside `statuses` are left alone."""
+        statuses = tuple(s for s in statuses if s in OPEN_STATUSES)
+        with self.finishing():
+            for row in self.open_rows(pk__in=order_ids, status__in=statuses):
+                self.report.checked += 1
+                self.checked.append(row["pk"])
+                self.from_order_query(row)
+
+    @contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Stamp every order checked so far, even when the exchange fails half way; then note any reset."""
+        try:
+            yield
         finally:
             if self.checked:
                 PaperOrder.objects.filter(pk__in=self.checked).update(last_synced_at=timezone.now())
@@ -598,7 +670,7 @@ class _Sync:
                 return 0
             before = (order.status, order.executed_quantity, order.binance_order_id)
             fills_before = order.fills.count()
-            apply_report(order, report, source=self.source)
+            apply_report(order, report, source=self.source, actor=self.actor)
             changed = (order.status, order.executed_quantity, order.binance_order_id) != before
             changed = changed or order.fills.count() != fills_before
         if not changed:
@@ -671,7 +743,7 @@ class _Sync:
         try:
             with transaction.atomic():
                 order = PaperOrder.objects.create(**fields)
-                apply_report(order, report, source=self.source, from_status="")
+                apply_report(order, report, source=self.source, actor=self.actor, from_status="")
         except IntegrityError:
             self.report.notes.append(f"External order #{exchange_id} ({client_id}) clashes with a local id.")
             return

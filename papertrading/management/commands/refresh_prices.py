@@ -1,6 +1,8 @@
 import time
 
-from django.core.management.base import BaseCommand
+import requests
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from papertrading.prices import refresh_prices
 
@@ -13,9 +15,25 @@ class Command(BaseCommand):
         parser.add_argument("--loop", type=float, metavar="SECONDS", help="Keep refreshing every SECONDS.")
 
     def handle(self, *args, symbols=None, loop=None, **options):
+        refreshes = 0
         while True:
-            rows = refresh_prices(symbols=symbols)
-            self.stdout.write(" ".join(f"{row.symbol}={row.price.normalize():f}" for row in rows))
+            try:
+                rows = refresh_prices(symbols=symbols)
+            except requests.RequestException as exc:
+                # The market-data source (Binance's public ticker) is unreachable or answered an error.
+                if not loop:
+                    raise CommandError(f"Prices not refreshed: {type(exc).__name__}: {exc}") from None
+                self.stderr.write(f"{timezone.now():%H:%M:%S} prices not refreshed: {type(exc).__name__}: {exc}")
+                rows = None
+            refreshes += 1
+            if rows is not None:
+                line = " ".join(f"{row.symbol}={row.price.normalize():f}" for row in rows)
+                # In a loop each line says which refresh it is and when, so a long run shows its progress.
+                self.stdout.write(f"#{refreshes} {timezone.now():%H:%M:%S} {line}" if loop else line)
             if not loop:
                 return
-            time.sleep(loop)
+            try:
+                time.sleep(loop)
+            except KeyboardInterrupt:
+                self.stdout.write(f"Stopped after {refreshes} refresh(es).")
+                return
