@@ -22,6 +22,7 @@ from django.db import connection
 
 from papertrading import services
 from papertrading.models import PaperOrder
+from papertrading.symbols import load_default_symbol_rules
 from papertrading.tests.standin import StandIn
 
 BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
@@ -62,6 +63,7 @@ def standin():
 @pytest.fixture
 def worker(requires_services, standin, settings):
     """A worker process consuming a queue of its own, configured for testnet mode on the stand-in."""
+    load_default_symbol_rules()  # a no-op unless an earlier transactional test flushed them
     queue = f"test-{uuid.uuid4().hex[:8]}"
     db = connection.settings_dict
     env = {
