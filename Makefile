@@ -36,6 +36,8 @@ format: install
 ## Benchmarks (need PostgreSQL: DATABASE_URL=postgres://...); they print figures, they do not pass or fail.
 bench: install
 	$(PY) bench/order_create.py
+	$(PY) bench/matching.py
+	$(PY) bench/testnet_sync_cost.py
 
 check: install
 	$(PY) manage.py check_balances
