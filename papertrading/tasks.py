@@ -4,12 +4,20 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from .errors import VenueUnavailable
 from .locks import job_lock
 
 logger = logging.getLogger(__name__)
-RETRY = {"autoretry_for": (ConnectionError,), "retry_backoff": True, "retry_backoff_max": 60, "max_retries": 5}
+# Network failures (requests' errors are OSErrors) and a database that went away are worth another try; each
+# attempt runs in its own transaction, so a failed one leaves the orders as they were.
+RETRY = {
+    "autoretry_for": (OSError, OperationalError),
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "max_retries": 5,
+}
 
 
 @shared_task(**RETRY)
