@@ -1,8 +1,11 @@
 """Reads of orders and balances, shared by the API, the pages and the admin."""
 
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from datetime import timedelta
 
-from .models import OrderEvent, OrderFill, PaperOrder
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.utils import timezone
+
+from .models import OrderEvent, OrderFill, PaperOrder, Venue
 
 
 def order_list() -> QuerySet[PaperOrder]:
@@ -35,3 +38,24 @@ def attach_history(order: PaperOrder, *, fills: list[OrderFill], events: list[Or
         queryset = getattr(order, name).all()
         queryset._result_cache, queryset._prefetch_done = list(rows), True
         cache[name] = queryset
+
+
+def testnet_notices(*, reset_window: timedelta = timedelta(days=7)) -> list[str]:
+    """What a trader on the testnet should know now: a rate-limit pause, orders closed by a testnet reset."""
+    from .binance import RateLimitState
+    from .venues.testnet import RESET_REASON
+
+    notices = []
+    limits = RateLimitState().status()
+    if limits["orders_paused"] and not limits["paused"]:
+        notices.append(
+            f"New orders are paused by the exchange's order rate limit until {limits['orders_until']:%H:%M:%S} UTC."
+        )
+    closed = PaperOrder.objects.filter(
+        venue=Venue.TESTNET, reject_reason=RESET_REASON, updated_at__gte=timezone.now() - reset_window
+    )
+    if count := closed.count():
+        notices.append(
+            f"{count} order(s) were closed because the testnet was reset and no longer knew them; nothing was resent."
+        )
+    return notices

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from . import selectors, services
+from .binance import masked_api_key
 from .errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
 from .forms import OrderForm
 from .models import MarketPrice, OrderEvent, PaperOrder, Venue
@@ -125,25 +126,20 @@ class TableState:
 # --- context builders (reads) -------------------------------------------------------------------------------
 
 
-def mask_key(key: str) -> str:
-    """Enough of an API key to recognise it, never all of it."""
-    if not key:
-        return ""
-    return f"{key[:4]}…{key[-4:]}" if len(key) > 12 else "•" * 8
-
-
 def account_context() -> dict:
     mode = settings.PAPER_TRADING_MODE
     context = {
         "mode": mode,
         "venue_label": Venue(mode).label if mode in Venue.values else mode,
-        "masked_api_key": mask_key(settings.BINANCE_TESTNET_API_KEY) if mode == Venue.TESTNET else "",
+        "masked_api_key": masked_api_key(settings.BINANCE_TESTNET_API_KEY) if mode == Venue.TESTNET else "",
         "balances": [],
         "venue_error": "",
         "retry_after": None,
         "prices": [{"row": row, "stale": is_stale(row)} for row in MarketPrice.objects.order_by("symbol")[:20]],
         "poll_seconds": poll_seconds(),
     }
+    if mode == Venue.TESTNET:
+        context["notices"] = selectors.testnet_notices()
     try:
         _, balances = services.get_account_balances()
     except VenueUnavailable as exc:

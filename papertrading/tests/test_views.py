@@ -8,6 +8,7 @@ import re
 from decimal import Decimal
 
 import pytest
+import responses
 from django.test import Client
 from django.urls import reverse
 
@@ -181,6 +182,27 @@ def test_account_panel_masks_the_testnet_key_and_never_shows_the_secret(trader_c
     assert "AbCd…6789" in body
     assert settings.BINANCE_TESTNET_API_KEY not in body
     assert settings.BINANCE_TESTNET_API_SECRET not in body
+
+
+@responses.activate  # nothing registered: the venue's own calls fail at once, no network
+def test_account_panel_tells_of_orders_closed_by_a_testnet_reset_and_of_an_order_rate_pause(
+    trader_client, market, settings
+):
+    from papertrading.binance import RateLimitState
+    from papertrading.venues.testnet import RESET_REASON
+
+    settings.PAPER_TRADING_MODE = "testnet"
+    settings.BINANCE_TESTNET_API_KEY, settings.BINANCE_TESTNET_API_SECRET = "k" * 20, "s" * 20
+    PaperOrder.objects.create(
+        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.001", price="60000", time_in_force="GTC",
+        venue="testnet", client_order_id="reset-1", status=PaperOrder.Status.CANCELLED, reject_reason=RESET_REASON,
+    )  # fmt: skip
+    RateLimitState().record_rate_limited(30, banned=False, orders_only=True, msg="Too many new orders")
+
+    body = trader_client.get(ACCOUNT, **HX).content.decode()
+
+    assert "1 order(s) were closed because the testnet was reset" in body
+    assert "New orders are paused by the exchange" in body
 
 
 # --- order form ---------------------------------------------------------------------------------------------
