@@ -80,10 +80,15 @@ def record_trade(
         quote_asset=quote_asset,
         third_asset_fee_in_quote=third,
     )
-    with transaction.atomic():
-        Position.objects.get_or_create(symbol=symbol, defaults={"base_asset": base_asset, "quote_asset": quote_asset})
+    # No savepoint: inside a fill's transaction this joins it (a failure undoes the fill too), alone it is one.
+    with transaction.atomic(savepoint=False):
         # Two fills of the same symbol take turns here, so each sell sees the average cost the one before left.
-        position = Position.objects.select_for_update().get(symbol=symbol)
+        position = Position.objects.select_for_update().filter(symbol=symbol).first()
+        if position is None:
+            Position.objects.get_or_create(
+                symbol=symbol, defaults={"base_asset": base_asset, "quote_asset": quote_asset}
+            )
+            position = Position.objects.select_for_update().get(symbol=symbol)
         book = Book(position.quantity, position.cost_basis, position.realized_pnl, position.fees_paid)
         realized = book.apply(side=side, flows=flows)
         trade = Trade.objects.create(
