@@ -1,0 +1,318 @@
+"""Reconciliation for operators: a local order beside the exchange's copy, and the admin's fixes for a selection.
+
+Reads of the exchange happen on demand (the differences view); the fixes reuse the order services and the testnet
+venue's own sync rules, so an admin action can never decide differently from the scheduled sync:
+
+- sync_selected_orders: each chosen open testnet order is queried once and applied under its row lock.
+- resolve_unknown_orders: the same, for UNKNOWN orders only; -2013 rejects one only after no send can be in flight.
+- cancel_selected_orders: cancel_order(source="admin") per order; a 409 or 503 becomes that order's message.
+
+Every change is recorded as an order event with source "admin" and the operator's name as actor.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from .balances import reservation
+from .errors import OrderNotWorking, OrderRejected, PaperTradingError, VenueUnavailable
+from .models import OrderEvent, PaperOrder, Venue
+from .money import to_money
+from .services import cancel_order
+from .symbols import get_symbol_rule
+from .venues import get_venue
+from .venues.base import SyncReport
+from .venues.testnet import RESET_REASON, map_status
+
+Status = PaperOrder.Status
+ZERO = Decimal("0")
+OPEN_STATUSES = (*PaperOrder.WORKING_STATUSES, Status.UNKNOWN)
+# One admin action queries the exchange once per order (weight 4, +5 for trades): cap what one click may spend.
+MAX_ORDERS_PER_ACTION = 100
+SIMULATED_NOTE = "Simulated orders have no exchange copy: compared with what their fills and terms imply."
+
+
+def sync_stale_after() -> timedelta:
+    """How long an open testnet order may go unsynced before the admin calls it stale (health uses the same)."""
+    seconds = getattr(settings, "SYNC_STALE_AFTER_SECONDS", None) or settings.PRICE_STALE_AFTER_SECONDS
+    return timedelta(seconds=seconds)
+
+
+def stale_orders_q(now=None) -> Q:
+    """Working or unknown testnet orders never synced, or not for longer than sync_stale_after()."""
+    cutoff = (now or timezone.now()) - sync_stale_after()
+    return Q(venue=Venue.TESTNET, status__in=OPEN_STATUSES) & (
+        Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff)
+    )
+
+
+def testnet_reset_q() -> Q:
+    """Orders the sync closed because the testnet was wiped."""
+    return Q(venue=Venue.TESTNET, reject_reason=RESET_REASON)
+
+
+def _check_selection(order_ids: list[int]) -> None:
+    if len(order_ids) > MAX_ORDERS_PER_ACTION:
+        raise PaperTradingError(
+            f"Select at most {MAX_ORDERS_PER_ACTION} orders at a time ({len(order_ids)} selected): "
+            "each one costs an exchange query."
+        )
+
+
+# --- differences -----------------------------------------------------------------------------------------------
+def _show(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}" if value else "0"
+    return str(value)
+
+
+def _row(label: str, local, other, *, differs: bool | None = None) -> dict:
+    if differs is None:
+        differs = local != other
+    return {"label": label, "local": _show(local), "other": _show(other), "differs": differs}
+
+
+def _local_fills(order: PaperOrder) -> tuple[int, Decimal, Decimal]:
+    fills = list(order.fills.all())
+    quantity = sum((f.quantity for f in fills), ZERO)
+    quote = sum((to_money(f.quantity * f.price) for f in fills), ZERO)
+    return len(fills), quantity, quote
+
+
+def order_differences(order: PaperOrder) -> dict:
+    """The order's local fields beside the exchange's copy, fetched now (testnet), or beside what its own fills and
+    terms imply (simulation).
+
+    Returns ``{"order", "compared_with", "rows": [{"label", "local", "other", "differs"}], "differs", "found",
+    "error", "notes", "request_weight"}``. An exchange that cannot be asked (no credentials, down, rate limit)
+    gives ``error`` and the local side only; it never raises.
+    """
+    if order.venue == Venue.TESTNET:
+        return _testnet_differences(order)
+    return _simulated_differences(order)
+
+
+def orders_differences(orders: Iterable[PaperOrder]) -> list[dict]:
+    """order_differences for each order; once the exchange is unavailable, the rest are not asked again."""
+    results, unavailable = [], ""
+    for order in orders:
+        if unavailable and order.venue == Venue.TESTNET:
+            results.append(_testnet_differences(order, skip_because=unavailable))
+            continue
+        result = order_differences(order)
+        if result["error"] and order.venue == Venue.TESTNET:
+            unavailable = result["error"]
+        results.append(result)
+    return results
+
+
+def _base(order: PaperOrder, compared_with: str) -> dict:
+    return {
+        "order": order,
+        "compared_with": compared_with,
+        "rows": [],
+        "differs": False,
+        "found": False,
+        "error": "",
+        "notes": [],
+        "request_weight": 0,
+    }
+
+
+def _testnet_differences(order: PaperOrder, *, skip_because: str = "") -> dict:
+    result = _base(order, "Binance Spot Testnet")
+    fills, filled, filled_quote = _local_fills(order)
+    local = [
+        ("Status", order.status),
+        ("Exchange order id", order.binance_order_id),
+        ("Executed quantity", order.executed_quantity),
+        ("Cumulative quote quantity", order.cumulative_quote_quantity),
+        ("Fills", fills),
+        ("Fills quantity", filled),
+        ("Fills quote amount", filled_quote),
+    ]
+    if skip_because:
+        result["error"] = f"Not asked: {skip_because}"
+    else:
+        venue = get_venue(Venue.TESTNET)
+        start = venue.client.weight_used
+        try:
+            data, trades = venue.query_order(order)
+        except VenueUnavailable as exc:
+            result["error"] = exc.message
+        finally:
+            result["request_weight"] = venue.client.weight_used - start
+    if result["error"]:
+        result["rows"] = [_row(label, value, None, differs=False) for label, value in local]
+        return result
+    if data is None:
+        # -2013: right for an order that was never placed; a difference for anything the desk thinks is live.
+        result["notes"].append("The exchange has no such order (-2013).")
+        expected_absent = order.status == Status.REJECTED or order.reject_reason == RESET_REASON
+        result["rows"] = [_row(label, value, None, differs=not expected_absent) for label, value in local]
+        result["rows"][0]["other"] = "no such order"
+        result["differs"] = not expected_absent
+        return result
+    result["found"] = True
+    executed = Decimal(str(data.get("executedQty") or "0"))
+    exchange_status = map_status(data.get("status"), executed)
+    trade_quantity = sum((Decimal(str(t["qty"])) for t in trades), ZERO)
+    trade_quote = sum((to_money(Decimal(str(t["qty"])) * Decimal(str(t["price"]))) for t in trades), ZERO)
+    rows = [
+        _row("Status", order.status, exchange_status),
+        _row("Exchange order id", order.binance_order_id, int(data["orderId"])),
+        _row("Executed quantity", order.executed_quantity, executed),
+        _row(
+            "Cumulative quote quantity",
+            order.cumulative_quote_quantity,
+            max(ZERO, Decimal(str(data.get("cummulativeQuoteQty") or "0"))),
+        ),
+        _row("Fills", fills, len(trades)),
+        _row("Fills quantity", filled, trade_quantity),
+        _row("Fills quote amount", filled_quote, trade_quote),
+    ]
+    rows[0]["other"] = f"{exchange_status} (Binance {data.get('status')})"
+    result["rows"] = rows
+    result["differs"] = any(row["differs"] for row in rows)
+    return result
+
+
+def _simulated_differences(order: PaperOrder) -> dict:
+    result = _base(order, "its fills and terms")
+    result["notes"].append(SIMULATED_NOTE)
+    fills, filled, filled_quote = _local_fills(order)
+    if filled >= order.quantity:
+        implied_status = Status.FILLED
+    elif filled > 0 and order.is_working:
+        implied_status = Status.PARTIALLY_FILLED
+    else:
+        implied_status = order.status
+    rule = get_symbol_rule(order.symbol)
+    if order.is_working and rule is not None:
+        asset, amount = reservation(order, rule)
+        implied_lock = f"{_show(amount)} {asset}"
+    else:
+        implied_lock = "0"
+    local_lock = f"{_show(order.locked_amount)} {order.locked_asset}" if order.locked_amount else "0"
+    rows = [
+        _row("Status", order.status, implied_status),
+        _row("Executed quantity", order.executed_quantity, filled),
+        _row("Cumulative quote quantity", order.cumulative_quote_quantity, filled_quote),
+        _row("Fills", fills, fills, differs=False),
+        _row("Locked", local_lock, implied_lock),
+    ]
+    result["found"] = True
+    result["rows"] = rows
+    result["differs"] = any(row["differs"] for row in rows)
+    return result
+
+
+# --- fixes ------------------------------------------------------------------------------------------------------
+@dataclass
+class SelectionResult:
+    """What an admin sync/resolve did: the venue's report, plus the chosen orders it left alone and why."""
+
+    report: SyncReport
+    skipped: dict[str, list[int]] = field(default_factory=dict)
+
+    def summary(self, verb: str) -> str:
+        report = self.report
+        changed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(report.changed.items()))
+        return (
+            f"{verb} {report.checked} testnet order(s): {changed or 'no changes'}. "
+            f"Request weight {report.request_weight}."
+        )
+
+
+def _split(order_ids: Iterable[int], statuses: tuple[str, ...], wrong_status: str) -> tuple[list[int], dict]:
+    order_ids = sorted({int(pk) for pk in order_ids})
+    _check_selection(order_ids)
+    found = PaperOrder.objects.filter(pk__in=order_ids).values_list("pk", "venue", "status")
+    rows = {pk: (venue, status) for pk, venue, status in found}
+    skipped: dict[str, list[int]] = {}
+    chosen = []
+    for pk in order_ids:
+        if pk not in rows:
+            skipped.setdefault("no longer exists", []).append(pk)
+        elif rows[pk][0] != Venue.TESTNET:
+            skipped.setdefault("simulated: no exchange copy to sync with", []).append(pk)
+        elif rows[pk][1] not in statuses:
+            skipped.setdefault(wrong_status, []).append(pk)
+        else:
+            chosen.append(pk)
+    return chosen, skipped
+
+
+def sync_selected_orders(order_ids: Iterable[int], actor: str = "") -> SelectionResult:
+    """Query each chosen open testnet order once and apply what the exchange says (source "admin").
+
+    Raises VenueUnavailable when the testnet cannot be asked (no credentials, unreachable, rate-limited).
+    """
+    chosen, skipped = _split(order_ids, OPEN_STATUSES, "already final: nothing to sync")
+    if not chosen:
+        return SelectionResult(SyncReport(venue=Venue.TESTNET), skipped)
+    report = get_venue(Venue.TESTNET).sync_orders_by_id(chosen, source=OrderEvent.Source.ADMIN, actor=actor)
+    return SelectionResult(report, skipped)
+
+
+def resolve_unknown_orders(order_ids: Iterable[int], actor: str = "") -> SelectionResult:
+    """Ask the exchange about each chosen UNKNOWN testnet order by its client order id, with the sync's rule:
+    found → its state and fills; -2013 → REJECTED only once no send can still be in flight, else left UNKNOWN."""
+    chosen, skipped = _split(order_ids, (Status.UNKNOWN,), "outcome already known")
+    if not chosen:
+        return SelectionResult(SyncReport(venue=Venue.TESTNET), skipped)
+    report = get_venue(Venue.TESTNET).sync_orders_by_id(
+        chosen, source=OrderEvent.Source.ADMIN, actor=actor, statuses=(Status.UNKNOWN,)
+    )
+    return SelectionResult(report, skipped)
+
+
+@dataclass
+class OrderOutcome:
+    order_id: int
+    ok: bool
+    message: str
+
+
+def cancel_selected_orders(order_ids: Iterable[int], actor: str = "") -> list[OrderOutcome]:
+    """Cancel each chosen order on its venue; every order gets an outcome, none raises.
+
+    A finished order (409), an exchange refusal or an unavailable venue (503) is that order's error message. Once a
+    venue is unavailable its remaining orders are not attempted.
+    """
+    order_ids = sorted({int(pk) for pk in order_ids})
+    _check_selection(order_ids)
+    venues = dict(PaperOrder.objects.filter(pk__in=order_ids).values_list("pk", "venue"))
+    unavailable: dict[str, str] = {}
+    outcomes = []
+    for pk in order_ids:
+        venue = venues.get(pk)
+        if venue is None:
+            outcomes.append(OrderOutcome(pk, False, f"Order {pk} no longer exists."))
+            continue
+        if venue in unavailable:
+            outcomes.append(OrderOutcome(pk, False, f"Order {pk} not attempted: {unavailable[venue]}"))
+            continue
+        try:
+            order = cancel_order(order_id=pk, source=OrderEvent.Source.ADMIN, actor=actor)
+        except OrderNotWorking as exc:
+            outcomes.append(OrderOutcome(pk, False, exc.message))
+        except OrderRejected as exc:
+            outcomes.append(
+                OrderOutcome(pk, False, f"Order {pk}: the exchange refused the cancel ({exc.code}: {exc}).")
+            )
+        except VenueUnavailable as exc:
+            unavailable[venue] = exc.message
+            outcomes.append(OrderOutcome(pk, False, f"Order {pk} not cancelled: {exc.message}"))
+        except PaperOrder.DoesNotExist:
+            outcomes.append(OrderOutcome(pk, False, f"Order {pk} no longer exists."))
+        else:
+            outcomes.append(OrderOutcome(pk, True, f"Order {pk} cancelled ({order.symbol} {order.side})."))
+    return outcomes

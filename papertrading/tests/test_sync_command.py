@@ -1,0 +1,143 @@
+"""The sync_orders and refresh_prices commands, run as an operator runs them: output, exit status, effect."""
+
+from decimal import Decimal as D
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command, execute_from_command_line
+
+from papertrading.locks import job_lock
+from papertrading.models import MarketPrice, OrderEvent, PaperOrder
+from papertrading.services import place_order
+from papertrading.tests.reconciliation_support import place_resting, standin_fixture
+
+assert standin_fixture  # the `standin` fixture, imported for this module
+
+Status = PaperOrder.Status
+pytestmark = pytest.mark.django_db
+
+
+def run(*args, **kwargs) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err, **kwargs)
+    return out.getvalue(), err.getvalue()
+
+
+# --- sync_orders: testnet -----------------------------------------------------------------------------------------
+def test_sync_orders_syncs_the_testnet_with_a_progress_line_per_symbol(standin):
+    filled = place_resting()
+    working = place_resting(symbol="ETHUSDT", price="3000", quantity="0.01")
+    standin.fill(filled.binance_order_id)
+    standin.add_external_order("ETHUSDT", "BUY", "0.02", "2900.00")
+
+    out, err = run("sync_orders")
+
+    lines = out.splitlines()
+    assert lines[:2] == ["[1/2] BTCUSDT: 1 order(s) checked", "[2/2] ETHUSDT: 1 order(s) checked"]
+    # 2 × openOrders (6) + GET order (4) + myTrades (5) for the one that filled.
+    assert lines[2].startswith("Synced testnet: 2 order(s) checked; filled=1, imported=1; request weight 21; ")
+    assert err == ""
+    assert PaperOrder.objects.get(pk=filled.pk).status == Status.FILLED
+    assert PaperOrder.objects.get(pk=working.pk).status == Status.PENDING
+    assert PaperOrder.objects.filter(is_external=True).count() == 1
+    assert OrderEvent.objects.filter(order=filled, to_status=Status.FILLED, source="sync").exists()
+    assert len(standin.calls("GET", "/api/v3/openOrders")) == 2
+
+
+def test_sync_orders_quietly_prints_only_the_summary(standin):
+    place_resting()
+    place_resting(symbol="ETHUSDT", price="3000", quantity="0.01")
+
+    out, _ = run("sync_orders", verbosity=0)
+
+    [line] = out.splitlines()
+    assert line.startswith("Synced testnet: 2 order(s) checked; no changes; request weight 12; ")
+
+
+def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, settings, capsys):
+    place_resting()
+    settings.BINANCE_TESTNET_API_SECRET = ""
+
+    with pytest.raises(CommandError, match="Sync failed: Testnet mode needs BINANCE_TESTNET_API_KEY"):
+        run("sync_orders")
+    with pytest.raises(SystemExit) as exit_info:
+        execute_from_command_line(["manage.py", "sync_orders"])
+
+    assert exit_info.value.code == 1
+    assert "CommandError: Sync failed: Testnet mode needs BINANCE_TESTNET_API_KEY" in capsys.readouterr().err
+    assert standin.calls("GET", "/api/v3/openOrders") == []
+
+
+def test_sync_orders_on_an_unreachable_exchange_exits_non_zero(standin, settings):
+    order = place_resting()
+    settings.BINANCE_TESTNET_BASE_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+
+    with pytest.raises(CommandError, match="cannot be reached right now"):
+        run("sync_orders")
+
+    assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
+
+
+def test_sync_orders_while_another_sync_runs_says_it_skipped(standin):
+    place_resting()
+
+    with job_lock("testnet_sync") as acquired:
+        assert acquired
+        out, err = run("sync_orders")
+
+    assert out.startswith("Synced testnet: 0 order(s) checked; no changes")
+    assert err.strip() == "Another sync is running; this one was skipped."
+    assert standin.calls("GET", "/api/v3/openOrders") == []
+
+
+# --- sync_orders: simulation --------------------------------------------------------------------------------------
+def test_sync_orders_in_simulation_fills_the_orders_the_stored_prices_reach(market):
+    btc = place_order(
+        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("67000"), time_in_force="GTC"
+    ).order
+    place_order(
+        symbol="ETHUSDT", side="BUY", order_type="LIMIT", quantity=D("0.1"), price=D("3000"), time_in_force="GTC"
+    )
+    market.set("BTCUSDT", "66900")  # stored without matching: the sync is what fills it
+
+    out, _ = run("sync_orders")
+
+    assert out.splitlines() == [
+        "[1/2] BTCUSDT: 1 order(s) checked",
+        "[2/2] ETHUSDT: 1 order(s) checked",
+        out.splitlines()[2],
+    ]
+    assert out.splitlines()[2].startswith("Synced simulation: 2 symbol(s) with working orders checked; filled=1; ")
+    assert PaperOrder.objects.get(pk=btc.pk).status == Status.FILLED
+
+
+# --- refresh_prices -------------------------------------------------------------------------------------------------
+def test_refresh_prices_from_an_unreachable_source_exits_non_zero(db, settings):
+    settings.MARKET_DATA_SOURCE = "binance"
+    settings.MARKET_DATA_BASE_URL = "http://127.0.0.1:9"
+
+    with pytest.raises(CommandError, match="Prices not refreshed: ConnectionError"):
+        run("refresh_prices")
+
+    assert not MarketPrice.objects.exists()
+
+
+def test_refresh_prices_in_a_loop_numbers_each_refresh_and_stops_cleanly(db, settings, monkeypatch):
+    settings.SYNTHETIC_PRICE_SEED = 7
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr("papertrading.management.commands.refresh_prices.time.sleep", sleep)
+
+    out, _ = run("refresh_prices", "--loop", "5", "--symbol", "BTCUSDT")
+
+    lines = out.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["#1", "#2"]
+    assert lines[0].endswith(" BTCUSDT=68000")
+    assert lines[2] == "Stopped after 2 refresh(es)."
+    assert sleeps == [5.0, 5.0]
+    assert MarketPrice.objects.get(symbol="BTCUSDT").sequence == 1
