@@ -209,29 +209,25 @@ class PaperOrderAdmin(admin.ModelAdmin):
 
     @admin.action(description="Sync selected orders now", permissions=["change"])
     def sync_selected_orders(self, request, queryset):
-        if self._refuse_too_many(request, queryset):
-            return None
-        ids = list(queryset.values_list("pk", flat=True))
-        try:
-            result = reconciliation.sync_selected_orders(ids, actor=request.user.get_username())
-        except PaperTradingError as exc:
-            self.message_user(request, f"Nothing synced: {exc.message}", messages.ERROR)
-            return None
-        self._report_selection(request, result, "Synced")
-        return None
+        self._ask_exchange(request, queryset, reconciliation.sync_selected_orders, "Nothing synced", "Synced")
 
     @admin.action(description="Resolve unknown orders", permissions=["change"])
     def resolve_unknown_orders(self, request, queryset):
+        self._ask_exchange(
+            request, queryset, reconciliation.resolve_unknown_orders, "Nothing resolved", "Asked the exchange about"
+        )
+
+    def _ask_exchange(self, request, queryset, service, failure: str, done: str) -> None:
+        """Run a reconciliation service on the selected orders and report what it did, never a 500."""
         if self._refuse_too_many(request, queryset):
-            return None
+            return
         ids = list(queryset.values_list("pk", flat=True))
         try:
-            result = reconciliation.resolve_unknown_orders(ids, actor=request.user.get_username())
+            result = service(ids, actor=request.user.get_username())
         except PaperTradingError as exc:
-            self.message_user(request, f"Nothing resolved: {exc.message}", messages.ERROR)
-            return None
-        self._report_selection(request, result, "Asked the exchange about")
-        return None
+            self.message_user(request, f"{failure}: {exc.message}", messages.ERROR)
+            return
+        self._report_selection(request, result, done)
 
     @admin.action(description="Cancel selected working orders", permissions=["change"])
     def cancel_selected_orders(self, request, queryset):

@@ -129,6 +129,26 @@ def masked_api_key(key: str | None) -> str:
     return f"{key[:4]}…{key[-4:]}"
 
 
+def _history_params(
+    symbol: str,
+    *,
+    order_id: int | None = None,
+    start_time: int | datetime | None = None,
+    end_time: int | datetime | None = None,
+    from_id: int | None = None,
+    limit: int | None = None,
+) -> list[tuple[str, str]]:
+    """The query of allOrders/myTrades: the symbol, then each optional filter that was given, in Binance's names."""
+    params = [("symbol", symbol)]
+    for name, value in (("orderId", order_id), ("fromId", from_id), ("limit", limit)):
+        if value is not None:
+            params.append((name, str(int(value))))
+    for name, value in (("startTime", start_time), ("endTime", end_time)):
+        if value is not None:
+            params.append((name, _to_ms(value)))
+    return params
+
+
 def _to_ms(value: int | datetime) -> str:
     if isinstance(value, datetime):
         return str(int(value.timestamp() * 1000))
@@ -577,15 +597,7 @@ class BinanceTestnetClient:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """GET /api/v3/allOrders (orders with id ≥ ``order_id``, or within a ≤ 24 h time window)."""
-        params: list[tuple[str, str]] = [("symbol", symbol)]
-        if order_id is not None:
-            params.append(("orderId", str(int(order_id))))
-        if start_time is not None:
-            params.append(("startTime", _to_ms(start_time)))
-        if end_time is not None:
-            params.append(("endTime", _to_ms(end_time)))
-        if limit is not None:
-            params.append(("limit", str(int(limit))))
+        params = _history_params(symbol, order_id=order_id, start_time=start_time, end_time=end_time, limit=limit)
         return self._call("GET", "/api/v3/allOrders", params, signed=True, weight=WEIGHTS["all_orders"])
 
     def my_trades(
@@ -599,16 +611,8 @@ class BinanceTestnetClient:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """GET /api/v3/myTrades; with ``order_id`` the fills of one order (weight 5 instead of 20)."""
-        params: list[tuple[str, str]] = [("symbol", symbol)]
-        if order_id is not None:
-            params.append(("orderId", str(int(order_id))))
-        if start_time is not None:
-            params.append(("startTime", _to_ms(start_time)))
-        if end_time is not None:
-            params.append(("endTime", _to_ms(end_time)))
-        if from_id is not None:
-            params.append(("fromId", str(int(from_id))))
-        if limit is not None:
-            params.append(("limit", str(int(limit))))
+        params = _history_params(
+            symbol, order_id=order_id, start_time=start_time, end_time=end_time, from_id=from_id, limit=limit
+        )
         weight = WEIGHTS["my_trades_order"] if order_id is not None else WEIGHTS["my_trades"]
         return self._call("GET", "/api/v3/myTrades", params, signed=True, weight=weight)
