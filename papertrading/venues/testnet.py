@@ -159,34 +159,25 @@ def exchange_errors() -> Iterator[None]:
         raise VenueUnavailable(f"The Binance testnet refused the request ({exc.code}: {exc.msg or exc}).") from None
 
 
+def _fill(row: dict, *, trade_id, is_maker: bool) -> FillReport:
+    return FillReport(
+        price=_dec(row.get("price")),
+        quantity=_dec(row.get("qty")),
+        commission=_dec(row.get("commission")),
+        commission_asset=str(row.get("commissionAsset") or ""),
+        trade_id="" if trade_id is None else str(trade_id),
+        is_maker=is_maker,
+    )
+
+
 def fills_from_response(data: dict) -> list[FillReport]:
     """The inline ``fills`` of a FULL placement answer (taker fills: they matched on arrival)."""
-    return [
-        FillReport(
-            price=_dec(fill.get("price")),
-            quantity=_dec(fill.get("qty")),
-            commission=_dec(fill.get("commission")),
-            commission_asset=str(fill.get("commissionAsset") or ""),
-            trade_id=str(fill["tradeId"]) if fill.get("tradeId") is not None else "",
-            is_maker=False,
-        )
-        for fill in data.get("fills") or []
-    ]
+    return [_fill(fill, trade_id=fill.get("tradeId"), is_maker=False) for fill in data.get("fills") or []]
 
 
 def fills_from_trades(trades: list[dict]) -> list[FillReport]:
     """``GET /api/v3/myTrades`` rows → fills; the trade id makes applying them twice a no-op."""
-    return [
-        FillReport(
-            price=_dec(trade.get("price")),
-            quantity=_dec(trade.get("qty")),
-            commission=_dec(trade.get("commission")),
-            commission_asset=str(trade.get("commissionAsset") or ""),
-            trade_id=str(trade["id"]),
-            is_maker=bool(trade.get("isMaker", False)),
-        )
-        for trade in trades
-    ]
+    return [_fill(trade, trade_id=trade["id"], is_maker=bool(trade.get("isMaker", False))) for trade in trades]
 
 
 def report_from_order(data: dict, *, fills: list[FillReport] | None = None, detail: str = "") -> ExecutionReport:
