@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command, execute_from_command_line
+from django.db import connections
 
 from papertrading.locks import job_lock
 from papertrading.models import MarketPrice, OrderEvent, PaperOrder
@@ -54,9 +55,11 @@ def test_sync_orders_quietly_prints_only_the_summary(standin):
     assert line.startswith("Synced testnet: 2 order(s) checked; no changes; request weight 12; ")
 
 
-def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, settings, capsys):
+def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, settings, capsys, monkeypatch):
     place_resting()
     settings.BINANCE_TESTNET_API_SECRET = ""
+    # run_from_argv closes every database connection when it ends; the test's own must outlive it.
+    monkeypatch.setattr(connections, "close_all", lambda: None)
 
     with pytest.raises(CommandError, match="Sync failed: Testnet mode needs BINANCE_TESTNET_API_KEY"):
         run("sync_orders")
