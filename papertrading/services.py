@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Count
 
-from .errors import OrderNotWorking, OrderRejected
+from .errors import OrderNotWorking, OrderRejected, OrderValidationError, VenueUnavailable
 from .health import record_successful_sync
 from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
 from .selectors import attach_history
@@ -54,24 +54,34 @@ def place_order(
     timeout leaves an order that sync can resolve, never a second order.
     """
     validate_client_order_id(client_order_id)
-    if client_order_id and (existing := PaperOrder.objects.filter(client_order_id=client_order_id).first()):
-        return PlaceResult(existing, created=False)
+
+    def replayed() -> PlaceResult | None:
+        # A repeated client_order_id (a retry, or two requests racing) answers with the first order, even if the
+        # market has moved or the venue is paused since. Looking only when something fails saves every new order
+        # a query: the unique index refuses a duplicate inside the transaction, which undoes whatever it moved.
+        existing = client_order_id and PaperOrder.objects.filter(client_order_id=client_order_id).first()
+        return PlaceResult(existing, created=False) if existing else None
 
     symbol = (symbol or "").upper()
     venue = get_venue()
-    # The testnet refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
-    rule = venue.symbol_rule(symbol)
-    market_price = venue.market_price(symbol) if rule else None
-    validate_order(
-        rule=rule,
-        side=side,
-        order_type=order_type,
-        quantity=quantity,
-        price=price,
-        stop_price=stop_price,
-        time_in_force=time_in_force or "",
-        market_price=market_price,
-    )
+    try:
+        # The testnet refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
+        rule = venue.symbol_rule(symbol)
+        market_price = venue.market_price(symbol) if rule else None
+        validate_order(
+            rule=rule,
+            side=side,
+            order_type=order_type,
+            quantity=quantity,
+            price=price,
+            stop_price=stop_price,
+            time_in_force=time_in_force or "",
+            market_price=market_price,
+        )
+    except (OrderValidationError, VenueUnavailable):
+        if result := replayed():
+            return result
+        raise
     fields = dict(
         symbol=symbol,
         side=side,
@@ -96,11 +106,9 @@ def place_order(
                 report = venue.place(order, market_price=market_price)
                 apply_report(order, report, source=source, actor=actor, from_status="")
     except IntegrityError:
-        # Two requests with the same client_order_id raced; the first one's order is the answer.
-        existing = PaperOrder.objects.filter(client_order_id=fields["client_order_id"]).first()
-        if existing is None:
-            raise
-        return PlaceResult(existing, created=False)
+        if result := replayed():
+            return result
+        raise
     if order.status == Status.REJECTED:
         raise OrderRejected(order.reject_code or -2010, order.reject_reason, order=order)
     return PlaceResult(order, created=True)

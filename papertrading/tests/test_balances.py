@@ -6,13 +6,13 @@ import pytest
 
 from papertrading.balances import (
     STARTING_BALANCE_REASON,
-    InsufficientBalance,
     adjust_balance,
     check_balances,
     ensure_account,
     lock_balances,
+    release,
     reservation,
-    reserve,
+    reserve_free_amount,
 )
 from papertrading.models import BalanceAdjustment, PaperOrder, SimulatedBalance, SymbolRule
 from papertrading.services import cancel_order, place_order
@@ -58,12 +58,22 @@ def test_lock_balances_creates_empty_rows_for_new_assets():
 
 
 def test_reserve_moves_free_to_locked_and_refuses_more_than_free_without_change():
-    balance = SimulatedBalance(asset="USDT", free=D("10"), locked=D("1"))
-    reserve(balance, D("4"))
-    assert (balance.free, balance.locked) == (D("6"), D("5"))
-    with pytest.raises(InsufficientBalance):
-        reserve(balance, D("6.00000001"))
-    assert (balance.free, balance.locked) == (D("6"), D("5"))
+    ensure_account()  # USDT 100000 free
+    assert reserve_free_amount("USDT", D("40000"))
+    assert not reserve_free_amount("USDT", D("60000.00000001"))
+    balance = SimulatedBalance.objects.get(asset="USDT")
+    assert (balance.free, balance.locked) == (D("60000"), D("40000"))
+    release(balance, D("40000"))  # no working order holds it: give it back for the closing balance check
+    balance.save()
+
+
+def test_reserve_opens_the_account_on_the_first_order_ever():
+    assert not SimulatedBalance.objects.exists()
+    assert reserve_free_amount("BTC", D("0.5"))
+    balance = SimulatedBalance.objects.get(asset="BTC")
+    assert (balance.free, balance.locked) == (D("0.5"), D("0.5"))
+    release(balance, D("0.5"))
+    balance.save()
 
 
 @pytest.mark.parametrize(

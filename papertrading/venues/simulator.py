@@ -10,7 +10,7 @@ import requests
 from django.conf import settings
 
 from .. import errors
-from ..balances import InsufficientBalance, lock_balances, release, reservation, reserve, save_balances
+from ..balances import InsufficientBalance, lock_balances, release, reservation, reserve_free_amount, save_balances
 from ..models import OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, TimeInForce
 from ..money import round_to_step, to_money
 from ..symbols import get_symbol_rule
@@ -44,20 +44,21 @@ class SimulatorVenue:
                 {"symbol": [f"No market price for {order.symbol} yet; try again in a moment."]}
             )
         rule = get_symbol_rule(order.symbol)
-        balances = lock_balances(rule.base_asset, rule.quote_asset)
         try:
+            if self._rests(order, market_price):
+                return self._rest(order, rule)
+            balances = lock_balances(rule.base_asset, rule.quote_asset)
             if order.order_type == OrderType.MARKET:
                 return self._fill_at_market(order, rule, balances, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
             if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price):
                 return self._fill_marketable_limit(order, rule, balances, market_price)
-            if order.order_type == OrderType.LIMIT and order.time_in_force != TimeInForce.GTC:
-                # IOC and FOK take only what is there at once; with no cross there is nothing to take.
-                self._require_funds(order, rule, balances, market_price)
-                return ExecutionReport(
-                    status=Status.EXPIRED,
-                    detail=f"{order.time_in_force} limit not marketable at {market_price}: expired unfilled.",
-                )
-            return self._rest(order, rule, balances, market_price)
+            # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and
+            # with no cross there is nothing to take.
+            self._require_funds(order, rule, balances, market_price)
+            return ExecutionReport(
+                status=Status.EXPIRED,
+                detail=f"{order.time_in_force} limit not marketable at {market_price}: expired unfilled.",
+            )
         except InsufficientBalance:
             return ExecutionReport(
                 status=Status.REJECTED,
@@ -140,10 +141,16 @@ class SimulatorVenue:
         fill = self._fill(order, rule, balances, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL, maker=False)
         return self._filled(order, [fill], f"Marketable on arrival: filled at {price} (market {market_price}).")
 
-    def _rest(self, order, rule, balances, market_price) -> ExecutionReport:
+    def _rests(self, order: PaperOrder, market_price: Decimal) -> bool:
+        """Stops wait for their trigger (any already reached was refused); a GTC limit waits unless it crosses."""
+        if order.order_type == OrderType.LIMIT:
+            return order.time_in_force == TimeInForce.GTC and not self._is_marketable(order, market_price)
+        return order.order_type != OrderType.MARKET
+
+    def _rest(self, order, rule) -> ExecutionReport:
         asset, amount = reservation(order, rule)
-        reserve(balances[asset], amount)
-        save_balances(balances)
+        if not reserve_free_amount(asset, amount):
+            raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
         order.trigger_price = order.price if order.order_type == OrderType.LIMIT else order.stop_price
         order.trigger_direction = (
