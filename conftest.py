@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -32,12 +33,28 @@ def _offline_simulation(settings):
 
 
 def make_user(username: str, *codenames: str) -> User:
+    """A user with password "pw-<username>" and these permissions: papertrading codenames, or "app_label.codename"."""
     user = User.objects.create_user(username=username, password="pw-" + username)
-    if codenames:
+    for name in codenames:
+        app_label, _, codename = name.rpartition(".")
         user.user_permissions.add(
-            *Permission.objects.filter(content_type__app_label="papertrading", codename__in=codenames)
+            Permission.objects.get(content_type__app_label=app_label or "papertrading", codename=codename)
         )
     return user
+
+
+def api_client_for(user: User) -> APIClient:
+    """An API client authenticated as `user`."""
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def page_client_for(user: User, **options) -> Client:
+    """A browser-like client logged in as `user` (``options`` go to Client, e.g. enforce_csrf_checks=True)."""
+    client = Client(**options)
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
@@ -54,16 +71,12 @@ def viewer(db) -> User:
 
 @pytest.fixture
 def api(trader) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(trader)
-    return client
+    return api_client_for(trader)
 
 
 @pytest.fixture
 def viewer_api(viewer) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(viewer)
-    return client
+    return api_client_for(viewer)
 
 
 @pytest.fixture

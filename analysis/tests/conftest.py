@@ -1,21 +1,16 @@
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
+
+from conftest import api_client_for, make_user
 
 
 @pytest.fixture
 def agent_user(db) -> User:
     """An agent's login: may place orders (papertrading.add_paperorder) and post runs (analysis.add_analysisrun)."""
-    user = User.objects.create_user(username="agent-bot", password="pw-agent-bot")
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="papertrading", codename="add_paperorder"),
-        Permission.objects.get(content_type__app_label="analysis", codename="add_analysisrun"),
-    )
-    return user
+    return make_user("agent-bot", "add_paperorder", "analysis.add_analysisrun")
 
 
 @pytest.fixture
 def agent_api(agent_user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(agent_user)
-    return client
+    return api_client_for(agent_user)

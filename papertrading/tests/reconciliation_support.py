@@ -8,13 +8,12 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
 
 from papertrading import services
-from papertrading.binance import BinanceTestnetClient, reset_clock_offsets
+from papertrading.binance import BinanceTestnetClient
 from papertrading.models import OrderEvent, PaperOrder
-from papertrading.tests.standin import StandIn
+from papertrading.tests.standin import standin_in_testnet_mode
 
 API_KEY = "recon-key-5b2e4a6f8c0d2e4f6a8b0c1d3f9a7c1d"
 SECRET = "recon-secret-9e8f7a6b5c4d3e2f0c4d7e1f3a5b4c2d"
@@ -23,25 +22,10 @@ Status = PaperOrder.Status
 
 @pytest.fixture(name="standin")
 def standin_fixture(settings, monkeypatch, db):
-    """Testnet mode with credentials, pointed at a fresh stand-in on 127.0.0.1, with a private cache."""
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    """Testnet mode with credentials, pointed at a fresh stand-in on 127.0.0.1, without real back-off sleeps."""
     monkeypatch.setattr(BinanceTestnetClient, "retry_backoff_seconds", (0.0, 0.0))
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"recon-{uuid.uuid4()}"}
-    }
-    settings.PAPER_TRADING_MODE = "testnet"
-    settings.BINANCE_TESTNET_API_KEY = API_KEY
-    settings.BINANCE_TESTNET_API_SECRET = SECRET
-    settings.BINANCE_RECV_WINDOW_MS = 5000
-    settings.BINANCE_CONNECT_TIMEOUT = 2
-    settings.BINANCE_READ_TIMEOUT = 5
-    with StandIn(api_key=API_KEY, secret=SECRET) as server:
-        settings.BINANCE_TESTNET_BASE_URL = server.base_url
-        cache.clear()
-        reset_clock_offsets()
+    with standin_in_testnet_mode(settings, monkeypatch, api_key=API_KEY, secret=SECRET) as server:
         yield server
-    cache.clear()
-    reset_clock_offsets()
 
 
 def place_resting(symbol: str = "BTCUSDT", *, price: str = "60000", quantity: str = "0.001", side="BUY"):

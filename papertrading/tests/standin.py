@@ -11,6 +11,8 @@ Test hooks: ``set_price`` (matches resting orders), ``fill(order_id)``, ``add_ex
 
     with StandIn(api_key=KEY, secret=SECRET) as standin:
         settings.BINANCE_TESTNET_BASE_URL = standin.base_url
+
+or, for testnet mode on it with credentials and timeouts set, ``standin_in_testnet_mode(settings, monkeypatch, ...)``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -511,3 +515,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the default stderr access log
         return
+
+
+@contextmanager
+def standin_in_testnet_mode(settings, monkeypatch, *, api_key: str, secret: str, **options: Any) -> Iterator[StandIn]:
+    """Testnet mode with these credentials, pointed at a fresh stand-in on 127.0.0.1 (``options`` go to StandIn).
+
+    The measured server-clock offsets are forgotten before and after, so no test inherits another's.
+    """
+    from papertrading.binance import reset_clock_offsets
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    settings.PAPER_TRADING_MODE = "testnet"
+    settings.BINANCE_TESTNET_API_KEY = api_key
+    settings.BINANCE_TESTNET_API_SECRET = secret
+    settings.BINANCE_RECV_WINDOW_MS = 5000
+    settings.BINANCE_CONNECT_TIMEOUT = 2
+    settings.BINANCE_READ_TIMEOUT = 5
+    with StandIn(api_key=api_key, secret=secret, **options) as server:
+        settings.BINANCE_TESTNET_BASE_URL = server.base_url
+        reset_clock_offsets()
+        yield server
+    reset_clock_offsets()

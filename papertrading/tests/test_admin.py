@@ -9,15 +9,9 @@ from papertrading.balances import STARTING_BALANCE_REASON, check_balances, ensur
 from papertrading.models import BalanceAdjustment, MarketPrice, PaperOrder, SimulatedBalance, SymbolRule
 from papertrading.services import cancel_order, place_order
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 ADMIN = "/admin/papertrading"
-
-
-@pytest.fixture
-def _fast_password_hashing(settings):
-    # admin_client creates a superuser with a password; the default PBKDF2 costs ~0.3 s per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -127,12 +121,18 @@ def usdt_balance() -> SimulatedBalance:
     return SimulatedBalance.objects.get(asset="USDT")
 
 
+def adjust_usdt(admin_client, *, follow=False, **fields):
+    """Run the "adjust free balance" action on the USDT row, with these form fields (apply, amount, reason)."""
+    return admin_client.post(
+        f"{ADMIN}/simulatedbalance/",
+        {"action": "adjust_free_balance", "_selected_action": [usdt_balance().pk], **fields},
+        follow=follow,
+    )
+
+
 def test_adjust_action_first_shows_the_form_and_changes_nothing(admin_client, db):
     ensure_account()
-    response = admin_client.post(
-        f"{ADMIN}/simulatedbalance/",
-        {"action": "adjust_free_balance", "_selected_action": [usdt_balance().pk]},
-    )
+    response = adjust_usdt(admin_client)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -145,17 +145,7 @@ def test_adjust_action_first_shows_the_form_and_changes_nothing(admin_client, db
 
 def test_adjust_action_with_apply_and_reason_changes_free_and_records_it(admin_client, admin_user, db):
     ensure_account()
-    response = admin_client.post(
-        f"{ADMIN}/simulatedbalance/",
-        {
-            "action": "adjust_free_balance",
-            "_selected_action": [usdt_balance().pk],
-            "apply": "1",
-            "amount": "-1234.5",
-            "reason": "Reset after a demo",
-        },
-        follow=True,
-    )
+    response = adjust_usdt(admin_client, apply="1", amount="-1234.5", reason="Reset after a demo", follow=True)
 
     assert response.status_code == 200
     assert "USDT adjusted by -1234.5" in response.content.decode()
@@ -172,16 +162,7 @@ def test_adjust_action_with_apply_and_reason_changes_free_and_records_it(admin_c
 
 def test_adjust_action_without_a_reason_changes_nothing(admin_client, db):
     ensure_account()
-    response = admin_client.post(
-        f"{ADMIN}/simulatedbalance/",
-        {
-            "action": "adjust_free_balance",
-            "_selected_action": [usdt_balance().pk],
-            "apply": "1",
-            "amount": "500",
-            "reason": "",
-        },
-    )
+    response = adjust_usdt(admin_client, apply="1", amount="500", reason="")
 
     assert response.status_code == 200
     assert "This field is required." in response.content.decode()
@@ -191,17 +172,7 @@ def test_adjust_action_without_a_reason_changes_nothing(admin_client, db):
 
 def test_adjust_action_refuses_to_make_free_negative_and_says_why(admin_client, db):
     ensure_account()
-    response = admin_client.post(
-        f"{ADMIN}/simulatedbalance/",
-        {
-            "action": "adjust_free_balance",
-            "_selected_action": [usdt_balance().pk],
-            "apply": "1",
-            "amount": "-100000.01",
-            "reason": "too much",
-        },
-        follow=True,
-    )
+    response = adjust_usdt(admin_client, apply="1", amount="-100000.01", reason="too much", follow=True)
 
     assert response.status_code == 200
     assert "USDT: USDT free would become negative" in response.content.decode()

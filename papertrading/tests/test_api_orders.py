@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from papertrading.models import OrderFill, PaperOrder, SimulatedBalance
 from papertrading.services import place_order
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 ORDERS = "/api/paper-trading/orders"
 OPEN = "/api/paper-trading/orders/open"
@@ -32,12 +32,6 @@ LIMIT_BUY = {
     "time_in_force": "GTC",
 }
 MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.1"}
-
-
-@pytest.fixture
-def _fast_password_hashing(settings):
-    # The shared user fixtures hash a password each; the default PBKDF2 costs ~0.3 s per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def detail_url(order_id: int) -> str:

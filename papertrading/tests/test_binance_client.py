@@ -2,7 +2,6 @@
 
 import json
 import logging
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -10,7 +9,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from django.core.cache import cache
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from papertrading.binance import (
@@ -30,6 +28,7 @@ from papertrading.binance import (
 )
 from papertrading.binance.client import _RedactSignedUrls
 from papertrading.binance.signing import sign_payload
+from papertrading.tests.fake_clock import FakeClock
 
 BASE = "https://testnet.binance.vision"
 API_KEY = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
@@ -69,32 +68,11 @@ ORDER_FULL = {
 ORDER_HEADERS = {"x-mbx-used-weight": "27", "x-mbx-used-weight-1m": "27", "x-mbx-order-count-10s": "3"}
 
 
-class FakeClock:
-    """Stands in for time.time and time.sleep: sleeping advances the clock instantly."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(autouse=True)
-def clean_state(settings):
-    # A private in-memory cache: the project default is a file cache shared with the dev server and with other
-    # pytest-xdist workers, which must neither see these fake bans nor be wiped by cache.clear().
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"binance-{uuid.uuid4()}"}
-    }
-    cache.clear()
+def clean_state():
+    # Each test has its own cache (root conftest); the measured clock offsets live in the process.
     reset_clock_offsets()
     yield
-    cache.clear()
     reset_clock_offsets()
 
 
@@ -110,7 +88,7 @@ def credentials(settings):
 
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

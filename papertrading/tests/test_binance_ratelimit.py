@@ -1,45 +1,19 @@
 """RateLimitState: shared through the Django cache, driven by a fake clock (no sleeping, no network)."""
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-from django.core.cache import cache
 
 from papertrading.binance import BinanceRateLimited, RateLimitState
+from papertrading.tests.fake_clock import FakeClock
 
 # 2025-07-20T08:00:30Z: half-way through a minute, so the 1-minute window resets in 30 s.
 NOW = 1752998430.0
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture(autouse=True)
-def clean_cache(settings):
-    # A private in-memory cache: the project default is a file cache shared with the dev server and with other
-    # pytest-xdist workers, which must neither see these fake pauses nor be wiped by cache.clear().
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"binance-{uuid.uuid4()}"}
-    }
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def clock():
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

@@ -20,14 +20,6 @@ from papertrading.services import place_order
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def _forget_symbol_rules():
-    """Tests that rewrite symbol rules roll back; the in-memory rule cache must not outlive them."""
-    symbols._RULES.clear()
-    yield
-    symbols._RULES.clear()
-
-
 def run(*args, **kwargs) -> str:
     out = StringIO()
     call_command(*args, stdout=out, stderr=StringIO(), **kwargs)
@@ -140,6 +132,13 @@ def exchange_info(*entries: dict) -> dict:
     return {"timezone": "UTC", "symbols": list(entries)}
 
 
+def exchange_info_file(tmp_path, *entries: dict) -> str:
+    """The path of a file holding exchangeInfo with these symbols, for `refresh_symbols --file`."""
+    path = tmp_path / "exchange_info.json"
+    path.write_text(json.dumps(exchange_info(*entries)))
+    return str(path)
+
+
 def symbol_entry(symbol: str, base: str, tick: str, step: str, min_notional: str, status: str = "TRADING") -> dict:
     return {
         "symbol": symbol,
@@ -160,19 +159,14 @@ def symbol_entry(symbol: str, base: str, tick: str, step: str, min_notional: str
     }
 
 
-@pytest.mark.usefixtures("_forget_symbol_rules")
 def test_refresh_symbols_from_a_file_updates_known_and_named_symbols(tmp_path, db):
-    path = tmp_path / "exchange_info.json"
-    path.write_text(
-        json.dumps(
-            exchange_info(
-                symbol_entry("BTCUSDT", "BTC", "0.10000000", "0.00010000", "10.00000000"),
-                symbol_entry("ADAUSDT", "ADA", "0.00010000", "1.00000000", "5.00000000"),
-            )
-        )
+    path = exchange_info_file(
+        tmp_path,
+        symbol_entry("BTCUSDT", "BTC", "0.10000000", "0.00010000", "10.00000000"),
+        symbol_entry("ADAUSDT", "ADA", "0.00010000", "1.00000000", "5.00000000"),
     )
 
-    output = run("refresh_symbols", "BTCUSDT", "ADAUSDT", file=str(path))
+    output = run("refresh_symbols", "BTCUSDT", "ADAUSDT", file=path)
 
     assert "Updated 2 symbol(s): BTCUSDT, ADAUSDT" in output
     btc = SymbolRule.objects.get(symbol="BTCUSDT")
@@ -189,26 +183,20 @@ def test_refresh_symbols_from_a_file_updates_known_and_named_symbols(tmp_path, d
     assert symbols.get_symbol_rule("BTCUSDT").tick_size == D("0.1")
 
 
-@pytest.mark.usefixtures("_forget_symbol_rules")
 def test_refresh_symbols_from_a_file_without_names_touches_only_known_symbols(tmp_path, db):
-    path = tmp_path / "exchange_info.json"
-    path.write_text(
-        json.dumps(
-            exchange_info(
-                symbol_entry("ETHUSDT", "ETH", "0.01000000", "0.00100000", "5.00000000", status="BREAK"),
-                symbol_entry("ADAUSDT", "ADA", "0.00010000", "1.00000000", "5.00000000"),
-            )
-        )
+    path = exchange_info_file(
+        tmp_path,
+        symbol_entry("ETHUSDT", "ETH", "0.01000000", "0.00100000", "5.00000000", status="BREAK"),
+        symbol_entry("ADAUSDT", "ADA", "0.00010000", "1.00000000", "5.00000000"),
     )
 
-    output = run("refresh_symbols", file=str(path))
+    output = run("refresh_symbols", file=path)
 
     assert "Updated 1 symbol(s): ETHUSDT" in output
     assert SymbolRule.objects.get(symbol="ETHUSDT").status == "BREAK"
     assert not SymbolRule.objects.filter(symbol="ADAUSDT").exists()
 
 
-@pytest.mark.usefixtures("_forget_symbol_rules")
 @responses.activate
 def test_refresh_symbols_asks_the_exchange_when_no_file_is_given(db):
     responses.get(
@@ -237,9 +225,7 @@ def test_refresh_symbols_reports_an_unreachable_exchange_and_changes_nothing(db)
 # --- bootstrap_demo ----------------------------------------------------------------------------------------------
 
 
-def test_bootstrap_demo_creates_the_login_and_token_and_prints_them(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
+def test_bootstrap_demo_creates_the_login_and_token_and_prints_them():
     output = run("bootstrap_demo")
 
     user = get_user_model().objects.get(username="demo")
@@ -252,8 +238,7 @@ def test_bootstrap_demo_creates_the_login_and_token_and_prints_them(settings):
     assert MarketPrice.objects.filter(symbol="BTCUSDT").exists()
 
 
-def test_bootstrap_demo_twice_keeps_the_password_and_token(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def test_bootstrap_demo_twice_keeps_the_password_and_token():
     run("bootstrap_demo", "--username", "desk", "--password", "first-pass")
 
     output = run("bootstrap_demo", "--username", "desk", "--password", "second-pass")

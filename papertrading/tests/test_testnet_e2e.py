@@ -5,49 +5,27 @@ timestamps only pass when the client applies the measured server-time offset. Al
 issue's closing note: request weight of one sync cycle for 100 working orders over 5 symbols.
 """
 
-import uuid
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from papertrading import services
-from papertrading.binance import BinanceTestnetClient, reset_clock_offsets
+from papertrading.binance import BinanceTestnetClient
 from papertrading.models import PaperOrder
-from papertrading.tests.standin import StandIn
+from papertrading.tests.standin import standin_in_testnet_mode
 from papertrading.venues.testnet import RESET_REASON
 
 API_KEY = "e2e-key-3f9a7c1d5b2e4a6f8c0d2e4f6a8b0c1d"
 SECRET = "e2e-secret-0c4d7e1f3a5b4c2d9e8f7a6b5c4d3e2f"
 ORDERS_URL = "/api/paper-trading/orders"
 Status = PaperOrder.Status
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
-
-
-@pytest.fixture
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(name="standin")
 def standin_fixture(settings, monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"e2e-{uuid.uuid4()}"}
-    }
-    settings.PAPER_TRADING_MODE = "testnet"
-    settings.BINANCE_TESTNET_API_KEY = API_KEY
-    settings.BINANCE_TESTNET_API_SECRET = SECRET
-    settings.BINANCE_RECV_WINDOW_MS = 5000
-    settings.BINANCE_CONNECT_TIMEOUT = 2
-    settings.BINANCE_READ_TIMEOUT = 5
-    with StandIn(api_key=API_KEY, secret=SECRET, clock_offset_ms=8000) as server:
-        settings.BINANCE_TESTNET_BASE_URL = server.base_url
-        cache.clear()
-        reset_clock_offsets()
+    with standin_in_testnet_mode(settings, monkeypatch, api_key=API_KEY, secret=SECRET, clock_offset_ms=8000) as server:
         yield server
-    cache.clear()
-    reset_clock_offsets()
 
 
 def place(api, **fields):

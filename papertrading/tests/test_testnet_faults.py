@@ -13,7 +13,6 @@ from papertrading.binance import RateLimitState
 from papertrading.models import OrderEvent, PaperOrder
 from papertrading.tests.test_testnet_venue import (  # noqa: F401 - the fixtures are used by name
     ORDERS_URL,
-    _fast_password_hashing,
     age,
     exchange_fixture,
     limit_payload,
@@ -30,7 +29,7 @@ from papertrading.venues.testnet import (
 )
 
 Status = PaperOrder.Status
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 def assert_exactly_once(exchange) -> None:

@@ -8,7 +8,6 @@ next calls. The fault scenarios of the issue live in test_testnet_faults.py and 
 import json
 import logging
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -16,7 +15,6 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
-from django.core.cache import cache
 
 from papertrading import services
 from papertrading.binance import BinanceTestnetClient, reset_clock_offsets
@@ -36,7 +34,7 @@ EXCHANGE_INFO = Path(__file__).resolve().parent.parent / "data" / "exchange_info
 ORDERS_URL = "/api/paper-trading/orders"
 Status = PaperOrder.Status
 # Marked at module level so the database outlives the balance check that runs after every test.
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("_fast_password_hashing")]
+pytestmark = pytest.mark.django_db
 
 
 # --- a scriptable fake exchange on `responses` ---------------------------------------------------------------
@@ -253,28 +251,17 @@ class Exchange:
 
 
 # --- fixtures ---------------------------------------------------------------------------------------------------
-@pytest.fixture
-def _fast_password_hashing(settings):
-    # The shared user fixtures hash a password each; the default PBKDF2 costs ~0.3 s per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture(name="testnet")
 def testnet_fixture(settings, monkeypatch):
-    """Testnet mode with credentials, a private cache and no real back-off sleeps."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": f"tn-{uuid.uuid4()}"}
-    }
+    """Testnet mode with credentials and no real back-off sleeps (each test has its own cache: root conftest)."""
     settings.PAPER_TRADING_MODE = "testnet"
     settings.BINANCE_TESTNET_API_KEY = API_KEY
     settings.BINANCE_TESTNET_API_SECRET = SECRET
     settings.BINANCE_TESTNET_BASE_URL = BASE
     settings.BINANCE_RECV_WINDOW_MS = 5000
     monkeypatch.setattr(BinanceTestnetClient, "retry_backoff_seconds", (0.0, 0.0))
-    cache.clear()
     reset_clock_offsets()
     yield settings
-    cache.clear()
     reset_clock_offsets()
 
 

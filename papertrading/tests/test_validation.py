@@ -10,8 +10,6 @@ from papertrading.models import MarketPrice, OrderEvent, PaperOrder, SimulatedBa
 from papertrading.services import place_order
 from papertrading.validation import fires_at_or_below, validate_client_order_id, validate_order
 
-pytestmark = pytest.mark.usefixtures("_fast_password_hashing")
-
 ORDERS_URL = "/api/paper-trading/orders"
 STARTING = {
     "BTC": (Decimal("1"), Decimal("0")),
@@ -20,18 +18,12 @@ STARTING = {
 }
 
 
-@pytest.fixture
-def _fast_password_hashing(settings):
-    # The shared user fixtures hash a password each; the default PBKDF2 costs ~0.3 s per test.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def balances() -> dict[str, tuple[Decimal, Decimal]]:
     return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
-def errors_of(**overrides) -> dict[str, list[str]]:
-    """The field errors validate_order raises for a BTCUSDT order at market 68000 with these overrides."""
+def order_of(**overrides) -> dict:
+    """validate_order's arguments for a GTC LIMIT BUY of 0.01 BTCUSDT at 67000, market 68000, with these overrides."""
     kwargs = dict(
         rule=SymbolRule.objects.get(symbol="BTCUSDT"),
         side="BUY",
@@ -42,9 +34,13 @@ def errors_of(**overrides) -> dict[str, list[str]]:
         time_in_force="GTC",
         market_price=Decimal("68000"),
     )
-    kwargs.update(overrides)
+    return {**kwargs, **overrides}
+
+
+def errors_of(**overrides) -> dict[str, list[str]]:
+    """The field errors validate_order raises for a BTCUSDT order at market 68000 with these overrides."""
     with pytest.raises(OrderValidationError) as caught:
-        validate_order(**kwargs)
+        validate_order(**order_of(**overrides))
     return caught.value.errors
 
 
@@ -53,20 +49,7 @@ def errors_of(**overrides) -> dict[str, list[str]]:
 
 @pytest.mark.django_db
 def test_valid_limit_order_passes():
-    rule = SymbolRule.objects.get(symbol="BTCUSDT")
-    assert (
-        validate_order(
-            rule=rule,
-            side="BUY",
-            order_type="LIMIT",
-            quantity=Decimal("0.01"),
-            price=Decimal("67000.01"),
-            stop_price=None,
-            time_in_force="GTC",
-            market_price=Decimal("68000"),
-        )
-        is None
-    )
+    assert validate_order(**order_of(price=Decimal("67000.01"))) is None
 
 
 @pytest.mark.django_db

@@ -12,6 +12,7 @@ import responses
 from django.test import Client
 from django.urls import reverse
 
+from conftest import page_client_for
 from papertrading import services
 from papertrading.errors import OrderRejected
 from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
@@ -24,30 +25,26 @@ ORDERS = reverse("papertrading:orders")
 ORDER_FORM = reverse("papertrading:order_form")
 SYNC = reverse("papertrading:sync")
 HX = {"HTTP_HX_REQUEST": "true"}
+MARKET_FORM = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+
+
+def limit_form(**fields) -> dict:
+    """Order-form fields of a GTC LIMIT BUY of BTCUSDT, with `fields` (quantity, price, ...) added or replaced."""
+    return {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT", "time_in_force": "GTC", **fields}
 
 
 def cancel_url(order) -> str:
     return reverse("papertrading:cancel", args=[order.pk])
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    """The users of these tests are made per test; the production hasher would spend most of the run hashing."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def trader_client(trader) -> Client:
-    client = Client()
-    client.force_login(trader)
-    return client
+    return page_client_for(trader)
 
 
 @pytest.fixture
 def viewer_client(viewer) -> Client:
-    client = Client()
-    client.force_login(viewer)
-    return client
+    return page_client_for(viewer)
 
 
 def place(symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.01", price="50000", user=None, **extra):
@@ -209,14 +206,7 @@ def test_account_panel_tells_of_orders_closed_by_a_testnet_reset_and_of_an_order
 
 
 def test_placing_a_limit_from_the_page_creates_the_order(trader_client, trader, market):
-    data = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "order_type": "LIMIT",
-        "quantity": "0.01",
-        "price": "50000",
-        "time_in_force": "GTC",
-    }
+    data = limit_form(quantity="0.01", price="50000")
     response = trader_client.post(ORDER_FORM, data, **HX)
     assert response.status_code == 200
     order = PaperOrder.objects.get()
@@ -240,7 +230,7 @@ def test_placing_a_limit_from_the_page_creates_the_order(trader_client, trader, 
 
 
 def test_placing_without_htmx_redirects_back_with_a_message(trader_client, market):
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+    data = MARKET_FORM
     response = trader_client.post(ORDER_FORM, data)
     assert response.status_code == 302 and response.url == DESK
     assert PaperOrder.objects.get().status == "FILLED"
@@ -249,14 +239,7 @@ def test_placing_without_htmx_redirects_back_with_a_message(trader_client, marke
 
 
 def test_limit_without_price_shows_the_error_beside_the_field_and_keeps_what_was_typed(trader_client, market):
-    data = {
-        "symbol": "ETHUSDT",
-        "side": "SELL",
-        "order_type": "LIMIT",
-        "quantity": "0.5",
-        "price": "",
-        "time_in_force": "IOC",
-    }
+    data = limit_form(symbol="ETHUSDT", side="SELL", quantity="0.5", price="", time_in_force="IOC")
     response = trader_client.post(ORDER_FORM, data, **HX)
     body = response.content.decode()
     assert response.status_code == 422
@@ -270,14 +253,7 @@ def test_limit_without_price_shows_the_error_beside_the_field_and_keeps_what_was
 
 def test_service_errors_land_on_their_fields(trader_client, market):
     # Off the LOT_SIZE grid and off the PRICE_FILTER grid: both reported, each beside its own field.
-    data = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "order_type": "LIMIT",
-        "quantity": "0.000001",
-        "price": "50000.001",
-        "time_in_force": "GTC",
-    }
+    data = limit_form(quantity="0.000001", price="50000.001")
     body = trader_client.post(ORDER_FORM, data, **HX).content.decode()
     assert re.search(r'id="id_quantity_error">\s*<li>Filter failure: LOT_SIZE', body)
     assert re.search(r'id="id_price_error">\s*<li>Filter failure: PRICE_FILTER', body)
@@ -286,7 +262,7 @@ def test_service_errors_land_on_their_fields(trader_client, market):
 
 
 def test_invalid_post_without_htmx_renders_the_page_with_errors(trader_client, market):
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT", "quantity": "abc", "time_in_force": "GTC"}
+    data = limit_form(quantity="abc")
     response = trader_client.post(ORDER_FORM, data)
     body = response.content.decode()
     assert response.status_code == 422
@@ -294,14 +270,7 @@ def test_invalid_post_without_htmx_renders_the_page_with_errors(trader_client, m
 
 
 def test_venue_rejection_is_a_form_error_with_code_and_message(trader_client, market):
-    data = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "order_type": "LIMIT",
-        "quantity": "10",
-        "price": "60000",
-        "time_in_force": "GTC",
-    }
+    data = limit_form(quantity="10", price="60000")
     response = trader_client.post(ORDER_FORM, data, **HX)
     body = response.content.decode()
     assert response.status_code == 422
@@ -315,7 +284,7 @@ def test_venue_unavailable_is_a_form_error(trader_client, market, settings):
     settings.PAPER_TRADING_MODE = "testnet"
     settings.BINANCE_TESTNET_API_KEY = ""
     settings.BINANCE_TESTNET_API_SECRET = ""
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+    data = MARKET_FORM
     response = trader_client.post(ORDER_FORM, data, **HX)
     assert response.status_code == 422
     assert 'class="form-errors" role="alert"' in response.content.decode()
@@ -342,14 +311,7 @@ def test_form_shows_and_requires_the_fields_of_the_order_type(trader_client, mar
 
 def test_hidden_fields_are_not_sent_to_the_service(trader_client, market):
     # A price typed before switching to MARKET must not make the service refuse the order.
-    data = {
-        "symbol": "BTCUSDT",
-        "side": "BUY",
-        "order_type": "MARKET",
-        "quantity": "0.01",
-        "price": "1",
-        "time_in_force": "GTC",
-    }
+    data = {**MARKET_FORM, "price": "1", "time_in_force": "GTC"}
     trader_client.post(ORDER_FORM, data, **HX)
     order = PaperOrder.objects.get()
     assert (order.order_type, order.price, order.time_in_force, order.status) == ("MARKET", None, "", "FILLED")
@@ -366,10 +328,9 @@ def test_every_field_has_a_label(trader_client, market):
 
 
 def test_posts_without_csrf_token_are_refused(trader, market):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(trader)
+    client = page_client_for(trader, enforce_csrf_checks=True)
     order = place(user=trader)
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+    data = MARKET_FORM
     assert client.post(ORDER_FORM, data, **HX).status_code == 403
     assert client.post(cancel_url(order), **HX).status_code == 403
     assert client.post(SYNC, **HX).status_code == 403
@@ -378,11 +339,10 @@ def test_posts_without_csrf_token_are_refused(trader, market):
 
 
 def test_post_with_the_csrf_header_from_the_page_is_accepted(trader, market):
-    client = Client(enforce_csrf_checks=True)
-    client.force_login(trader)
+    client = page_client_for(trader, enforce_csrf_checks=True)
     page = client.get(DESK).content.decode()
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+    data = MARKET_FORM
     response = client.post(ORDER_FORM, data, HTTP_X_CSRFTOKEN=token, **HX)
     assert response.status_code == 200
     assert PaperOrder.objects.get().status == "FILLED"
@@ -401,7 +361,7 @@ def test_read_only_user_sees_orders_but_no_form_no_cancel_and_no_sync(viewer_cli
 
 def test_read_only_user_gets_403_on_every_post(viewer_client, trader, market):
     order = place(user=trader)
-    data = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+    data = MARKET_FORM
     for headers in ({}, HX):
         assert viewer_client.post(ORDER_FORM, data, **headers).status_code == 403
         assert viewer_client.post(cancel_url(order), **headers).status_code == 403

@@ -2,26 +2,11 @@
 
 from decimal import Decimal as D
 
-from django.utils import timezone
 from rest_framework.test import APIClient
 
-from portfolio.models import EquitySnapshot, Trade
-from portfolio.services import record_trade
+from portfolio.models import EquitySnapshot
 from portfolio.tasks import snapshot_equity
-
-
-def book(symbol, side, quantity, price, fee, fee_asset, agent=""):
-    return record_trade(
-        symbol=symbol,
-        side=side,
-        quantity=D(quantity),
-        price=D(price),
-        fee=D(fee),
-        fee_asset=fee_asset,
-        source=Trade.Source.DIRECT,
-        executed_at=timezone.now(),
-        agent=agent,
-    )
+from portfolio.tests.conftest import book
 
 
 def worked_example(market):

@@ -2,26 +2,11 @@
 
 from decimal import Decimal as D
 
-from django.utils import timezone
-
 from papertrading.models import OrderEvent, OrderFill
 from papertrading.services import place_order
 from portfolio.models import Position, Trade
-from portfolio.services import rebuild_positions, record_fills, record_trade
-
-
-def book(symbol, side, quantity, price, fee, fee_asset, **extra):
-    return record_trade(
-        symbol=symbol,
-        side=side,
-        quantity=D(quantity),
-        price=D(price),
-        fee=D(fee),
-        fee_asset=fee_asset,
-        source=Trade.Source.DIRECT,
-        executed_at=timezone.now(),
-        **extra,
-    )
+from portfolio.services import rebuild_positions, record_fills
+from portfolio.tests.conftest import book
 
 
 def test_every_simulator_fill_becomes_one_trade_and_a_second_delivery_adds_nothing(market):

@@ -1,24 +1,7 @@
 """/portfolio/: positions, totals, the SVG equity curve and realized P&L; login required; htmx refresh."""
 
-from decimal import Decimal as D
-
-from django.utils import timezone
-
-from portfolio.models import Trade
-from portfolio.services import record_trade, snapshot_equity
-
-
-def trade(side, quantity, price, fee, fee_asset):
-    record_trade(
-        symbol="BTCUSDT",
-        side=side,
-        quantity=D(quantity),
-        price=D(price),
-        fee=D(fee),
-        fee_asset=fee_asset,
-        source=Trade.Source.DIRECT,
-        executed_at=timezone.now(),
-    )
+from portfolio.services import snapshot_equity
+from portfolio.tests.conftest import book
 
 
 def test_page_needs_a_login(client, db):
@@ -28,10 +11,10 @@ def test_page_needs_a_login(client, db):
 
 
 def test_page_shows_positions_totals_and_both_charts(client, viewer, market):
-    trade("BUY", "1.01", "100", "0.01", "BTC")
-    trade("BUY", "1", "120", "1", "USDT")
+    book("BTCUSDT", "BUY", "1.01", "100", "0.01", "BTC")
+    book("BTCUSDT", "BUY", "1", "120", "1", "USDT")
     snapshot_equity()
-    trade("SELL", "0.5", "130", "0.65", "USDT")
+    book("BTCUSDT", "SELL", "0.5", "130", "0.65", "USDT")
     market.set("BTCUSDT", "140")
     client.force_login(viewer)
 
@@ -55,7 +38,7 @@ def test_empty_portfolio_page_says_so(client, viewer):
 
 
 def test_htmx_refresh_answers_with_the_positions_fragment_alone(client, viewer, market):
-    trade("BUY", "1", "100", "0", "USDT")
+    book("BTCUSDT", "BUY", "1", "100", "0", "USDT")
     client.force_login(viewer)
 
     response = client.get("/portfolio/", headers={"HX-Request": "true"})
