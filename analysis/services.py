@@ -8,8 +8,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from papertrading.errors import OrderValidationError
+from papertrading.models import PaperOrder
 from papertrading.money import round_to_step
 from portfolio.models import Trade
 from portfolio.services import Decision, ExecutionResult, PortfolioManager
@@ -18,6 +20,7 @@ from .models import AnalysisRun, PriceSample
 
 logger = logging.getLogger(__name__)
 Status = AnalysisRun.Status
+FAILED_ORDER_STATUSES = (PaperOrder.Status.REJECTED, PaperOrder.Status.EXPIRED)
 
 # validate_order speaks in order fields; a decision's fields have other names.
 ORDER_TO_DECISION_FIELDS = {"side": "decision", "order_type": "decision"}
@@ -162,6 +165,25 @@ def label_trades(*, trades: list[Trade]) -> int:
 
 def on_trades_recorded(sender, *, trades: list[Trade], **kwargs) -> None:
     label_trades(trades=trades)
+
+
+def follow_order_outcome(*, order: PaperOrder, to_status: str) -> bool:
+    """An executed run whose order later ended without a fill (rejected or expired) failed after all.
+
+    The usual case: a testnet order whose outcome was unknown, which sync found was never placed. Returns whether
+    a run changed.
+    """
+    if not order.run_id or order.executed_quantity or to_status not in FAILED_ORDER_STATUSES:
+        return False
+    reason = order.reject_reason or f"The order ended {to_status.lower()} without a fill."
+    changed = AnalysisRun.objects.filter(run_id=order.run_id, status=Status.EXECUTED).update(
+        status=Status.FAILED, error_code=order.reject_code, reason=reason[:255], updated_at=timezone.now()
+    )
+    return bool(changed)
+
+
+def on_order_status_changed(sender, *, order: PaperOrder, to_status: str, **kwargs) -> None:
+    follow_order_outcome(order=order, to_status=to_status)
 
 
 def record_price_sample(*, symbol: str, price: Decimal, observed_at: datetime) -> bool:

@@ -12,7 +12,7 @@ from .errors import OrderNotWorking, OrderRejected, OrderValidationError, VenueU
 from .health import record_successful_sync
 from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
 from .selectors import attach_history
-from .signals import fills_recorded
+from .signals import fills_recorded, order_status_changed
 from .validation import validate_client_order_id, validate_order
 from .venues import get_venue
 from .venues.base import BalanceReport, ExecutionReport, SyncReport
@@ -166,6 +166,7 @@ def apply_report(
     if previous != order.status:
         detail = report.detail or report.reject_reason
         events.append(record_event(order, previous, order.status, source=source, actor=actor, detail=detail))
+        order_status_changed.send(sender=PaperOrder, order=order, from_status=previous, to_status=order.status)
     if from_status == "":
         # A new order's whole history is what was just written: hand it to the caller without reading it back.
         attach_history(order, fills=new_fills, events=events)

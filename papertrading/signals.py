@@ -5,3 +5,8 @@ from django.dispatch import Signal
 # Sent inside the transaction that stores new fills of an order: kwargs `order` and `fills` (OrderFill rows).
 # A receiver that writes rows joins that transaction, so a fill and its ledger entry land together or not at all.
 fills_recorded = Signal()
+
+# Sent inside the transaction that changes an order's status: kwargs `order`, `from_status`, `to_status`.
+# Lets a higher layer follow an order it caused (an agent's run) to its real outcome, e.g. an UNKNOWN order that
+# sync later finds was never placed.
+order_status_changed = Signal()

@@ -260,9 +260,7 @@ class PortfolioManager:
     def symbol_rule(self, symbol: str) -> SymbolRule | None:
         """The symbol's filters; a remote venue refreshes them from the exchange (and refuses early when unusable)."""
         if self.use_paper_trading:
-            venue = get_venue()
-            if hasattr(venue, "symbol_rule"):
-                return venue.symbol_rule(symbol)
+            return get_venue().symbol_rule(symbol)
         return get_symbol_rule(symbol)
 
     def market_price(self, symbol: str) -> Decimal | None:
