@@ -85,10 +85,10 @@ def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> l
         now = timezone.now()
         saved = []
         for symbol, (price, sequence) in source.next_prices(rules, current).items():
-            row, _ = MarketPrice.objects.update_or_create(
-                symbol=symbol,
-                defaults={"price": price, "sequence": sequence, "source": source.name, "updated_at": now},
-            )
+            # The rows are already read and locked above: write them, don't look them up again.
+            row = current.get(symbol) or MarketPrice(symbol=symbol)
+            row.price, row.sequence, row.source, row.updated_at = price, sequence, source.name, now
+            row.save()
             saved.append(row)
     if match:
         from .services import match_orders

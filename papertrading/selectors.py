@@ -17,17 +17,21 @@ def open_order_list() -> QuerySet[PaperOrder]:
     return order_list().filter(status__in=PaperOrder.WORKING_STATUSES)
 
 
-def order_with_history() -> QuerySet[PaperOrder]:
-    return order_list().prefetch_related(
+def _history() -> tuple[Prefetch, Prefetch]:
+    return (
         Prefetch("fills", queryset=OrderFill.objects.order_by("id")),
         Prefetch("events", queryset=OrderEvent.objects.order_by("id")),
     )
 
 
+def order_with_history() -> QuerySet[PaperOrder]:
+    return order_list().prefetch_related(*_history())
+
+
 def with_history(order: PaperOrder) -> PaperOrder:
     """Attach fills and events to an order already in hand (at most two queries, no re-read of the order)."""
     if "fills" not in getattr(order, "_prefetched_objects_cache", {}):
-        prefetch_related_objects([order], *order_with_history()._prefetch_related_lookups)
+        prefetch_related_objects([order], *_history())
     return order
 
 

@@ -55,9 +55,10 @@ class PositionView:
 
 def position_list(*, include_closed: bool = False) -> list[PositionView]:
     """Positions per asset with market value and unrealized P&L at the last price; open ones unless asked."""
-    positions = list(Position.objects.order_by("symbol"))
+    positions = Position.objects.order_by("symbol")
     if not include_closed:
-        positions = [p for p in positions if p.quantity > 0]
+        positions = positions.filter(quantity__gt=0)
+    positions = list(positions)
     prices = _marks(p.symbol for p in positions)
     views = []
     for p in positions:
