@@ -6,10 +6,13 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test lint format bench check clean
 
-$(VENV)/.installed: requirements.txt
+# The image installs requirements.txt only; every target here installs requirements-dev.txt (which includes it).
+# `run` needs honcho, a development tool: production starts web, worker and beat as separate containers, so honcho
+# stays out of the runtime file and `run` installs the development set like `test` and `lint`.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -24,10 +27,13 @@ run: install
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+## Ruff, the migrations check, and the import contracts once they are written ([tool.importlinter] in
+## pyproject.toml, or .importlinter).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
+	if [ -f .importlinter ] || grep -q 'tool\.importlinter' pyproject.toml; then $(VENV)/bin/lint-imports; fi
 
 format: install
 	$(VENV)/bin/ruff format .
