@@ -17,9 +17,23 @@ OPTIONAL_FIELDS = ("price", "stop_price", "time_in_force")
 DEFAULT_SYMBOL = "BTCUSDT"
 
 
+class AmountField(forms.DecimalField):
+    """Reads what was typed with Binance's number grammar (`money.parse_amount`), like the API."""
+
+    def to_python(self, value):
+        from .money import parse_amount
+
+        if value in self.empty_values:
+            return None
+        try:
+            return parse_amount(value if isinstance(value, str) else str(value))
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
+
+
 def amount_field(label: str, *, required: bool) -> forms.DecimalField:
     # A text input with a decimal keypad keeps exactly what was typed (no browser step or locale rounding).
-    return forms.DecimalField(
+    return AmountField(
         label=label,
         required=required,
         max_digits=settings.MONEY_MAX_DIGITS,

@@ -1,11 +1,17 @@
 """Decimal helpers: every amount the desk stores goes through here, so stored and recomputed values agree."""
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 
 ZERO = Decimal("0")
 QUANTUM = Decimal(1).scaleb(-settings.MONEY_DECIMAL_PLACES)
+
+# Binance's grammar for decimal parameters, ^([0-9]{1,20})(\.[0-9]{1,20})?$; fullmatch, because "$" would let a
+# trailing newline through. [0-9] is ASCII only, unlike \d or Decimal(), which take any script's digits.
+AMOUNT_PATTERN = re.compile(r"([0-9]{1,20})(?:\.([0-9]{1,20}))?")
+NOT_A_NUMBER = "A valid number is required. Use digits 0-9 with an optional fraction after a dot, e.g. 0.001."
 
 
 def to_money(value: Decimal) -> Decimal:
@@ -31,3 +37,26 @@ def format_decimal(value: Decimal | None) -> str:
         return ""
     text = format(value.normalize(), "f")
     return text
+
+
+def parse_amount(text: str) -> Decimal:
+    """A quantity, price or amount written as Binance takes it, as a Decimal; ValueError with the reason otherwise.
+
+    Only ASCII digits with an optional fraction: no sign, exponent, spaces, separators, NaN/Infinity or other
+    scripts' digits. Zeros past the 8th decimal are fine ("0.001000000000" is 0.001); any other digit there is
+    more precision than the exchange keeps.
+    """
+    if not isinstance(text, str):
+        raise ValueError(NOT_A_NUMBER)
+    match = AMOUNT_PATTERN.fullmatch(text)
+    if match is None:
+        if text.startswith("-") and AMOUNT_PATTERN.fullmatch(text[1:]):
+            raise ValueError("Must be greater than zero.")
+        if re.fullmatch(r"[0-9]+(\.[0-9]+)?", text):
+            raise ValueError("Too many digits: at most 20 before the decimal point and 20 after it.")
+        raise ValueError(NOT_A_NUMBER)
+    whole, fraction = match.group(1), match.group(2) or ""
+    places = settings.MONEY_DECIMAL_PLACES
+    if fraction[places:].strip("0"):
+        raise ValueError(f"Too much precision: at most {places} decimal places.")
+    return Decimal(f"{whole}.{fraction[:places]}" if fraction else whole)

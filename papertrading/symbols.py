@@ -20,6 +20,8 @@ def parse_symbol(entry: dict) -> dict:
     price_filter = filters.get("PRICE_FILTER", {})
     lot_size = filters.get("LOT_SIZE", {})
     notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
+    market_lot_size = filters.get("MARKET_LOT_SIZE", {})
+    percent_price = filters.get("PERCENT_PRICE_BY_SIDE", {})
     return {
         "base_asset": entry["baseAsset"],
         "quote_asset": entry["quoteAsset"],
@@ -34,6 +36,17 @@ def parse_symbol(entry: dict) -> dict:
         "min_notional": Decimal(notional.get("minNotional", "0")),
         "max_notional": Decimal(notional.get("maxNotional", "0")),
         "apply_min_notional_to_market": bool(notional.get("applyMinToMarket", notional.get("applyToMarket", True))),
+        # The legacy MIN_NOTIONAL has no maximum; NOTIONAL's maximum skips MARKET orders unless it says otherwise.
+        "apply_max_notional_to_market": bool(notional.get("applyMaxToMarket", False)),
+        "market_step_size": Decimal(market_lot_size.get("stepSize", "0")),
+        "market_min_quantity": Decimal(market_lot_size.get("minQty", "0")),
+        "market_max_quantity": Decimal(market_lot_size.get("maxQty", "0")),
+        "bid_multiplier_up": Decimal(percent_price.get("bidMultiplierUp", "0")),
+        "bid_multiplier_down": Decimal(percent_price.get("bidMultiplierDown", "0")),
+        "ask_multiplier_up": Decimal(percent_price.get("askMultiplierUp", "0")),
+        "ask_multiplier_down": Decimal(percent_price.get("askMultiplierDown", "0")),
+        "max_num_orders": int(filters.get("MAX_NUM_ORDERS", {}).get("maxNumOrders", 0)),
+        "max_num_algo_orders": int(filters.get("MAX_NUM_ALGO_ORDERS", {}).get("maxNumAlgoOrders", 0)),
     }
 
 

@@ -9,6 +9,8 @@ from .money import format_decimal, is_on_step
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
+# Binance's "algo" orders (MAX_NUM_ALGO_ORDERS) are the stop-loss and take-profit kinds.
+ALGO_TYPES = STOP_TYPES
 
 
 def fires_at_or_below(order_type: str, side: str) -> bool:
@@ -38,11 +40,15 @@ def validate_order(
     stop_price: Decimal | None,
     time_in_force: str,
     market_price: Decimal | None,
+    open_orders: int | None = None,
+    open_algo_orders: int | None = None,
 ) -> None:
     """Check an order against the symbol's filters and Binance's per-type rules.
 
     Raises OrderValidationError with every failing field at once. `market_price` is the last price, needed for
-    the notional of a MARKET order and the side of a stop; pass None when no price is known.
+    the notional of a MARKET order, PERCENT_PRICE_BY_SIDE and the side of a stop; pass None when no price is
+    known. `open_orders` / `open_algo_orders` are the account's open orders on the symbol (all kinds / stop-loss
+    and take-profit only) before this one, for MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS; None leaves them unchecked.
     """
     errors: dict[str, list[str]] = {}
 
@@ -90,10 +96,16 @@ def validate_order(
 
     if rule.order_types and order_type not in rule.order_types:
         fail("order_type", f"{order_type} orders are not supported for {rule.symbol}.")
+    _check_open_orders(rule, order_type, open_orders, open_algo_orders, fail)
     _check_lot_size(rule, quantity, fail)
+    if order_type == OrderType.MARKET:
+        _check_market_lot_size(rule, quantity, fail)
     for field, value in (("price", price), ("stop_price", stop_price)):
         if value is not None:
             _check_price_filter(rule, field, value, fail)
+    if price is not None and market_price is not None:
+        # Binance bounds the order's `price` only; a stop price is held to PRICE_FILTER alone.
+        _check_percent_price_by_side(rule, side, price, market_price, fail)
 
     reference = price if order_type == OrderType.LIMIT else stop_price if order_type in STOP_TYPES else market_price
     if reference is None:
@@ -134,13 +146,94 @@ def _check_price_filter(rule: SymbolRule, field: str, value: Decimal, fail) -> N
         fail(field, f"Filter failure: PRICE_FILTER. Price must be a multiple of {format_decimal(rule.tick_size)}.")
 
 
+def _check_market_lot_size(rule: SymbolRule, quantity: Decimal, fail) -> None:
+    # Live symbols ship minQty and stepSize "0" here: zero turns that part off, as in PRICE_FILTER.
+    if rule.market_min_quantity and quantity < rule.market_min_quantity:
+        fail(
+            "quantity",
+            f"Filter failure: MARKET_LOT_SIZE. Minimum quantity of a MARKET order is "
+            f"{format_decimal(rule.market_min_quantity)}.",
+        )
+    if rule.market_max_quantity and quantity > rule.market_max_quantity:
+        fail(
+            "quantity",
+            f"Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is "
+            f"{format_decimal(rule.market_max_quantity)}.",
+        )
+    if not is_on_step(quantity, rule.market_step_size):
+        fail(
+            "quantity",
+            f"Filter failure: MARKET_LOT_SIZE. Quantity of a MARKET order must be a multiple of "
+            f"{format_decimal(rule.market_step_size)}.",
+        )
+
+
+def _check_percent_price_by_side(rule: SymbolRule, side: str, price: Decimal, market_price: Decimal, fail) -> None:
+    """A BUY's price within [bidMultiplierDown, bidMultiplierUp] × the market price, a SELL's within the ask ones.
+
+    Binance measures against the average price of the last `avgPriceMins` minutes (or its reference price); the
+    last price is the one price both venues know here.
+    """
+    if side == Side.BUY:
+        up, down = rule.bid_multiplier_up, rule.bid_multiplier_down
+    else:
+        up, down = rule.ask_multiplier_up, rule.ask_multiplier_down
+    if up and price > market_price * up:
+        fail(
+            "price",
+            f"Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at most "
+            f"{format_decimal(market_price * up)} ({format_decimal(up)} × the market price "
+            f"{format_decimal(market_price)}).",
+        )
+    if down and price < market_price * down:
+        fail(
+            "price",
+            f"Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at least "
+            f"{format_decimal(market_price * down)} ({format_decimal(down)} × the market price "
+            f"{format_decimal(market_price)}).",
+        )
+
+
+def _check_open_orders(
+    rule: SymbolRule, order_type: str, open_orders: int | None, open_algo_orders: int | None, fail
+) -> None:
+    """The new order must fit: Binance counts every open order for MAX_NUM_ORDERS, stops for the algo limit."""
+    if rule.max_num_orders and open_orders is not None and open_orders >= rule.max_num_orders:
+        fail(
+            "symbol",
+            f"Filter failure: MAX_NUM_ORDERS. At most {rule.max_num_orders} open orders on {rule.symbol}; "
+            "cancel one first.",
+        )
+    if (
+        order_type in ALGO_TYPES
+        and rule.max_num_algo_orders
+        and open_algo_orders is not None
+        and open_algo_orders >= rule.max_num_algo_orders
+    ):
+        fail(
+            "symbol",
+            f"Filter failure: MAX_NUM_ALGO_ORDERS. At most {rule.max_num_algo_orders} open STOP_LOSS and "
+            f"TAKE_PROFIT orders on {rule.symbol}; cancel one first.",
+        )
+
+
 def _check_notional(rule: SymbolRule, order_type: str, notional: Decimal, fail) -> None:
-    applies_min = order_type != OrderType.MARKET or rule.apply_min_notional_to_market
-    if applies_min and rule.min_notional and notional < rule.min_notional:
+    """NOTIONAL (or the legacy MIN_NOTIONAL) on `notional`, the order's value at the price Binance uses.
+
+    That price is the order's own `price` for a LIMIT (wherever the market is), the market price for a MARKET,
+    and the stop price for a stop. A LIMIT always meets both bounds; a MARKET meets each only when the symbol's
+    applyMinToMarket / applyMaxToMarket says so.
+    """
+    market = order_type == OrderType.MARKET
+    if (not market or rule.apply_min_notional_to_market) and rule.min_notional and notional < rule.min_notional:
         fail(
             "quantity",
             f"Filter failure: NOTIONAL. Order value {format_decimal(notional)} is below the minimum "
             f"{format_decimal(rule.min_notional)} {rule.quote_asset}.",
         )
-    if order_type != OrderType.MARKET and rule.max_notional and notional > rule.max_notional:
-        fail("quantity", f"Filter failure: NOTIONAL. Order value is above {format_decimal(rule.max_notional)}.")
+    if (not market or rule.apply_max_notional_to_market) and rule.max_notional and notional > rule.max_notional:
+        fail(
+            "quantity",
+            f"Filter failure: NOTIONAL. Order value {format_decimal(notional)} is above the maximum "
+            f"{format_decimal(rule.max_notional)} {rule.quote_asset}.",
+        )

@@ -131,6 +131,148 @@ def test_order_type_the_symbol_does_not_offer_is_refused():
     assert errors == {"order_type": ["STOP_LOSS orders are not supported for BTCUSDT."]}
 
 
+# --- filters beyond LOT_SIZE / PRICE_FILTER: exactly at the limit passes, one step or tick over fails ----------
+
+MARKET = {"order_type": "MARKET", "price": None, "time_in_force": ""}
+STOP = {"order_type": "STOP_LOSS", "side": "SELL", "price": None, "time_in_force": "", "stop_price": Decimal("60000")}
+
+
+@pytest.mark.django_db
+def test_shipped_rules_carry_the_new_filters():
+    # Loaded by the migrations into a fresh database, as on a new install.
+    rule = SymbolRule.objects.get(symbol="BTCUSDT")
+    assert (rule.market_min_quantity, rule.market_max_quantity, rule.market_step_size) == (0, Decimal("120.5"), 0)
+    assert (rule.bid_multiplier_down, rule.bid_multiplier_up) == (Decimal("0.2"), Decimal("5"))
+    assert (rule.ask_multiplier_down, rule.ask_multiplier_up) == (Decimal("0.2"), Decimal("5"))
+    assert (rule.max_num_orders, rule.max_num_algo_orders) == (200, 5)
+    assert rule.apply_min_notional_to_market is True
+    assert rule.apply_max_notional_to_market is False
+    assert SymbolRule.objects.get(symbol="ETHUSDT").market_max_quantity == Decimal("2400")
+
+
+@pytest.mark.django_db
+def test_market_quantity_is_capped_by_market_lot_size_not_by_lot_size():
+    # BTCUSDT: LOT_SIZE allows 9000, MARKET_LOT_SIZE 120.5 (its minQty and stepSize are "0": off).
+    assert validate_order(**order_of(**MARKET, quantity=Decimal("120.5"))) is None
+    assert errors_of(**MARKET, quantity=Decimal("120.50001")) == {
+        "quantity": ["Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is 120.5."]
+    }
+    # A LIMIT (and a stop) of the same size is held to LOT_SIZE only.
+    assert validate_order(**order_of(quantity=Decimal("120.50001"), price=Decimal("67000"))) is None
+    assert validate_order(**order_of(**STOP, quantity=Decimal("120.50001"))) is None
+
+
+@pytest.mark.django_db
+def test_market_lot_size_minimum_and_step_apply_when_set():
+    rule = SymbolRule.objects.get(symbol="BTCUSDT")
+    rule.market_min_quantity = Decimal("0.002")
+    rule.market_step_size = Decimal("0.001")
+    assert validate_order(**order_of(**MARKET, rule=rule, quantity=Decimal("0.002"))) is None
+    assert errors_of(**MARKET, rule=rule, quantity=Decimal("0.001")) == {
+        "quantity": ["Filter failure: MARKET_LOT_SIZE. Minimum quantity of a MARKET order is 0.002."]
+    }
+    assert errors_of(**MARKET, rule=rule, quantity=Decimal("0.00201")) == {
+        "quantity": ["Filter failure: MARKET_LOT_SIZE. Quantity of a MARKET order must be a multiple of 0.001."]
+    }
+
+
+@pytest.mark.django_db
+def test_buy_price_must_stay_within_the_bid_multipliers_of_the_market():
+    # Market 68000, bidMultiplierDown 0.2 and bidMultiplierUp 5: a BUY price in [13600, 340000].
+    assert validate_order(**order_of(price=Decimal("340000"))) is None
+    assert validate_order(**order_of(price=Decimal("13600"))) is None
+    assert errors_of(price=Decimal("340000.01")) == {
+        "price": [
+            "Filter failure: PERCENT_PRICE_BY_SIDE. A BUY price must be at most 340000 (5 × the market price 68000)."
+        ]
+    }
+    assert errors_of(price=Decimal("13599.99")) == {
+        "price": [
+            "Filter failure: PERCENT_PRICE_BY_SIDE. A BUY price must be at least 13600 (0.2 × the market price 68000)."
+        ]
+    }
+
+
+@pytest.mark.django_db
+def test_sell_price_is_bounded_by_the_ask_multipliers_not_the_bid_ones():
+    rule = SymbolRule.objects.get(symbol="BTCUSDT")
+    rule.ask_multiplier_up, rule.ask_multiplier_down = Decimal("1.5"), Decimal("0.8")
+    sell = {"rule": rule, "side": "SELL"}
+    assert validate_order(**order_of(**sell, price=Decimal("102000"))) is None
+    assert validate_order(**order_of(**sell, price=Decimal("54400"))) is None
+    assert errors_of(**sell, price=Decimal("102000.01"))["price"] == [
+        "Filter failure: PERCENT_PRICE_BY_SIDE. A SELL price must be at most 102000 (1.5 × the market price 68000)."
+    ]
+    assert errors_of(**sell, price=Decimal("54399.99"))["price"] == [
+        "Filter failure: PERCENT_PRICE_BY_SIDE. A SELL price must be at least 54400 (0.8 × the market price 68000)."
+    ]
+    # A BUY at the same price answers to the bid multipliers (5 and 0.2), which it meets.
+    assert validate_order(**order_of(rule=rule, price=Decimal("102000.01"))) is None
+
+
+@pytest.mark.django_db
+def test_percent_price_by_side_bounds_the_price_not_the_stop_price():
+    # PRICE_FILTER covers price and stopPrice; PERCENT_PRICE_BY_SIDE only price. A stop BUY far above the market:
+    stop_buy = {**STOP, "side": "BUY", "stop_price": Decimal("400000")}
+    assert validate_order(**order_of(**stop_buy)) is None
+    assert errors_of(price=Decimal("400000"))["price"][0].startswith("Filter failure: PERCENT_PRICE_BY_SIDE.")
+
+
+@pytest.mark.django_db
+def test_open_orders_on_the_symbol_are_capped_by_max_num_orders():
+    message = "Filter failure: MAX_NUM_ORDERS. At most 200 open orders on BTCUSDT; cancel one first."
+    assert validate_order(**order_of(open_orders=199)) is None
+    assert validate_order(**order_of(open_orders=None)) is None  # not counted: not checked
+    assert errors_of(open_orders=200) == {"symbol": [message]}
+    # Stops count too (normal and algo orders together), and so does a MARKET order.
+    assert errors_of(**STOP, open_orders=200, open_algo_orders=0) == {"symbol": [message]}
+    assert errors_of(**MARKET, open_orders=200) == {"symbol": [message]}
+
+
+@pytest.mark.django_db
+def test_open_stops_on_the_symbol_are_capped_by_max_num_algo_orders():
+    message = (
+        "Filter failure: MAX_NUM_ALGO_ORDERS. At most 5 open STOP_LOSS and TAKE_PROFIT orders on BTCUSDT; "
+        "cancel one first."
+    )
+    assert validate_order(**order_of(**STOP, open_orders=4, open_algo_orders=4)) is None
+    assert errors_of(**STOP, open_orders=5, open_algo_orders=5) == {"symbol": [message]}
+    take_profit = {**STOP, "order_type": "TAKE_PROFIT", "stop_price": Decimal("70000")}
+    assert errors_of(**take_profit, open_algo_orders=5) == {"symbol": [message]}
+    # A LIMIT or MARKET order is not an algo order: five open stops do not stop it.
+    assert validate_order(**order_of(open_orders=5, open_algo_orders=5)) is None
+    assert validate_order(**order_of(**MARKET, open_algo_orders=5)) is None
+
+
+@pytest.mark.django_db
+def test_limit_notional_is_its_own_price_times_quantity_within_both_bounds():
+    # At the LIMIT's price, wherever the market is: 0.0001 at 50000 is 5 USDT (6.8 at the market's 68000).
+    assert validate_order(**order_of(quantity=Decimal("0.0001"), price=Decimal("50000"))) is None
+    assert errors_of(quantity=Decimal("0.0001"), price=Decimal("49999.99")) == {
+        "quantity": ["Filter failure: NOTIONAL. Order value 4.999999 is below the minimum 5 USDT."]
+    }
+    # maxNotional 9000000 binds a LIMIT whatever applyMaxToMarket says (market 900000 keeps PERCENT_PRICE quiet).
+    at_the_top = {"quantity": Decimal("10"), "market_price": Decimal("900000")}
+    assert validate_order(**order_of(**at_the_top, price=Decimal("900000"))) is None
+    assert errors_of(**at_the_top, price=Decimal("900000.01")) == {
+        "quantity": ["Filter failure: NOTIONAL. Order value 9000000.1 is above the maximum 9000000 USDT."]
+    }
+
+
+@pytest.mark.django_db
+def test_market_notional_maximum_applies_only_when_apply_max_to_market_is_set():
+    big = {**MARKET, "quantity": Decimal("100"), "market_price": Decimal("90000.01")}  # 9000001 USDT at market
+    assert validate_order(**order_of(**big)) is None  # shipped applyMaxToMarket is false
+    rule = SymbolRule.objects.get(symbol="BTCUSDT")
+    rule.apply_max_notional_to_market = True
+    assert validate_order(**order_of(**{**big, "market_price": Decimal("90000")}, rule=rule)) is None
+    assert errors_of(**big, rule=rule) == {
+        "quantity": ["Filter failure: NOTIONAL. Order value 9000001 is above the maximum 9000000 USDT."]
+    }
+    rule.apply_min_notional_to_market = False
+    assert validate_order(**order_of(**MARKET, rule=rule, quantity=Decimal("0.00007"))) is None
+
+
 @pytest.mark.parametrize(
     ("order_type", "side", "stop_price"),
     [

@@ -1,0 +1,123 @@
+"""MARKET_LOT_SIZE, PERCENT_PRICE_BY_SIDE and the LIMIT notional through the API: 400 on the field, nothing left."""
+
+from decimal import Decimal
+
+import pytest
+
+from papertrading.balances import ensure_account
+from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
+
+ORDERS_URL = "/api/paper-trading/orders"
+STARTING = {
+    "BTC": (Decimal("1"), Decimal("0")),
+    "ETH": (Decimal("10"), Decimal("0")),
+    "USDT": (Decimal("100000"), Decimal("0")),
+}
+BELOW = "Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at least 13600 (0.2 × the market price 68000)."
+ABOVE = "Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at most 340000 (5 × the market price 68000)."
+LIMIT_BUY = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "order_type": "LIMIT",
+    "quantity": "0.01",
+    "price": "67000",
+    "time_in_force": "GTC",
+}
+MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+
+
+def balances() -> dict[str, tuple[Decimal, Decimal]]:
+    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+
+
+def assert_refused(response, field: str, message: str) -> None:
+    assert response.status_code == 400, response.content
+    assert response.json() == {field: [message]}
+    assert PaperOrder.objects.count() == 0
+    assert OrderEvent.objects.count() == 0
+    assert balances() == STARTING
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            {**MARKET_BUY, "quantity": "120.50001"},
+            "Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is 120.5.",
+            id="market-buy",
+        ),
+        pytest.param(
+            {**MARKET_BUY, "side": "SELL", "quantity": "121"},
+            "Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is 120.5.",
+            id="market-sell",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_market_order_above_market_lot_size_is_refused_on_quantity(api, market, body, message):
+    ensure_account()
+    assert_refused(api.post(ORDERS_URL, body, format="json"), "quantity", message)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            {**LIMIT_BUY, "price": "340000.01"},
+            ABOVE.format(side="BUY"),
+            id="buy-above",
+        ),
+        pytest.param(
+            {**LIMIT_BUY, "price": "13599.99"},
+            BELOW.format(side="BUY"),
+            id="buy-below",
+        ),
+        pytest.param(
+            {**LIMIT_BUY, "side": "SELL", "price": "340000.01"},
+            ABOVE.format(side="SELL"),
+            id="sell-above",
+        ),
+        pytest.param(
+            {**LIMIT_BUY, "side": "SELL", "price": "13599.99"},
+            BELOW.format(side="SELL"),
+            id="sell-below",
+        ),
+    ],
+)
+@pytest.mark.django_db
+def test_limit_price_too_far_from_the_market_is_refused_on_price(api, market, body, message):
+    ensure_account()
+    assert_refused(api.post(ORDERS_URL, body, format="json"), "price", message)
+
+
+@pytest.mark.django_db
+def test_limit_price_at_the_percent_price_bound_is_accepted_one_tick_past_it_refused(api, market):
+    ensure_account()
+    response = api.post(ORDERS_URL, {**LIMIT_BUY, "price": "13599.99"}, format="json")
+    assert_refused(
+        response,
+        "price",
+        BELOW.format(side="BUY"),
+    )
+    # 13600 is exactly 0.2 × 68000: the GTC BUY rests and locks its quote.
+    response = api.post(ORDERS_URL, {**LIMIT_BUY, "price": "13600"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert PaperOrder.objects.get().status == PaperOrder.Status.PENDING
+    assert SimulatedBalance.objects.get(asset="USDT").locked == Decimal("136")
+
+
+@pytest.mark.django_db
+def test_limit_notional_above_the_maximum_is_refused_at_the_limit_price(api, market):
+    ensure_account()
+    market.set("BTCUSDT", "900000")
+    # 10 × 900000.01 = 9000000.1 USDT, over maxNotional 9000000: a LIMIT meets it even though applyMaxToMarket
+    # is false (that flag is for MARKET orders).
+    response = api.post(ORDERS_URL, {**LIMIT_BUY, "quantity": "10", "price": "900000.01"}, format="json")
+    assert_refused(
+        response, "quantity", "Filter failure: NOTIONAL. Order value 9000000.1 is above the maximum 9000000 USDT."
+    )
+    # And the minimum at the LIMIT's own price: 0.0001 × 49999.99 is below 5 USDT, though 0.0001 BTC is worth
+    # more than 5 USDT at the market.
+    market.set("BTCUSDT", "68000")
+    response = api.post(ORDERS_URL, {**LIMIT_BUY, "quantity": "0.0001", "price": "49999.99"}, format="json")
+    assert_refused(response, "quantity", "Filter failure: NOTIONAL. Order value 4.999999 is below the minimum 5 USDT.")
