@@ -43,6 +43,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Outside the rest, so error pages they produce under /api/ are turned into JSON too.
+    "config.api_errors.JsonErrorsForApiMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -123,7 +125,14 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "papertrading.api.pagination.OrderPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "papertrading.api.exception_handler.paper_trading_exception_handler",
+    # Every answer under /api/ is JSON (the schema and docs views choose their own renderers).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "config.api_errors.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "config.api_errors.api_exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {
@@ -135,7 +144,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.api_errors.document_common_errors",
+    ],
 }
+# A request body above this answers 413 (the API's inputs are a few hundred bytes; the admin's largest form,
+# an action on a thousand selected rows, is about 30 KB). File uploads are not counted against it.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 # --- Paper trading -----------------------------------------------------------------------------------------
 PAPER_TRADING_ENABLED = env.bool("PAPER_TRADING_ENABLED", default=True)

@@ -38,7 +38,14 @@ class RunCreateSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
-    posted_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    """An agent's decision, what became of it (status, error code and reason), its orders, trades and P&L."""
+
+    posted_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who posted it; null for the built-in agents.",
+    )
     orders = OrderSerializer(many=True, read_only=True)
     trades = TradeSerializer(many=True, read_only=True)
     pnl = PnLSerializer(read_only=True, allow_null=True)

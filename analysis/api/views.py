@@ -5,6 +5,9 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from papertrading.api.serializers import ErrorSerializer
+from papertrading.api.views import INVALID_FILTER, INVALID_INPUT, INVALID_PAGE, RETRY_AFTER, VENUE_UNAVAILABLE
+
 from .. import selectors, services
 from ..models import AnalysisRun
 from .permissions import RunPermissions
@@ -34,7 +37,9 @@ class RunListCreateApi(generics.ListAPIView):
         return selectors.run_list()
 
     @extend_schema(
-        summary="List analysis runs, newest first, with their orders and P&L", operation_id="analysis_runs_list"
+        summary="List analysis runs, newest first, with their orders and P&L",
+        operation_id="analysis_runs_list",
+        responses={200: RunSerializer(many=True), 400: INVALID_FILTER, 404: INVALID_PAGE},
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
@@ -46,6 +51,7 @@ class RunListCreateApi(generics.ListAPIView):
     @extend_schema(
         summary="Post an agent's decision; BUY/SELL is executed at once",
         request=RunCreateSerializer,
+        parameters=[RETRY_AFTER],
         responses={
             201: OpenApiResponse(
                 RunSerializer,
@@ -53,8 +59,15 @@ class RunListCreateApi(generics.ListAPIView):
                 "with the exchange's `error_code` and `reason` (e.g. -2010 insufficient balance).",
             ),
             200: OpenApiResponse(RunSerializer, description="A run with this `run_id` already exists."),
-            400: OpenApiResponse(description="Invalid decision (a message per field); no run was stored."),
-            503: OpenApiResponse(description="The venue cannot be used now; no run was stored."),
+            400: OpenApiResponse(
+                INVALID_INPUT.response,
+                description="Invalid decision (a message per field) or an unreadable body (`detail`); no run was "
+                "stored.",
+            ),
+            503: OpenApiResponse(
+                VENUE_UNAVAILABLE.response,
+                description="The venue cannot be used now; no run was stored. `Retry-After` when known.",
+            ),
         },
     )
     def post(self, request):
@@ -67,7 +80,10 @@ class RunListCreateApi(generics.ListAPIView):
 
 
 class RunDetailApi(APIView):
-    @extend_schema(summary="One analysis run with its orders, trades and P&L", responses=RunSerializer)
+    @extend_schema(
+        summary="One analysis run with its orders, trades and P&L",
+        responses={200: RunSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such run.")},
+    )
     def get(self, request, run_id):
         run = get_object_or_404(selectors.run_list(), run_id=run_id)
         return Response(RunSerializer(selectors.attach_outcomes([run])[0]).data)

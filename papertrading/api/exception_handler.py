@@ -16,7 +16,7 @@ def paper_trading_exception_handler(exc, context):
         body = {"code": exc.code, "detail": exc.message}
         if exc.order is not None:
             body["order"] = OrderSerializer(exc.order).data
-        return Response(body, status=400)
+        return Response(body, status=exc.http_status)
     if isinstance(exc, VenueUnavailable):
         headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
         return Response({"detail": exc.message}, status=503, headers=headers)

@@ -1,13 +1,17 @@
 import copy
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from ..models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, TimeInForce
 
 
 def amount_field(**kwargs) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    """A quantity, price or amount: read with Binance's number grammar, written with the stored precision."""
+    from .fields import BinanceDecimalField
+
+    return BinanceDecimalField(
         max_digits=settings.MONEY_MAX_DIGITS, decimal_places=settings.MONEY_DECIMAL_PLACES, **kwargs
     )
 
@@ -50,6 +54,8 @@ class OrderCreateSerializer(serializers.Serializer):
 
 
 class OrderFillSerializer(CachedFieldsMixin, serializers.ModelSerializer):
+    """One fill: price, quantity and fee, and why it happened (the rule, the market price seen, the rates)."""
+
     class Meta:
         model = OrderFill
         fields = [
@@ -68,14 +74,27 @@ class OrderFillSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
 
 class OrderEventSerializer(CachedFieldsMixin, serializers.ModelSerializer):
+    """One change of the order: when, from and to which status, the cause (source), who, and details."""
+
     class Meta:
         model = OrderEvent
         fields = ["created_at", "from_status", "to_status", "source", "actor", "detail"]
 
 
 class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
-    placed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    """A paper order as it stands now."""
+
+    placed_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who placed it; null for orders imported from the exchange.",
+    )
     average_price = amount_field(read_only=True, allow_null=True)
+    # Declared, not derived: DRF drops allow_blank from read-only model fields, so the schema would miss "".
+    time_in_force = serializers.ChoiceField(
+        choices=TimeInForce.choices, allow_blank=True, read_only=True, help_text="Empty unless a LIMIT order."
+    )
 
     class Meta:
         model = PaperOrder
@@ -109,12 +128,47 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
 
 
 class OrderDetailSerializer(OrderSerializer):
+    """A paper order with its fills and events."""
+
     fills = OrderFillSerializer(many=True, read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
 
     class Meta(OrderSerializer.Meta):
         fields = [*OrderSerializer.Meta.fields, "fills", "events"]
         read_only_fields = fields
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Any error that is not about a field of the input."""
+
+    detail = serializers.CharField()
+
+
+class OrderErrorSerializer(ErrorSerializer):
+    """A body that could not be read (`detail`), or the venue's refusal: its `code` and the order kept as REJECTED."""
+
+    code = serializers.IntegerField(
+        required=False, allow_null=True, help_text="The exchange's error code, e.g. -2010; null when it gave none."
+    )
+    order = OrderSerializer(required=False)
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """Invalid input: a list of messages per field, `non_field_errors` for the input as a whole."""
+
+
+class FieldErrorsExtension(OpenApiSerializerExtension):
+    """The field names vary, so the schema is a map of message lists rather than fixed properties."""
+
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "description": FieldErrorsSerializer.__doc__,
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": {"price": ["A LIMIT order needs a price."]},
+        }
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -129,8 +183,16 @@ class AccountSerializer(serializers.Serializer):
 
 
 class SyncResultSerializer(serializers.Serializer):
+    """What one sync did (from the venue's SyncReport)."""
+
     venue = serializers.CharField()
-    checked = serializers.IntegerField(help_text="Symbols (or orders) looked at.")
-    changed = serializers.DictField(child=serializers.IntegerField(), help_text="Counts of changes by kind.")
+    orders_checked = serializers.IntegerField(help_text="Working (or unknown) orders looked at.")
+    symbols_checked = serializers.IntegerField(help_text="Symbols those orders are on.")
+    changed = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Orders changed, by outcome: filled, partially_filled, cancelled, expired, rejected, resolved, "
+        "reset_closed, imported, updated, still_unknown, skipped_external.",
+    )
     request_weight = serializers.IntegerField(help_text="Exchange request weight the sync used.")
     notes = serializers.ListField(child=serializers.CharField())
+    summary = serializers.CharField(help_text="One line for people, as the desk shows it.")

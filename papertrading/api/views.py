@@ -2,7 +2,14 @@ from dataclasses import asdict
 
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,16 +20,46 @@ from .filters import OrderFilter
 from .permissions import CanSyncOrders, OrderPermissions
 from .serializers import (
     AccountSerializer,
+    ErrorSerializer,
+    FieldErrorsSerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
+    OrderErrorSerializer,
     OrderSerializer,
     SyncResultSerializer,
 )
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid input (a message per field) or rejected by the venue (code, detail)."),
-    503: OpenApiResponse(description="The venue cannot be used now (no credentials, unreachable, rate-limited)."),
-}
+# The error answers, shared by the views of every app (each documents the ones it can give).
+INVALID_FILTER = OpenApiResponse(FieldErrorsSerializer, description="A filter value is invalid (a message per field).")
+INVALID_PAGE = OpenApiResponse(ErrorSerializer, description="No such page.")
+INVALID_INPUT = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="InvalidInput",
+        serializers=[FieldErrorsSerializer, ErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    description="Invalid input (a message per field), or a body that could not be read (`detail`).",
+)
+VENUE_UNAVAILABLE = OpenApiResponse(
+    ErrorSerializer,
+    description="The venue cannot be used now (no credentials, unreachable, rate-limited); `Retry-After` when known.",
+)
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    OpenApiTypes.INT,
+    location=OpenApiParameter.HEADER,
+    response=[503],
+    description="Seconds to wait before trying again, when known.",
+)
+ORDER_ERROR = OpenApiResponse(
+    PolymorphicProxySerializer(
+        component_name="OrderInputError",
+        serializers=[FieldErrorsSerializer, OrderErrorSerializer],
+        resource_type_field_name=None,
+    ),
+    description="Invalid input (a message per field), a body that could not be read (`detail`), or refused by the "
+    "venue (`code`, `detail` and the order, kept as REJECTED).",
+)
 
 
 class OrderListCreateApi(generics.GenericAPIView):
@@ -35,7 +72,11 @@ class OrderListCreateApi(generics.GenericAPIView):
     def get_queryset(self):
         return selectors.order_list()
 
-    @extend_schema(summary="List orders, newest first", operation_id="paper_trading_orders_list")
+    @extend_schema(
+        summary="List orders, newest first",
+        operation_id="paper_trading_orders_list",
+        responses={200: OrderSerializer(many=True), 400: INVALID_FILTER, 404: INVALID_PAGE},
+    )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(OrderSerializer(page, many=True).data)
@@ -43,8 +84,19 @@ class OrderListCreateApi(generics.GenericAPIView):
     @extend_schema(
         summary="Place an order",
         request=OrderCreateSerializer,
-        responses={201: OrderDetailSerializer, 200: OrderDetailSerializer, **ERRORS},
-        description="A repeated `client_order_id` returns the existing order with 200 instead of a second order.",
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(OrderDetailSerializer, description="The order was placed."),
+            200: OpenApiResponse(OrderDetailSerializer, description="An order with this `client_order_id` exists."),
+            400: ORDER_ERROR,
+            409: OpenApiResponse(
+                OrderErrorSerializer,
+                description="The `client_order_id` is already an order with other terms (`code` -2010, that order).",
+            ),
+            503: VENUE_UNAVAILABLE,
+        },
+        description="A repeated `client_order_id` with the same terms returns the existing order with 200 instead of "
+        "a second order; with other terms it answers 409.",
     )
     def post(self, request):
         serializer = OrderCreateSerializer(data=request.data)
@@ -55,6 +107,12 @@ class OrderListCreateApi(generics.GenericAPIView):
         return Response(OrderDetailSerializer(order).data, status=code)
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="List working orders, newest first",
+        responses={200: OrderSerializer(many=True), 400: INVALID_FILTER, 404: INVALID_PAGE},
+    )
+)
 class OpenOrderListApi(generics.ListAPIView):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
@@ -67,14 +125,26 @@ class OrderDetailApi(APIView):
     permission_classes = [OrderPermissions]
     queryset = PaperOrder.objects.none()
 
-    @extend_schema(summary="One order with its fills and events", responses=OrderDetailSerializer)
+    @extend_schema(
+        summary="One order with its fills and events",
+        responses={200: OrderDetailSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such order.")},
+    )
     def get(self, request, pk: int):
         order = get_object_or_404(selectors.order_with_history(), pk=pk)
         return Response(OrderDetailSerializer(order).data)
 
     @extend_schema(
         summary="Cancel a working order",
-        responses={200: OrderDetailSerializer, 409: OpenApiResponse(description="The order is no longer working.")},
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OpenApiResponse(OrderDetailSerializer, description="The order, now cancelled."),
+            400: OpenApiResponse(
+                OrderErrorSerializer, description="The exchange refused the cancel (`code`, `detail`, the order)."
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="No such order."),
+            409: OpenApiResponse(ErrorSerializer, description="The order is no longer working."),
+            503: VENUE_UNAVAILABLE,
+        },
     )
     def delete(self, request, pk: int):
         get_object_or_404(PaperOrder, pk=pk)
@@ -87,15 +157,22 @@ class OrderSyncApi(APIView):
     queryset = PaperOrder.objects.none()
 
     @extend_schema(
-        summary="Sync orders with the venue now", request=None, responses={200: SyncResultSerializer, **ERRORS}
+        summary="Sync orders with the venue now",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses={200: SyncResultSerializer, 503: VENUE_UNAVAILABLE},
     )
     def post(self, request):
         report = services.sync_orders(source=OrderEvent.Source.API)
-        return Response(SyncResultSerializer(asdict(report)).data)
+        return Response(SyncResultSerializer({**asdict(report), "summary": report.summary()}).data)
 
 
 class AccountApi(APIView):
-    @extend_schema(summary="Balances of the active venue's account", responses={200: AccountSerializer, **ERRORS})
+    @extend_schema(
+        summary="Balances of the active venue's account",
+        parameters=[RETRY_AFTER],
+        responses={200: AccountSerializer, 503: VENUE_UNAVAILABLE},
+    )
     def get(self, request):
         venue, balances = services.get_account_balances()
         data = {"venue": venue, "balances": [asdict(b) for b in balances]}

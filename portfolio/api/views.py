@@ -1,8 +1,10 @@
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from papertrading.api.views import INVALID_FILTER, INVALID_PAGE
 
 from .. import selectors
 from ..models import Trade
@@ -47,6 +49,12 @@ class TradeFilter(django_filters.FilterSet):
         return queryset.filter(symbol=value.upper())
 
 
+@extend_schema_view(
+    get=extend_schema(
+        summary="The trade ledger, newest first",
+        responses={200: TradeSerializer(many=True), 400: INVALID_FILTER, 404: INVALID_PAGE},
+    )
+)
 class TradeListApi(generics.ListAPIView):
     """The trade ledger, newest first."""
 

@@ -1,0 +1,304 @@
+"""Real answers of every API operation match what /api/schema/ documents for that path, method and status.
+
+The schema is fetched from the running site, its OpenAPI 3.0 `nullable` turned into JSON Schema, and every
+documented object made strict (no undocumented property), so a field sent but not documented fails as well.
+"""
+
+import uuid
+from decimal import Decimal as D
+
+import pytest
+from django.test import Client
+from jsonschema import Draft202012Validator
+from rest_framework.test import APIClient
+
+from analysis.services import submit_decision
+from conftest import api_client_for, make_user
+from papertrading import selectors
+from papertrading.models import PaperOrder
+from papertrading.services import place_order
+from portfolio.services import snapshot_equity
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "/api/paper-trading/orders"
+RUNS = "/api/analysis/runs"
+MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+LIMIT_BUY = {**MARKET_BUY, "order_type": "LIMIT", "price": "60000", "time_in_force": "GTC"}
+RUN = {"agent": "schema-bot", "symbol": "BTCUSDT", "decision": "BUY", "quantity": "0.01"}
+
+# Every operation of the API; each one is exercised below with the statuses it can answer.
+OPERATIONS = {
+    ("get", "/api/paper-trading/orders"),
+    ("post", "/api/paper-trading/orders"),
+    ("get", "/api/paper-trading/orders/open"),
+    ("post", "/api/paper-trading/orders/sync"),
+    ("get", "/api/paper-trading/orders/{id}"),
+    ("delete", "/api/paper-trading/orders/{id}"),
+    ("get", "/api/paper-trading/account"),
+    ("get", "/api/analysis/runs"),
+    ("post", "/api/analysis/runs"),
+    ("get", "/api/analysis/runs/{run_id}"),
+    ("get", "/api/analysis/leaderboard"),
+    ("get", "/api/portfolio/positions"),
+    ("get", "/api/portfolio/summary"),
+    ("get", "/api/portfolio/trades"),
+}
+
+
+# --- turning the OpenAPI 3.0 schema into JSON Schema ------------------------------------------------------------
+
+SUBSCHEMA_KEYS = ("items", "additionalProperties", "not")
+SUBSCHEMA_LIST_KEYS = ("allOf", "anyOf", "oneOf")
+
+
+def to_json_schema(node):
+    """OpenAPI 3.0 schema object -> JSON Schema: `nullable` becomes a null alternative, objects become strict."""
+    if not isinstance(node, dict):
+        return node
+    node = dict(node)
+    if "properties" in node:
+        node["properties"] = {name: to_json_schema(sub) for name, sub in node["properties"].items()}
+    for key in SUBSCHEMA_KEYS:
+        if isinstance(node.get(key), dict):
+            node[key] = to_json_schema(node[key])
+    for key in SUBSCHEMA_LIST_KEYS:
+        if key in node:
+            node[key] = [to_json_schema(sub) for sub in node[key]]
+    if node.get("type") == "object" and "properties" in node and "additionalProperties" not in node:
+        node["additionalProperties"] = False
+    if node.pop("nullable", False):
+        if isinstance(node.get("type"), str) and "enum" not in node:
+            node["type"] = [node["type"], "null"]
+        else:
+            node = {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker):
+    with django_db_blocker.unblock():
+        response = Client().get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    return response.json()
+
+
+def assert_documented(schema, response, method: str, path: str):
+    """`response` is an answer the schema documents for `method` on `path` (a template): its status and body."""
+    operation = schema["paths"][path][method]
+    status = str(response.status_code)
+    assert status in operation["responses"], (
+        f"{method.upper()} {path} answered {status}, documented: {sorted(operation['responses'])}: {response.content!r}"
+    )
+    content = operation["responses"][status].get("content")
+    if content is None:
+        assert not response.content, f"{method.upper()} {path} {status} sends a body it does not document"
+        return
+    assert response["Content-Type"].startswith("application/json")
+    documented = content["application/json"]["schema"]
+    # Refs are written as "#/components/...": keep the components beside the response schema so they resolve.
+    validator = Draft202012Validator(
+        {"allOf": [to_json_schema(documented)], "components": {"schemas": _components(schema)}},
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+    errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.absolute_path))
+    assert not errors, f"{method.upper()} {path} {status} does not match its schema:\n" + "\n".join(
+        f"  at {'/'.join(map(str, e.absolute_path)) or '(body)'}: {e.message[:300]}" for e in errors[:10]
+    )
+
+
+@pytest.fixture
+def agent_api(db):
+    """May place orders and post runs."""
+    return api_client_for(make_user("agent", "add_paperorder", "analysis.add_analysisrun"))
+
+
+def _components(schema) -> dict:
+    return {name: to_json_schema(sub) for name, sub in schema["components"]["schemas"].items()}
+
+
+def test_schema_documents_exactly_the_operations_exercised_here(schema):
+    documented = {(method, path) for path, operations in schema["paths"].items() for method in operations}
+
+    assert documented == OPERATIONS
+
+
+# --- paper trading ------------------------------------------------------------------------------------------------
+
+
+def test_order_operations_answer_as_documented(api, market, schema):
+    created = api.post(ORDERS, {**MARKET_BUY, "client_order_id": "schema-1"}, format="json")
+    assert created.status_code == 201
+    assert_documented(schema, created, "post", ORDERS)
+    repeated = api.post(ORDERS, {**MARKET_BUY, "client_order_id": "schema-1"}, format="json")
+    assert repeated.status_code == 200
+    assert_documented(schema, repeated, "post", ORDERS)
+    other_terms = api.post(ORDERS, {**MARKET_BUY, "client_order_id": "schema-1", "quantity": "0.02"}, format="json")
+    assert other_terms.status_code == 409
+    assert_documented(schema, other_terms, "post", ORDERS)
+    resting = api.post(ORDERS, LIMIT_BUY, format="json")
+    assert resting.status_code == 201
+    assert_documented(schema, resting, "post", ORDERS)
+    # Placed by nobody (as imported or system orders are): `placed_by` is null.
+    place_order(symbol="ETHUSDT", side="SELL", order_type="LIMIT", quantity=D("0.1"), price=D("4000"),
+                time_in_force="GTC", placed_by=None)  # fmt: skip
+
+    for url, path in [
+        (ORDERS, ORDERS),
+        (f"{ORDERS}?status=PENDING&page_size=1", ORDERS),
+        (f"{ORDERS}/open", f"{ORDERS}/open"),
+        (f"{ORDERS}/{created.json()['id']}", f"{ORDERS}/{{id}}"),
+        ("/api/paper-trading/account", "/api/paper-trading/account"),
+    ]:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+    cancelled = api.delete(f"{ORDERS}/{resting.json()['id']}")
+    assert cancelled.status_code == 200
+    assert_documented(schema, cancelled, "delete", f"{ORDERS}/{{id}}")
+    synced = api.post(f"{ORDERS}/sync")
+    assert synced.status_code == 200
+    assert_documented(schema, synced, "post", f"{ORDERS}/sync")
+
+
+def test_order_errors_answer_as_documented(api, viewer_api, market, schema):
+    filled = api.post(ORDERS, MARKET_BUY, format="json").json()
+    answers = [
+        ("post", ORDERS, api.post(ORDERS, {**LIMIT_BUY, "price": None}, format="json"), 400),
+        ("post", ORDERS, api.post(ORDERS, b"{not json", content_type="application/json"), 400),
+        ("post", ORDERS, api.post(ORDERS, {**MARKET_BUY, "quantity": "2"}, format="json"), 400),
+        ("post", ORDERS, viewer_api.post(ORDERS, MARKET_BUY, format="json"), 403),
+        ("post", ORDERS, APIClient().post(ORDERS, MARKET_BUY, format="json"), 401),
+        ("post", ORDERS, api.post(ORDERS, b"symbol", content_type="text/plain"), 415),
+        ("get", ORDERS, api.get(ORDERS, {"status": "BOGUS"}), 400),
+        ("get", ORDERS, api.get(ORDERS, {"page": 99}), 404),
+        ("get", ORDERS, APIClient().get(ORDERS), 401),
+        ("get", f"{ORDERS}/open", api.get(f"{ORDERS}/open", {"page": 99}), 404),
+        ("get", f"{ORDERS}/{{id}}", api.get(f"{ORDERS}/999999"), 404),
+        ("delete", f"{ORDERS}/{{id}}", api.delete(f"{ORDERS}/999999"), 404),
+        ("delete", f"{ORDERS}/{{id}}", api.delete(f"{ORDERS}/{filled['id']}"), 409),
+        ("delete", f"{ORDERS}/{{id}}", viewer_api.delete(f"{ORDERS}/{filled['id']}"), 403),
+        ("post", f"{ORDERS}/sync", viewer_api.post(f"{ORDERS}/sync"), 403),
+        ("get", "/api/paper-trading/account", APIClient().get("/api/paper-trading/account"), 401),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+
+
+def test_unexpected_error_answers_as_documented(api, schema, monkeypatch):
+    def broken():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selectors, "order_list", broken)
+    api.raise_request_exception = False
+
+    response = api.get(ORDERS)
+
+    assert response.status_code == 500
+    assert_documented(schema, response, "get", ORDERS)
+
+
+def test_oversized_body_answers_as_documented(api, schema, settings):
+    body = b'{"symbol": "' + b"X" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE + b'"}'
+
+    response = api.post(ORDERS, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert_documented(schema, response, "post", ORDERS)
+
+
+def test_venue_errors_answer_as_documented(api, agent_api, market, schema, settings):
+    settings.PAPER_TRADING_MODE = "testnet"
+    settings.BINANCE_TESTNET_API_KEY = ""
+    settings.BINANCE_TESTNET_API_SECRET = ""
+
+    answers = [
+        ("post", ORDERS, api.post(ORDERS, MARKET_BUY, format="json")),
+        ("post", f"{ORDERS}/sync", api.post(f"{ORDERS}/sync")),
+        ("get", "/api/paper-trading/account", api.get("/api/paper-trading/account")),
+        ("post", RUNS, agent_api.post(RUNS, RUN, format="json")),
+    ]
+    for method, path, response in answers:
+        assert response.status_code == 503, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+    assert PaperOrder.objects.count() == 0
+
+
+# --- analysis and portfolio -----------------------------------------------------------------------------------
+
+
+def test_analysis_operations_answer_as_documented(agent_api, viewer_api, market, schema):
+    run_id = str(uuid.uuid4())
+    created = agent_api.post(RUNS, {**RUN, "run_id": run_id, "confidence": "0.7"}, format="json")
+    assert created.status_code == 201
+    assert_documented(schema, created, "post", RUNS)
+    repeated = agent_api.post(RUNS, {**RUN, "run_id": run_id, "confidence": "0.7"}, format="json")
+    assert repeated.status_code == 200
+    assert_documented(schema, repeated, "post", RUNS)
+    for body in [{**RUN, "decision": "HOLD"}, {**RUN, "quantity": "100"}, {**RUN, "decision": "SELL"}]:
+        response = agent_api.post(RUNS, body, format="json")
+        assert response.status_code == 201, response.content
+        assert_documented(schema, response, "post", RUNS)
+    assert {run["status"] for run in agent_api.get(RUNS).json()["results"]} == {"executed", "skipped", "failed"}
+    # Posted by no user, with signals, as the built-in agents' consensus does.
+    submit_decision(agent="demo-consensus", symbol="ETHUSDT", decision="BUY", quantity=D("0.1"),
+                    signals=[{"agent": "ma-crossover", "decision": "BUY", "confidence": "0.6"}])  # fmt: skip
+
+    for url, path in [
+        (RUNS, RUNS),
+        (f"{RUNS}?agent=schema-bot&status=executed", RUNS),
+        (f"{RUNS}/{run_id}", f"{RUNS}/{{run_id}}"),
+        ("/api/analysis/leaderboard", "/api/analysis/leaderboard"),
+    ]:
+        response = viewer_api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+
+def test_analysis_errors_answer_as_documented(agent_api, viewer_api, market, schema):
+    answers = [
+        ("post", RUNS, agent_api.post(RUNS, {**RUN, "decision": "MAYBE"}, format="json"), 400),
+        ("post", RUNS, agent_api.post(RUNS, b"[1, 2]", content_type="application/json"), 400),
+        ("post", RUNS, viewer_api.post(RUNS, RUN, format="json"), 403),
+        ("post", RUNS, APIClient().post(RUNS, RUN, format="json"), 401),
+        ("get", RUNS, viewer_api.get(RUNS, {"decision": "MAYBE"}), 400),
+        ("get", RUNS, viewer_api.get(RUNS, {"page": 99}), 404),
+        ("get", f"{RUNS}/{{run_id}}", viewer_api.get(f"{RUNS}/{uuid.uuid4()}"), 404),
+        ("get", "/api/analysis/leaderboard", APIClient().get("/api/analysis/leaderboard"), 401),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+
+
+def test_portfolio_operations_answer_as_documented(agent_api, viewer_api, market, schema):
+    assert agent_api.post(RUNS, RUN, format="json").status_code == 201
+    assert agent_api.post(RUNS, {**RUN, "symbol": "ETHUSDT", "quantity": "0.5"}, format="json").status_code == 201
+    assert agent_api.post(RUNS, {**RUN, "decision": "SELL", "quantity": "0.005"}, format="json").status_code == 201
+    market.set("BTCUSDT", D("69000"))
+    snapshot_equity()
+
+    for url, path in [
+        ("/api/portfolio/positions", "/api/portfolio/positions"),
+        ("/api/portfolio/positions?include_closed=true", "/api/portfolio/positions"),
+        ("/api/portfolio/summary", "/api/portfolio/summary"),
+        ("/api/portfolio/trades", "/api/portfolio/trades"),
+        ("/api/portfolio/trades?symbol=btcusdt&page_size=1", "/api/portfolio/trades"),
+    ]:
+        response = viewer_api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+
+def test_portfolio_errors_answer_as_documented(viewer_api, schema):
+    answers = [
+        ("get", "/api/portfolio/trades", viewer_api.get("/api/portfolio/trades", {"page": 99}), 404),
+        ("get", "/api/portfolio/trades", viewer_api.get("/api/portfolio/trades", {"side": "UP"}), 400),
+        ("get", "/api/portfolio/positions", APIClient().get("/api/portfolio/positions"), 401),
+        ("get", "/api/portfolio/summary", APIClient().get("/api/portfolio/summary"), 401),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
