@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from papertrading.errors import OrderValidationError
@@ -53,7 +53,8 @@ def submit_decision(
     symbol, no or two sizes, size off the lot grid or below the minimum notional): then no run is stored. A venue
     refusal is an outcome, not an error: the run is stored as FAILED with the exchange's code and reason.
     A `run_id` already stored returns that run (created=False); one left RECEIVED by a crash is executed again,
-    safely, since its order's client id derives from the run id.
+    safely, since its order's client id derives from the run id. Of posts of one `run_id` racing each other, only
+    the one whose insert wins answers created=True and executes; the others get that run (created=False).
     """
     if run_id is not None and (existing := AnalysisRun.objects.filter(run_id=run_id).first()):
         if existing.status == Status.RECEIVED and existing.is_trade:
@@ -88,7 +89,8 @@ def submit_decision(
         fields["run_id"] = run_id
     if not is_trade:
         fields.update(status=Status.SKIPPED, reason="HOLD: recorded, nothing to trade.", quantity=quantity)
-        return SubmitResult(_create_run(fields), created=True)
+        run, created = _create_run(fields)
+        return SubmitResult(run, created=created)
 
     price = manager.market_price(symbol)
     size_field = "quote_amount" if quote_amount is not None else "quantity"
@@ -110,7 +112,9 @@ def submit_decision(
         raise OrderValidationError(_decision_errors(exc.errors, size_field)) from exc
 
     fields.update(quantity=quantity, quote_amount=quote_amount, reference_price=price)
-    run = _create_run(fields)
+    run, created = _create_run(fields)
+    if not created:
+        return SubmitResult(run, created=False)  # the post that stored it executes it
     return SubmitResult(run, created=True, execution=_execute(run, manager))
 
 
@@ -122,12 +126,18 @@ def _decision_errors(errors: dict[str, list[str]], size_field: str) -> dict[str,
     return mapped
 
 
-def _create_run(fields: dict) -> AnalysisRun:
+def _create_run(fields: dict) -> tuple[AnalysisRun, bool]:
+    """Store the run; returns (run, created). created=False: a post of the same run_id stored it first."""
     try:
-        return AnalysisRun.objects.create(**fields)
+        # A savepoint, so the failed insert leaves a caller's transaction usable (PostgreSQL aborts it otherwise).
+        with transaction.atomic():
+            return AnalysisRun.objects.create(**fields), True
     except IntegrityError:
-        # The same run_id posted twice at once: the first one is the run.
-        return AnalysisRun.objects.get(run_id=fields["run_id"])
+        # The same run_id posted twice at once passed the lookup in submit_decision: the first insert is the run.
+        existing = AnalysisRun.objects.filter(run_id=fields["run_id"]).first() if "run_id" in fields else None
+        if existing is None:
+            raise
+        return existing, False
 
 
 def _execute(run: AnalysisRun, manager: PortfolioManager) -> ExecutionResult:

@@ -4,6 +4,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from analysis.models import AnalysisRun
 from papertrading.models import PaperOrder, SimulatedBalance
@@ -108,6 +109,40 @@ def test_repeated_run_id_returns_the_same_run_without_a_second_order(agent_api, 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.data["run_id"] == run_id
     assert AnalysisRun.objects.count() == 1 and PaperOrder.objects.count() == 1 and Trade.objects.count() == 1
+
+
+@pytest.mark.parametrize("data", [{"quantity": "0.01"}, {"decision": "HOLD"}])
+def test_second_post_of_a_run_id_answers_200_with_the_same_run(agent_api, market, data):
+    run_id = str(uuid.uuid4())
+    first = post(agent_api, run_id=run_id, **data)
+    again = post(agent_api, run_id=run_id, **data)
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.data["run_id"] == first.data["run_id"] == run_id
+    assert again.data == first.data
+    assert AnalysisRun.objects.count() == 1
+
+
+def test_a_post_that_loses_the_insert_to_the_same_run_id_answers_200_and_places_nothing(agent_api, market):
+    """Another post stores the run_id after this one looked it up and before it inserts (the race, in order)."""
+    run_id = uuid.uuid4()
+    stored = []
+
+    def other_post_stores_it_after_the_lookup(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if not stored and sql.startswith("SELECT") and "analysis_analysisrun" in sql:
+            stored.append(
+                AnalysisRun.objects.create(run_id=run_id, agent="other-post", symbol="BTCUSDT", decision="BUY")
+            )
+        return result
+
+    with connection.execute_wrapper(other_post_stores_it_after_the_lookup):
+        response = post(agent_api, quantity="0.01", run_id=str(run_id))
+
+    assert response.status_code == 200, response.data
+    assert (response.data["run_id"], response.data["agent"]) == (str(run_id), "other-post")
+    assert AnalysisRun.objects.get().agent == "other-post"
+    assert PaperOrder.objects.count() == 0  # the post that stored the run executes it, not this one
 
 
 # --- invalid input: 400 per field, nothing stored ----------------------------------------------------------
