@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
@@ -17,7 +19,14 @@ def index(request):
         runs = runs.filter(symbol=symbol)
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
     page.object_list = selectors.attach_outcomes(page.object_list)
-    context = {"page": page, "runs": page.object_list, "agent": agent, "symbol": symbol}
+    context = {
+        "page": page,
+        "runs": page.object_list,
+        "agent": agent,
+        "symbol": symbol,
+        "previous_query": page_query(agent, symbol, page.previous_page_number()) if page.has_previous() else "",
+        "next_query": page_query(agent, symbol, page.next_page_number()) if page.has_next() else "",
+    }
     if request.htmx:
         return render(request, "analysis/partials/runs.html", context)
     context.update(
@@ -26,3 +35,8 @@ def index(request):
         symbols=selectors.symbol_names(),
     )
     return render(request, "analysis/index.html", context)
+
+
+def page_query(agent: str, symbol: str, page: int) -> str:
+    """The URL query of a page of runs under the current filter (empty filters left out)."""
+    return urlencode({name: value for name, value in (("agent", agent), ("symbol", symbol)) if value} | {"page": page})

@@ -1,5 +1,6 @@
 """/analysis/: runs newest first with their orders and P&L, filters, leaderboard; login required."""
 
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -47,3 +48,30 @@ def test_filter_by_agent_and_symbol_answers_htmx_with_the_table_alone(client, vi
     assert html.lstrip().startswith('<div id="runs"')
     assert "sideways" in html and "insufficient balance" not in html and "alpha" not in html
     assert "<html" not in html
+
+
+def test_run_statuses_are_coloured_like_order_statuses(client, viewer, runs):
+    client.force_login(viewer)
+
+    html = client.get("/analysis/", headers={"HX-Request": "true"}).content.decode()
+
+    def status_class(decision_text: str) -> str:
+        row = next(row for row in re.findall(r'<tr id="run-.*?</tr>', html, re.S) if decision_text in row)
+        return re.search(r'class="status (status-\w+)"', row).group(1)
+
+    assert status_class("sideways") == "status-cancelled"  # HOLD: skipped
+    assert status_class("insufficient balance") == "status-failed"
+    assert status_class("FILLED".title()) == "status-filled"  # executed
+
+
+def test_pages_of_runs_keep_the_filter(client, viewer, market, agent_user):
+    for _ in range(26):  # one more than a page
+        submit_decision(agent="beta", symbol="ETHUSDT", decision="HOLD", posted_by=agent_user)
+    submit_decision(agent="alpha", symbol="ETHUSDT", decision="HOLD", posted_by=agent_user)
+    client.force_login(viewer)
+
+    first = client.get("/analysis/?agent=beta", headers={"HX-Request": "true"}).content.decode()
+    assert 'href="/analysis/?agent=beta&amp;page=2"' in first
+    second = client.get("/analysis/?agent=beta&page=2", headers={"HX-Request": "true"}).content.decode()
+    assert second.count('<tr id="run-') == 1
+    assert 'href="/analysis/?agent=beta&amp;page=1"' in second and "Older" not in second

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from analysis.services import submit_decision
 from papertrading import services
 from papertrading.errors import OrderRejected
 from papertrading.symbols import load_default_symbol_rules
@@ -221,3 +222,75 @@ def test_a_fill_by_the_market_updates_the_table_on_its_own_and_is_announced(
     expect(page.locator("#notices .toast-success").last).to_contain_text("Your order #")
     expect(page.locator("#notices .toast-success").last).to_contain_text("filled at 67000")
     expect(balance(page, "USDT", "locked")).to_have_text("0")
+
+
+def watch_console(page) -> list[str]:
+    """Collect what the page logs as an error or warning, and uncaught exceptions, from now on."""
+    problems: list[str] = []
+
+    def on_console(message):
+        if message.type in ("error", "warning"):
+            problems.append(f"console.{message.type}: {message.text} ({message.location['url']})")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    return problems
+
+
+def test_the_desk_logs_nothing_to_the_console_while_it_is_used(page, live_server, trader, market):
+    from playwright.sync_api import expect
+
+    problems = watch_console(page)
+    load_default_symbol_rules()
+    log_in(page, live_server.url, "trader", "pw-trader")
+    expect(page.get_by_role("heading", name="Account")).to_be_visible()
+
+    for order_type in ("MARKET", "STOP_LOSS", "TAKE_PROFIT", "LIMIT"):  # each change redraws the form over htmx
+        fill_order(page, order_type=order_type)
+
+    fill_order(page, order_type="LIMIT", quantity="0.01")  # no price: the form comes back with an error
+    page.get_by_role("button", name="Place order").click()
+    expect(page.locator("#id_price_error")).to_have_text("A LIMIT order needs a price.")
+
+    fill_order(page, order_type="LIMIT", quantity="0.01", price="30000")  # far from the market: it rests
+    page.get_by_role("button", name="Place order").click()
+    row = order_rows(page).first
+    expect(row.locator(".status")).to_have_text("Pending")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".status")).to_have_text("Cancelled")
+
+    with (
+        page.expect_response(re.compile(r"/orders/\?")) as redrawn,  # the sync's `orders-changed` event
+        page.expect_response(re.compile(r"/orders/sync/$")) as sync,
+    ):
+        page.get_by_role("button", name="Sync").click()
+    assert sync.value.status == 204 and redrawn.value.ok
+    page.wait_for_load_state("networkidle")
+
+    # Chromium itself reports every 4xx answer; the form with errors is answered 422 on purpose (see base.html),
+    # and that one line is the only thing expected.
+    form_with_errors = re.compile(r"^console\.error: Failed to load resource: .* 422 .*/paper-trading/orders/new/\)$")
+    assert len([line for line in problems if form_with_errors.match(line)]) == 1
+    unexpected = [line for line in problems if not form_with_errors.match(line)]
+    assert unexpected == [], "\n".join(unexpected)
+
+
+def test_portfolio_and_analysis_pages_log_nothing_to_the_console(page, live_server, trader, market):
+    from playwright.sync_api import expect
+
+    problems = watch_console(page)
+    load_default_symbol_rules()
+    submit_decision(agent="trend", symbol="BTCUSDT", decision="BUY", quantity=Decimal("0.01"), posted_by=trader)
+    log_in(page, live_server.url, "trader", "pw-trader", next_path="/portfolio/")
+    expect(page.locator("#positions")).to_contain_text("BTCUSDT")
+    page.wait_for_load_state("networkidle")
+
+    page.get_by_role("link", name="Analysis").click()
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    page.get_by_label("Symbol").select_option("BTCUSDT")  # the filter redraws the runs over htmx
+    expect(page).to_have_url(re.compile(r"symbol=BTCUSDT"))
+    page.wait_for_load_state("networkidle")
+
+    assert problems == [], "\n".join(problems)

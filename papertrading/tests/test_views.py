@@ -309,6 +309,21 @@ def test_form_shows_and_requires_the_fields_of_the_order_type(trader_client, mar
         assert f'name="{name}"' not in body
 
 
+@pytest.mark.parametrize(
+    "order_type, help_text",
+    [
+        ("MARKET", "Fills at once at the market price."),
+        ("LIMIT", "IOC and FOK expire if it does not at once."),
+        ("STOP_LOSS", "(SELL: falls to it, BUY: rises to it)"),
+        ("TAKE_PROFIT", "(SELL: rises to it, BUY: falls to it)"),
+    ],
+)
+def test_form_explains_the_chosen_order_type(trader_client, market, order_type, help_text):
+    body = trader_client.get(ORDER_FORM, {"order_type": order_type}, **HX).content.decode()
+    help_paragraph = re.search(r'<p [^>]*id="order-type-help">(.*?)</p>', body, re.S).group(1)
+    assert help_text in help_paragraph
+
+
 def test_hidden_fields_are_not_sent_to_the_service(trader_client, market):
     # A price typed before switching to MARKET must not make the service refuse the order.
     data = {**MARKET_FORM, "price": "1", "time_in_force": "GTC"}
@@ -413,7 +428,7 @@ def test_sync_button_reports_what_changed(trader_client, trader, market):
     assert response.status_code == 204
     assert {"orders-changed", "account-changed"} <= client_events(response)
     [notice] = notices(response)
-    assert notice == {"level": "success", "message": "Synced with Simulation: checked 1 symbol; 1 filled."}
+    assert notice == {"level": "success", "message": "Synced with Simulation: checked 1 order on 1 symbol; 1 filled."}
     assert PaperOrder.objects.get().status == "FILLED"
 
 
