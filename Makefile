@@ -27,13 +27,12 @@ run: install
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-## Ruff, the migrations check, and the import contracts once they are written ([tool.importlinter] in
-## pyproject.toml, or .importlinter).
+## Ruff, the migrations check, and the layer contracts ([tool.importlinter] in pyproject.toml).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
-	if [ -f .importlinter ] || grep -q 'tool\.importlinter' pyproject.toml; then $(VENV)/bin/lint-imports; fi
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff format .

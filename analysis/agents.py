@@ -13,7 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Sum
 
-from papertrading.models import MarketPrice, SymbolRule
+from papertrading import selectors as papertrading_selectors
 from papertrading.money import format_decimal, round_to_step
 from portfolio.models import Trade
 
@@ -134,10 +134,10 @@ def run_demo_agents(*, posted_by=None) -> dict[str, str]:
     nothing, so the runs list shows decisions, not a heartbeat.
     """
     outcome: dict[str, str] = {}
-    for row in MarketPrice.objects.all():
+    for row in papertrading_selectors.market_price_list(limit=None):
         record_price_sample(symbol=row.symbol, price=row.price, observed_at=row.updated_at)
     prune_price_samples()
-    rules = {rule.symbol: rule for rule in SymbolRule.objects.filter(status="TRADING")}
+    rules = {rule.symbol: rule for rule in papertrading_selectors.tradable_symbol_rules()}
     for symbol in sorted(rules):
         prices = recent_prices(symbol)
         votes = [strategy.vote(prices) for strategy in STRATEGIES]

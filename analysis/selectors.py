@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.db.models import Count, Q, QuerySet
 
-from papertrading.models import PaperOrder
+from papertrading import selectors as papertrading_selectors
 from portfolio import selectors as portfolio_selectors
 
 from .models import AnalysisRun
@@ -21,7 +21,7 @@ def attach_outcomes(runs) -> list[AnalysisRun]:
     runs = list(runs)
     run_ids = [run.run_id for run in runs]
     orders: dict = {}
-    for order in PaperOrder.objects.filter(run_id__in=run_ids).order_by("id"):
+    for order in papertrading_selectors.orders_for_runs(run_ids):
         orders.setdefault(order.run_id, []).append(order)
     trades: dict = {}
     for trade in portfolio_selectors.trade_list().filter(run_id__in=run_ids).order_by("id"):

@@ -200,7 +200,9 @@ class PaperOrderAdmin(admin.ModelAdmin):
         return self._render_differences(request, orders, title=f"{len(orders)} order(s): local and exchange")
 
     def _report_selection(self, request, result, verb: str) -> None:
-        self.message_user(request, result.summary(verb), messages.SUCCESS if result.report.checked else messages.INFO)
+        self.message_user(
+            request, result.summary(verb), messages.SUCCESS if result.report.orders_checked else messages.INFO
+        )
         for note in result.report.notes:
             self.message_user(request, note, messages.WARNING)
         for reason, ids in result.skipped.items():

@@ -1,11 +1,12 @@
 """The simulated account: opening it, moving amounts, operator adjustments, and the self-check."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, Exists, F, Value, When
 from django.utils import timezone
 
 from .models import BalanceAdjustment, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
@@ -53,16 +54,18 @@ def lock_balances(*assets: str) -> dict[str, SimulatedBalance]:
     return balances
 
 
-def reserve_free_amount(asset: str, amount: Decimal) -> bool:
-    """Move `amount` of `asset` from free to locked in one conditional UPDATE; False (and no change) when short.
+def reserve_free_amount(asset: str, amount: Decimal, *, unless: Iterable[Exists] = ()) -> bool:
+    """Move `amount` of `asset` from free to locked in one conditional UPDATE; False (and no change) when short,
+    or when any of the `unless` conditions holds (e.g. the symbol's open-order limit is reached).
 
     The row count says whether free covered it: no read-then-write window, and one query instead of two.
     """
 
     def move() -> int:
-        return SimulatedBalance.objects.filter(asset=asset, free__gte=amount).update(
-            free=F("free") - amount, locked=F("locked") + amount, updated_at=timezone.now()
-        )
+        rows = SimulatedBalance.objects.filter(asset=asset, free__gte=amount)
+        for condition in unless:
+            rows = rows.filter(~condition)
+        return rows.update(free=F("free") - amount, locked=F("locked") + amount, updated_at=timezone.now())
 
     if move():
         return True
@@ -71,6 +74,70 @@ def reserve_free_amount(asset: str, amount: Decimal) -> bool:
     ensure_account()  # first order ever: open the account, then try once more
     SimulatedBalance.objects.get_or_create(asset=asset)
     return bool(move())
+
+
+def require_free_amount(asset: str, amount: Decimal) -> None:
+    """InsufficientBalance unless `asset` has `amount` free; MissingBalance when it has no balance row yet."""
+    free = SimulatedBalance.objects.filter(asset=asset).values_list("free", flat=True).first()
+    if free is None:
+        raise MissingBalance(asset)
+    if free < amount:
+        raise InsufficientBalance(asset)
+
+
+def open_orders_on(symbol: str):
+    """The simulated orders working on `symbol` (what MAX_NUM_ORDERS counts)."""
+    return PaperOrder.objects.filter(symbol=symbol, venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
+
+
+def open_order_limits(order: PaperOrder, rule: SymbolRule) -> dict[str, Exists]:
+    """For each of the symbol's open-order limits this order would count against, a condition true when the
+    limit is already reached (the limit-th open order exists): folded into the reservation's UPDATE, so a
+    resting order costs no extra query."""
+    working = open_orders_on(order.symbol).order_by().values("id")
+    limits = {}
+    if rule.max_num_orders:
+        limits["MAX_NUM_ORDERS"] = Exists(working[rule.max_num_orders - 1 : rule.max_num_orders])
+    if order.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT) and rule.max_num_algo_orders:
+        algo = working.filter(order_type__in=(OrderType.STOP_LOSS, OrderType.TAKE_PROFIT))
+        limits["MAX_NUM_ALGO_ORDERS"] = Exists(algo[rule.max_num_algo_orders - 1 : rule.max_num_algo_orders])
+    return limits
+
+
+class MissingBalance(Exception):
+    """A balance row the move needs does not exist yet (the account or the asset is new)."""
+
+
+def move_free_amounts(deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
+    """Add each delta to its asset's free amount in one UPDATE, only where free covers what the asset needs.
+
+    An asset needs its own debit at least, and more when `needs` says so (Binance checks a whole order against
+    the free balance before matching). Raises InsufficientBalance or MissingBalance when a row was not moved:
+    the caller's transaction must then roll back, since the other rows were.
+    """
+    needs = {asset: max(-delta, (needs or {}).get(asset, ZERO), ZERO) for asset, delta in deltas.items()}
+    field = SimulatedBalance._meta.get_field("free")
+
+    def by_asset(values: dict[str, Decimal]) -> Case:
+        whens = [When(asset=asset, then=Value(value, output_field=field)) for asset, value in values.items()]
+        return Case(*whens, default=Value(ZERO, output_field=field), output_field=field)
+
+    moved = SimulatedBalance.objects.filter(asset__in=list(deltas), free__gte=by_asset(needs)).update(
+        free=F("free") + by_asset(deltas), updated_at=timezone.now()
+    )
+    if moved == len(deltas):
+        return
+    present = set(SimulatedBalance.objects.filter(asset__in=list(deltas)).values_list("asset", flat=True))
+    if present != set(deltas):
+        raise MissingBalance(*sorted(set(deltas) - present))
+    raise InsufficientBalance(*sorted(deltas))
+
+
+def open_missing_balances(*assets: str) -> None:
+    """Open the account if needed, then an empty balance for each asset that has none."""
+    ensure_account()
+    for asset in assets:
+        SimulatedBalance.objects.get_or_create(asset=asset)
 
 
 def release(balance: SimulatedBalance, amount: Decimal) -> None:

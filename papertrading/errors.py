@@ -20,12 +20,27 @@ class OrderValidationError(PaperTradingError):
 
 
 class OrderRejected(PaperTradingError):
-    """The venue refused the order, with Binance's code and message (e.g. -2010 insufficient balance)."""
+    """The venue refused the order, with the exchange's own code and message (e.g. -2010 insufficient balance);
+    `code` is None when the refusal came with no code."""
 
-    def __init__(self, code: int, message: str, order=None):
+    def __init__(self, code: int | None, message: str, order=None):
         super().__init__(message)
         self.code = code
         self.order = order
+
+
+class DuplicateOrder(OrderRejected):
+    """A `client_order_id` already used by an order with other terms (Binance: -2010 "Duplicate order sent.")."""
+
+    http_status = 409
+
+    def __init__(self, order):
+        super().__init__(
+            DUPLICATE_ORDER[0],
+            f"{DUPLICATE_ORDER[1]} client_order_id {order.client_order_id!r} is already order {order.pk}, "
+            "placed with other terms.",
+            order=order,
+        )
 
 
 class OrderNotWorking(PaperTradingError):
@@ -46,6 +61,7 @@ class VenueUnavailable(PaperTradingError):
 
 # Binance's codes and messages, reused by the simulator so both venues answer alike.
 INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
+DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
 WOULD_TRIGGER_IMMEDIATELY = (-2010, "Order would trigger immediately.")
 UNKNOWN_ORDER = (-2011, "Unknown order sent.")
 FILTER_FAILURE = -1013

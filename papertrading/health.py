@@ -1,20 +1,16 @@
 """GET /healthz: what an operator or a load balancer needs to know, without auth and without secrets."""
 
+from celery import current_app
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
 from django.db.models import Max
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from .models import MarketPrice
-
-LAST_SYNC_KEY = "health:last-successful-sync"
-
-
-def record_successful_sync() -> None:
-    cache.set(LAST_SYNC_KEY, timezone.now().isoformat(), None)
+from . import selectors
+from .models import MarketPrice, Venue
+from .sync_status import is_sync_stale, last_successful_sync
 
 
 def _age_seconds(moment) -> float | None:
@@ -31,9 +27,7 @@ def health_report() -> tuple[bool, dict]:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
 
     try:
-        from config.celery import app
-
-        with app.connection_for_write() as conn:
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = {"ok": True, "transport": conn.transport_cls}
     except Exception as exc:
@@ -48,22 +42,23 @@ def health_report() -> tuple[bool, dict]:
             "stale_after_seconds": settings.PRICE_STALE_AFTER_SECONDS,
         }
 
-    if settings.PAPER_TRADING_MODE == "testnet":
-        from .binance import RateLimitState
-
-        last_sync = cache.get(LAST_SYNC_KEY)
-        sync_age = _age_seconds(timezone.datetime.fromisoformat(last_sync)) if last_sync else None
+    if settings.PAPER_TRADING_MODE == Venue.TESTNET:
+        # A sync that succeeds has heard the exchange answer (it asks even with no order to check), so a stale
+        # sync means an exchange that is unreachable, refusing the credentials, or a worker that stopped.
+        last_sync = last_successful_sync()
+        status = selectors.venue_status()
         checks["sync"] = {
-            "ok": sync_age is not None and sync_age <= settings.PRICE_STALE_AFTER_SECONDS,
-            "last_success_age_seconds": sync_age,
+            "ok": not is_sync_stale(last_sync) and not status.error,
+            "last_success_age_seconds": _age_seconds(last_sync),
         }
-        limits = RateLimitState().status()
+        if status.error:
+            checks["sync"]["error"] = status.error
         checks["rate_limit"] = {
-            "ok": not limits["paused"],
-            "paused": limits["paused"],
-            "banned": limits["banned"],
-            "until": limits["until"].isoformat() if limits["until"] else None,
-            "used_weight_1m": limits["used_weight_1m"],
+            "ok": not status.paused,
+            "paused": status.paused,
+            "banned": status.banned,
+            "until": status.paused_until.isoformat() if status.paused_until else None,
+            "used_weight_1m": status.used_weight_1m,
         }
     healthy = all(check["ok"] for check in checks.values())
     return healthy, {"status": "ok" if healthy else "degraded", "mode": settings.PAPER_TRADING_MODE, "checks": checks}

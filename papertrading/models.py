@@ -52,6 +52,20 @@ class SymbolRule(models.Model):
     min_notional = money_field(default=Decimal("0"))
     max_notional = money_field(default=Decimal("0"))
     apply_min_notional_to_market = models.BooleanField(default=True)
+    apply_max_notional_to_market = models.BooleanField(default=False)
+    # MARKET_LOT_SIZE: the LOT_SIZE rule for MARKET quantities; each part is off when zero.
+    market_min_quantity = money_field(default=Decimal("0"))
+    market_max_quantity = money_field(default=Decimal("0"))
+    market_step_size = money_field(default=Decimal("0"))
+    # PERCENT_PRICE_BY_SIDE: a BUY's price within [bid down, bid up] × the average price, a SELL's within the ask
+    # multipliers; zero means the bound is off.
+    bid_multiplier_up = money_field(default=Decimal("0"))
+    bid_multiplier_down = money_field(default=Decimal("0"))
+    ask_multiplier_up = money_field(default=Decimal("0"))
+    ask_multiplier_down = money_field(default=Decimal("0"))
+    # MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS: open orders of the account on the symbol; zero means no limit.
+    max_num_orders = models.PositiveIntegerField(default=0)
+    max_num_algo_orders = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -101,6 +115,8 @@ class PaperOrder(models.Model):
         UNKNOWN = "UNKNOWN", "Outcome unknown"
 
     WORKING_STATUSES = (Status.PENDING, Status.PARTIALLY_FILLED)
+    # Working, or sent with the outcome not known yet: what sync must look at.
+    OPEN_STATUSES = (*WORKING_STATUSES, Status.UNKNOWN)
     FINAL_STATUSES = (Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.EXPIRED)
 
     class Trigger(models.TextChoices):

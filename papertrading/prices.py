@@ -3,13 +3,16 @@
 import random
 from decimal import Decimal
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from .binance import BinanceError, BinanceTestnetClient
+from .errors import VenueUnavailable
 from .models import MarketPrice, SymbolRule
 from .money import round_to_step
+
+UNAVAILABLE_MESSAGE = "Market data is unavailable now; try again in a moment."
 
 # Where the synthetic walk starts for the default symbols (close to the market when the project was written).
 SYNTHETIC_START_PRICES = {
@@ -46,32 +49,43 @@ class SyntheticPriceSource:
         return prices
 
 
+def market_data_client() -> BinanceTestnetClient:
+    """The client for Binance's public market data (MARKET_DATA_BASE_URL): unsigned calls, no retries (the next
+    refresh is seconds away)."""
+    client = BinanceTestnetClient(base_url=settings.MARKET_DATA_BASE_URL)
+    client.max_get_retries = 0
+    return client
+
+
 class BinancePriceSource:
     """Binance's public ticker (`GET /api/v3/ticker/price`), one call for every symbol."""
 
     name = "binance"
-    timeout = (3.05, 10)
 
     def next_prices(self, rules: list[SymbolRule], current: dict[str, MarketPrice]) -> dict[str, tuple[Decimal, int]]:
-        symbols = "[" + ",".join(f'"{rule.symbol}"' for rule in rules) + "]"
-        response = requests.get(
-            f"{settings.MARKET_DATA_BASE_URL}/api/v3/ticker/price", params={"symbols": symbols}, timeout=self.timeout
-        )
-        response.raise_for_status()
+        try:
+            answer = market_data_client().ticker_price([rule.symbol for rule in rules])
+        except BinanceError as exc:
+            raise VenueUnavailable(UNAVAILABLE_MESSAGE, retry_after=5) from exc
         known = {rule.symbol for rule in rules}
-        return {
-            item["symbol"]: (Decimal(item["price"]), 0)
-            for item in response.json()
-            if item["symbol"] in known and Decimal(item["price"]) > 0
-        }
+        prices = {}
+        for item in answer if isinstance(answer, list) else []:
+            if isinstance(item, dict) and item.get("symbol") in known:
+                price = Decimal(str(item.get("price") or 0))
+                if price > 0:
+                    prices[item["symbol"]] = (price, 0)
+        return prices
 
 
 def get_price_source():
     return BinancePriceSource() if settings.MARKET_DATA_SOURCE == "binance" else SyntheticPriceSource()
 
 
-def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> list[MarketPrice]:
-    """Fetch the next price of each symbol, store it, then match the simulated orders it reaches."""
+def refresh_prices(*, symbols: list[str] | None = None) -> list[MarketPrice]:
+    """Fetch the next price of each symbol and store it (matching the orders it reaches is the services' job).
+
+    Raises VenueUnavailable when the price source cannot be asked; the stored prices then stay as they were.
+    """
     rules = list(SymbolRule.objects.filter(status="TRADING"))
     if symbols:
         wanted = {s.upper() for s in symbols}
@@ -90,11 +104,6 @@ def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> l
             row.price, row.sequence, row.source, row.updated_at = price, sequence, source.name, now
             row.save()
             saved.append(row)
-    if match:
-        from .services import match_orders
-
-        for row in saved:
-            match_orders(symbol=row.symbol, market_price=row.price)
     return saved
 
 
@@ -102,9 +111,14 @@ def ensure_price(symbol: str) -> MarketPrice | None:
     """The stored price of a symbol, fetching a first one when there is none yet."""
     row = MarketPrice.objects.filter(symbol=symbol).first()
     if row is None and SymbolRule.objects.filter(symbol=symbol).exists():
-        rows = refresh_prices(symbols=[symbol], match=False)
+        rows = refresh_prices(symbols=[symbol])
         row = rows[0] if rows else None
     return row
+
+
+def last_price(symbol: str) -> Decimal | None:
+    """The stored last price of a symbol, without fetching one."""
+    return MarketPrice.objects.filter(symbol=symbol).values_list("price", flat=True).first()
 
 
 def is_stale(row: MarketPrice) -> bool:

@@ -12,41 +12,30 @@ Every change is recorded as an order event with source "admin" and the operator'
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from .balances import reservation
 from .errors import OrderNotWorking, OrderRejected, PaperTradingError, VenueUnavailable
 from .models import OrderEvent, PaperOrder, Venue
 from .money import to_money
 from .services import cancel_order
-from .symbols import get_symbol_rule
+from .sync_status import sync_stale_after
 from .venues import get_venue
-from .venues.base import SyncReport
-from .venues.testnet import RESET_REASON, map_status
+from .venues.base import ExecutionReport, SyncReport
+from .venues.testnet import RESET_REASON
 
 Status = PaperOrder.Status
 ZERO = Decimal("0")
-OPEN_STATUSES = (*PaperOrder.WORKING_STATUSES, Status.UNKNOWN)
 # One admin action queries the exchange once per order (weight 4, +5 for trades): cap what one click may spend.
 MAX_ORDERS_PER_ACTION = 100
-SIMULATED_NOTE = "Simulated orders have no exchange copy: compared with what their fills and terms imply."
-
-
-def sync_stale_after() -> timedelta:
-    """How long an open testnet order may go unsynced before the admin calls it stale (health uses the same)."""
-    seconds = getattr(settings, "SYNC_STALE_AFTER_SECONDS", None) or settings.PRICE_STALE_AFTER_SECONDS
-    return timedelta(seconds=seconds)
 
 
 def stale_orders_q(now=None) -> Q:
     """Working or unknown testnet orders never synced, or not for longer than sync_stale_after()."""
     cutoff = (now or timezone.now()) - sync_stale_after()
-    return Q(venue=Venue.TESTNET, status__in=OPEN_STATUSES) & (
+    return Q(venue=Venue.TESTNET, status__in=PaperOrder.OPEN_STATUSES) & (
         Q(last_synced_at__isnull=True) | Q(last_synced_at__lt=cutoff)
     )
 
@@ -79,44 +68,29 @@ def _row(label: str, local, other, *, differs: bool | None = None) -> dict:
     return {"label": label, "local": _show(local), "other": _show(other), "differs": differs}
 
 
-def _local_fills(order: PaperOrder) -> tuple[int, Decimal, Decimal]:
-    fills = list(order.fills.all())
+def _fill_totals(fills) -> tuple[int, Decimal, Decimal]:
+    fills = list(fills)
     quantity = sum((f.quantity for f in fills), ZERO)
     quote = sum((to_money(f.quantity * f.price) for f in fills), ZERO)
     return len(fills), quantity, quote
 
 
-def order_differences(order: PaperOrder) -> dict:
-    """The order's local fields beside the exchange's copy, fetched now (testnet), or beside what its own fills and
-    terms imply (simulation).
+def _locked(asset: str, amount: Decimal | None) -> str:
+    return f"{_show(amount)} {asset}" if amount else "0"
+
+
+def order_differences(order: PaperOrder, *, skip_because: str = "") -> dict:
+    """The order's local fields beside its venue's own copy, fetched now (for the simulator, what its own fills
+    and terms imply).
 
     Returns ``{"order", "compared_with", "rows": [{"label", "local", "other", "differs"}], "differs", "found",
-    "error", "notes", "request_weight"}``. An exchange that cannot be asked (no credentials, down, rate limit)
-    gives ``error`` and the local side only; it never raises.
+    "error", "notes", "request_weight"}``. A venue that cannot be asked (no credentials, down, rate limit) gives
+    ``error`` and the local side only; it never raises.
     """
-    if order.venue == Venue.TESTNET:
-        return _testnet_differences(order)
-    return _simulated_differences(order)
-
-
-def orders_differences(orders: Iterable[PaperOrder]) -> list[dict]:
-    """order_differences for each order; once the exchange is unavailable, the rest are not asked again."""
-    results, unavailable = [], ""
-    for order in orders:
-        if unavailable and order.venue == Venue.TESTNET:
-            results.append(_testnet_differences(order, skip_because=unavailable))
-            continue
-        result = order_differences(order)
-        if result["error"] and order.venue == Venue.TESTNET:
-            unavailable = result["error"]
-        results.append(result)
-    return results
-
-
-def _base(order: PaperOrder, compared_with: str) -> dict:
-    return {
+    venue = get_venue(order.venue)
+    result = {
         "order": order,
-        "compared_with": compared_with,
+        "compared_with": venue.label,
         "rows": [],
         "differs": False,
         "found": False,
@@ -124,94 +98,75 @@ def _base(order: PaperOrder, compared_with: str) -> dict:
         "notes": [],
         "request_weight": 0,
     }
-
-
-def _testnet_differences(order: PaperOrder, *, skip_because: str = "") -> dict:
-    result = _base(order, "Binance Spot Testnet")
-    fills, filled, filled_quote = _local_fills(order)
-    local = [
-        ("Status", order.status),
-        ("Exchange order id", order.binance_order_id),
-        ("Executed quantity", order.executed_quantity),
-        ("Cumulative quote quantity", order.cumulative_quote_quantity),
-        ("Fills", fills),
-        ("Fills quantity", filled),
-        ("Fills quote amount", filled_quote),
-    ]
+    fills, filled, filled_quote = _fill_totals(order.fills.all())
+    local = {
+        "Status": order.status,
+        "Exchange order id": order.binance_order_id,
+        "Executed quantity": order.executed_quantity,
+        "Cumulative quote quantity": order.cumulative_quote_quantity,
+        "Fills": fills,
+        "Fills quantity": filled,
+        "Fills quote amount": filled_quote,
+    }
+    report: ExecutionReport | None = None
     if skip_because:
         result["error"] = f"Not asked: {skip_because}"
     else:
-        venue = get_venue(Venue.TESTNET)
-        start = venue.client.weight_used
+        start = venue.weight_used
         try:
-            data, trades = venue.query_order(order)
+            report = venue.query(order)
         except VenueUnavailable as exc:
             result["error"] = exc.message
         finally:
-            result["request_weight"] = venue.client.weight_used - start
+            result["request_weight"] = venue.weight_used - start
     if result["error"]:
-        result["rows"] = [_row(label, value, None, differs=False) for label, value in local]
+        result["rows"] = [_row(label, value, None, differs=False) for label, value in local.items()]
         return result
-    if data is None:
+    if report is None:
         # -2013: right for an order that was never placed; a difference for anything the desk thinks is live.
         result["notes"].append("The exchange has no such order (-2013).")
         expected_absent = order.status == Status.REJECTED or order.reject_reason == RESET_REASON
-        result["rows"] = [_row(label, value, None, differs=not expected_absent) for label, value in local]
+        result["rows"] = [_row(label, value, None, differs=not expected_absent) for label, value in local.items()]
         result["rows"][0]["other"] = "no such order"
         result["differs"] = not expected_absent
         return result
     result["found"] = True
-    executed = Decimal(str(data.get("executedQty") or "0"))
-    exchange_status = map_status(data.get("status"), executed)
-    trade_quantity = sum((Decimal(str(t["qty"])) for t in trades), ZERO)
-    trade_quote = sum((to_money(Decimal(str(t["qty"])) * Decimal(str(t["price"]))) for t in trades), ZERO)
+    if report.detail:
+        result["notes"].append(report.detail)
+    other_fills, other_filled, other_quote = _fill_totals(report.fills)
+    status = f"{report.status} ({report.venue_status})" if report.venue_status else report.status
     rows = [
-        _row("Status", order.status, exchange_status),
-        _row("Exchange order id", order.binance_order_id, int(data["orderId"])),
-        _row("Executed quantity", order.executed_quantity, executed),
-        _row(
-            "Cumulative quote quantity",
-            order.cumulative_quote_quantity,
-            max(ZERO, Decimal(str(data.get("cummulativeQuoteQty") or "0"))),
-        ),
-        _row("Fills", fills, len(trades)),
-        _row("Fills quantity", filled, trade_quantity),
-        _row("Fills quote amount", filled_quote, trade_quote),
+        _row("Status", order.status, report.status),
+        _row("Exchange order id", order.binance_order_id, report.exchange_order_id),
+        _row("Executed quantity", order.executed_quantity, report.executed_quantity),
+        _row("Cumulative quote quantity", order.cumulative_quote_quantity, report.cumulative_quote_quantity),
+        _row("Fills", fills, other_fills),
+        _row("Fills quantity", filled, other_filled),
+        _row("Fills quote amount", filled_quote, other_quote),
     ]
-    rows[0]["other"] = f"{exchange_status} (Binance {data.get('status')})"
+    rows[0]["other"] = status
+    if report.locked_amount is not None:
+        rows.append(
+            _row(
+                "Locked",
+                _locked(order.locked_asset, order.locked_amount),
+                _locked(report.locked_asset, report.locked_amount),
+            )
+        )
     result["rows"] = rows
     result["differs"] = any(row["differs"] for row in rows)
     return result
 
 
-def _simulated_differences(order: PaperOrder) -> dict:
-    result = _base(order, "its fills and terms")
-    result["notes"].append(SIMULATED_NOTE)
-    fills, filled, filled_quote = _local_fills(order)
-    if filled >= order.quantity:
-        implied_status = Status.FILLED
-    elif filled > 0 and order.is_working:
-        implied_status = Status.PARTIALLY_FILLED
-    else:
-        implied_status = order.status
-    rule = get_symbol_rule(order.symbol)
-    if order.is_working and rule is not None:
-        asset, amount = reservation(order, rule)
-        implied_lock = f"{_show(amount)} {asset}"
-    else:
-        implied_lock = "0"
-    local_lock = f"{_show(order.locked_amount)} {order.locked_asset}" if order.locked_amount else "0"
-    rows = [
-        _row("Status", order.status, implied_status),
-        _row("Executed quantity", order.executed_quantity, filled),
-        _row("Cumulative quote quantity", order.cumulative_quote_quantity, filled_quote),
-        _row("Fills", fills, fills, differs=False),
-        _row("Locked", local_lock, implied_lock),
-    ]
-    result["found"] = True
-    result["rows"] = rows
-    result["differs"] = any(row["differs"] for row in rows)
-    return result
+def orders_differences(orders: Iterable[PaperOrder]) -> list[dict]:
+    """order_differences for each order; once a venue is unavailable, its other orders are not asked again."""
+    results, unavailable = [], {}
+    for order in orders:
+        result = order_differences(order, skip_because=unavailable.get(order.venue, ""))
+        if result["error"] and order.venue not in unavailable:
+            unavailable[order.venue] = result["error"]
+        results.append(result)
+    return results
 
 
 # --- fixes ------------------------------------------------------------------------------------------------------
@@ -223,12 +178,7 @@ class SelectionResult:
     skipped: dict[str, list[int]] = field(default_factory=dict)
 
     def summary(self, verb: str) -> str:
-        report = self.report
-        changed = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(report.changed.items()))
-        return (
-            f"{verb} {report.checked} testnet order(s): {changed or 'no changes'}. "
-            f"Request weight {report.request_weight}."
-        )
+        return f"{verb}: {self.report.summary()}. Request weight {self.report.request_weight}."
 
 
 def _split(order_ids: Iterable[int], statuses: tuple[str, ...], wrong_status: str) -> tuple[list[int], dict]:
@@ -255,10 +205,10 @@ def sync_selected_orders(order_ids: Iterable[int], actor: str = "") -> Selection
 
     Raises VenueUnavailable when the testnet cannot be asked (no credentials, unreachable, rate-limited).
     """
-    chosen, skipped = _split(order_ids, OPEN_STATUSES, "already final: nothing to sync")
+    chosen, skipped = _split(order_ids, PaperOrder.OPEN_STATUSES, "already final: nothing to sync")
     if not chosen:
         return SelectionResult(SyncReport(venue=Venue.TESTNET), skipped)
-    report = get_venue(Venue.TESTNET).sync_orders_by_id(chosen, source=OrderEvent.Source.ADMIN, actor=actor)
+    report = get_venue(Venue.TESTNET).sync_orders(chosen, source=OrderEvent.Source.ADMIN, actor=actor)
     return SelectionResult(report, skipped)
 
 
@@ -268,7 +218,7 @@ def resolve_unknown_orders(order_ids: Iterable[int], actor: str = "") -> Selecti
     chosen, skipped = _split(order_ids, (Status.UNKNOWN,), "outcome already known")
     if not chosen:
         return SelectionResult(SyncReport(venue=Venue.TESTNET), skipped)
-    report = get_venue(Venue.TESTNET).sync_orders_by_id(
+    report = get_venue(Venue.TESTNET).sync_orders(
         chosen, source=OrderEvent.Source.ADMIN, actor=actor, statuses=(Status.UNKNOWN,)
     )
     return SelectionResult(report, skipped)

@@ -1,11 +1,14 @@
 """Reads of orders and balances, shared by the API, the pages and the admin."""
 
-from datetime import timedelta
+from decimal import Decimal
 
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
-from django.utils import timezone
 
-from .models import OrderEvent, OrderFill, PaperOrder, Venue
+from . import prices
+from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, SymbolRule
+from .symbols import get_symbol_rule
+from .venues import get_venue
+from .venues.base import BalanceReport, VenueStatus
 
 
 def order_list() -> QuerySet[PaperOrder]:
@@ -35,31 +38,89 @@ def with_history(order: PaperOrder) -> PaperOrder:
     return order
 
 
-def attach_history(order: PaperOrder, *, fills: list[OrderFill], events: list[OrderEvent]) -> None:
-    """Store known fills and events as if prefetched, the way prefetch_related_objects does."""
-    cache = order.__dict__.setdefault("_prefetched_objects_cache", {})
-    for name, rows in (("fills", fills), ("events", events)):
-        queryset = getattr(order, name).all()
-        queryset._result_cache, queryset._prefetch_done = list(rows), True
-        cache[name] = queryset
+def testnet_notices() -> list[str]:
+    """What a trader should know about the venue now (a rate-limit pause, orders closed by a testnet reset)."""
+    return venue_status().notices
 
 
-def testnet_notices(*, reset_window: timedelta = timedelta(days=7)) -> list[str]:
-    """What a trader on the testnet should know now: a rate-limit pause, orders closed by a testnet reset."""
-    from .binance import RateLimitState
-    from .venues.testnet import RESET_REASON
+def venue_status() -> VenueStatus:
+    """The configured venue's name, label, masked key, and what is wrong with it or worth telling now."""
+    return get_venue().status()
 
-    notices = []
-    limits = RateLimitState().status()
-    if limits["orders_paused"] and not limits["paused"]:
-        notices.append(
-            f"New orders are paused by the exchange's order rate limit until {limits['orders_until']:%H:%M:%S} UTC."
-        )
-    closed = PaperOrder.objects.filter(
-        venue=Venue.TESTNET, reject_reason=RESET_REASON, updated_at__gte=timezone.now() - reset_window
-    )
-    if count := closed.count():
-        notices.append(
-            f"{count} order(s) were closed because the testnet was reset and no longer knew them; nothing was resent."
-        )
-    return notices
+
+def account_balances() -> tuple[str, list[BalanceReport]]:
+    """The configured venue's name and its balances (VenueUnavailable when it cannot be asked)."""
+    venue = get_venue()
+    return venue.name, venue.balances()
+
+
+def market_price(symbol: str) -> Decimal | None:
+    """The price a MARKET order on `symbol` would be judged at now, on the configured venue."""
+    return get_venue().market_price((symbol or "").upper())
+
+
+def market_fill_price(symbol: str, side: str) -> Decimal | None:
+    """The price a MARKET order on `side` would fill at now on the configured venue (the simulator adds its
+    slippage; the testnet answers its last price), for sizing an order by the quote amount it may spend."""
+    return get_venue().taker_price((symbol or "").upper(), side)
+
+
+def table_price(symbol: str) -> Decimal | None:
+    """The price table's last price of `symbol` (a first one is fetched when there is none)."""
+    row = prices.ensure_price((symbol or "").upper())
+    return row.price if row else None
+
+
+def symbol_rule(symbol: str) -> SymbolRule | None:
+    """The filters of `symbol` on the configured venue; None when it does not list the symbol."""
+    return get_venue().symbol_rule((symbol or "").upper())
+
+
+def stored_symbol_rule(symbol: str) -> SymbolRule | None:
+    """The stored filters of `symbol`, without asking any venue."""
+    return get_symbol_rule(symbol)
+
+
+def tradable_symbol_rules() -> list[SymbolRule]:
+    return list(SymbolRule.objects.filter(status="TRADING").order_by("symbol"))
+
+
+def last_price(symbol: str) -> Decimal | None:
+    """The price table's last price of `symbol`, without fetching one."""
+    return prices.last_price((symbol or "").upper())
+
+
+def last_prices(symbols=None) -> dict[str, Decimal]:
+    """The price table's last price of every symbol (or of `symbols`), whatever the venue."""
+    rows = MarketPrice.objects.all()
+    if symbols is not None:
+        rows = rows.filter(symbol__in=list(symbols))
+    return dict(rows.values_list("symbol", "price"))
+
+
+def orders_for_runs(run_ids) -> QuerySet[PaperOrder]:
+    """The orders placed for these analysis runs, oldest first."""
+    return PaperOrder.objects.filter(run_id__in=list(run_ids)).order_by("id")
+
+
+def market_price_list(*, limit: int = 20) -> list[MarketPrice]:
+    """The last known price of each symbol, by symbol."""
+    return list(MarketPrice.objects.order_by("symbol")[:limit])
+
+
+def latest_event_id() -> int:
+    """The newest order event's id, 0 before any: a bookmark to ask later what happened since."""
+    return OrderEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def fill_event_list(
+    *, placed_by, after: int, until: int, excluding_sources: tuple[str, ...] = (), limit: int = 10
+) -> list[OrderEvent]:
+    """Fills and partial fills of `placed_by`'s orders recorded after event `after` up to `until`, oldest first."""
+    events = OrderEvent.objects.filter(
+        id__gt=after,
+        id__lte=until,
+        order__placed_by=placed_by,
+        to_status__in=[PaperOrder.Status.FILLED, PaperOrder.Status.PARTIALLY_FILLED],
+    ).exclude(source__in=excluding_sources)
+    return list(events.select_related("order").order_by("id")[:limit])

@@ -1,24 +1,25 @@
-"""Writes of the order lifecycle. Views, serializers, admin actions, commands and tasks call these."""
+"""Writes of the order lifecycle: the one door into papertrading for views, the API, the admin, commands, tasks
+and the other apps. Each service asks the configured venue through its interface and never branches on which
+venue it is."""
 
-import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count
+from django.db import IntegrityError
 
-from .errors import OrderNotWorking, OrderRejected, OrderValidationError, VenueUnavailable
-from .health import record_successful_sync
-from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, Venue
-from .selectors import attach_history
-from .signals import fills_recorded, order_status_changed
+from . import prices, selectors
+from .errors import DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
+from .models import MarketPrice, OrderEvent, PaperOrder, Venue
+from .symbols import get_symbol_rule
+from .sync_status import record_successful_sync
 from .validation import validate_client_order_id, validate_order
 from .venues import get_venue
-from .venues.base import BalanceReport, ExecutionReport, SyncReport
+from .venues.base import SyncProgress, SyncReport
 
-logger = logging.getLogger(__name__)
 Status = PaperOrder.Status
+# What makes two orders "the same order" when a client_order_id comes again.
+ORDER_TERMS = ("symbol", "side", "order_type", "quantity", "price", "stop_price", "time_in_force", "run_id")
 
 
 @dataclass
@@ -30,6 +31,49 @@ class PlaceResult:
 def new_client_order_id() -> str:
     """34 characters from Binance's newClientOrderId charset."""
     return f"pt{uuid.uuid4().hex}"
+
+
+def check_order(
+    *,
+    symbol: str,
+    side: str,
+    order_type: str,
+    quantity: Decimal | None,
+    price: Decimal | None = None,
+    stop_price: Decimal | None = None,
+    time_in_force: str = "",
+    market_price: Decimal | None = None,
+    on_venue: bool = True,
+) -> Decimal | None:
+    """Validate an order without writing, reserving or sending anything; returns the market price it was judged at.
+
+    `on_venue` judges it by the configured venue's rules and price (the testnet refreshes the symbol's filters
+    from the exchange and refuses early, with VenueUnavailable, when it cannot be used); otherwise by the stored
+    rules and the price table. `market_price`, when given, is used instead of asking. Raises
+    OrderValidationError with a message per field.
+    """
+    symbol = (symbol or "").upper()
+    if on_venue:
+        venue = get_venue()
+        rule = venue.symbol_rule(symbol)
+        if rule is not None and market_price is None:
+            market_price = venue.market_price(rule.symbol)
+    else:
+        rule = get_symbol_rule(symbol)
+        if rule is not None and market_price is None:
+            row = prices.ensure_price(symbol)
+            market_price = row.price if row else None
+    validate_order(
+        rule=rule,
+        side=side,
+        order_type=order_type,
+        quantity=quantity,
+        price=price,
+        stop_price=stop_price,
+        time_in_force=time_in_force or "",
+        market_price=market_price,
+    )
+    return market_price
 
 
 def place_order(
@@ -48,40 +92,13 @@ def place_order(
 ) -> PlaceResult:
     """Validate, write the order, then execute it on the configured venue, exactly once.
 
-    A `client_order_id` that exists returns that order unchanged (created=False). Invalid input raises
-    OrderValidationError before anything is written or reserved; a venue refusal leaves a REJECTED order and
-    raises OrderRejected. On a remote venue the row is written as UNKNOWN before the request, so a crash or a
-    timeout leaves an order that sync can resolve, never a second order.
+    A `client_order_id` that exists returns that order unchanged (created=False) when the terms are the same,
+    and raises DuplicateOrder (409) when they differ. Invalid input raises OrderValidationError before anything
+    is written or reserved; a venue refusal leaves a REJECTED order and raises OrderRejected with the venue's
+    own code (or none).
     """
     validate_client_order_id(client_order_id)
-
-    def replayed() -> PlaceResult | None:
-        # A repeated client_order_id (a retry, or two requests racing) answers with the first order, even if the
-        # market has moved or the venue is paused since. Looking only when something fails saves every new order
-        # a query: the unique index refuses a duplicate inside the transaction, which undoes whatever it moved.
-        existing = client_order_id and PaperOrder.objects.filter(client_order_id=client_order_id).first()
-        return PlaceResult(existing, created=False) if existing else None
-
     symbol = (symbol or "").upper()
-    venue = get_venue()
-    try:
-        # The testnet refreshes the symbol's filters from the exchange (cached) and refuses early when unusable.
-        rule = venue.symbol_rule(symbol)
-        market_price = venue.market_price(symbol) if rule else None
-        validate_order(
-            rule=rule,
-            side=side,
-            order_type=order_type,
-            quantity=quantity,
-            price=price,
-            stop_price=stop_price,
-            time_in_force=time_in_force or "",
-            market_price=market_price,
-        )
-    except (OrderValidationError, VenueUnavailable):
-        if result := replayed():
-            return result
-        raise
     fields = dict(
         symbol=symbol,
         side=side,
@@ -90,189 +107,87 @@ def place_order(
         price=price,
         stop_price=stop_price,
         time_in_force=time_in_force or "",
+        run_id=run_id,
+    )
+    try:
+        market_price = check_order(**{name: fields[name] for name in ORDER_TERMS if name != "run_id"})
+    except (OrderValidationError, VenueUnavailable):
+        # A retry of an order placed before the market moved or the venue paused still gets its order back.
+        if result := _replayed(client_order_id, fields):
+            return result
+        raise
+    venue = get_venue()
+    fields.update(
         venue=venue.name,
         client_order_id=client_order_id or new_client_order_id(),
-        run_id=run_id,
         placed_by=placed_by if getattr(placed_by, "pk", None) else None,
     )
-    actor = getattr(placed_by, "username", "")
     try:
-        if venue.is_remote:
-            order = _place_remote(venue, fields, market_price, source=source, actor=actor)
-        else:
-            with transaction.atomic():
-                # The simulator decides before the row exists, so the order is inserted once, in its final state.
-                order = PaperOrder(status=Status.PENDING, **fields)
-                report = venue.place(order, market_price=market_price)
-                apply_report(order, report, source=source, actor=actor, from_status="")
+        order = venue.submit(fields, market_price=market_price, source=source, actor=getattr(placed_by, "username", ""))
     except IntegrityError:
-        if result := replayed():
+        # Looking only when the insert fails saves every new order a query: the unique index refuses a duplicate
+        # client_order_id inside the transaction, which undoes whatever it moved.
+        if result := _replayed(client_order_id, fields):
             return result
         raise
     if order.status == Status.REJECTED:
-        raise OrderRejected(order.reject_code or -2010, order.reject_reason, order=order)
+        raise OrderRejected(order.reject_code, order.reject_reason, order=order)
     return PlaceResult(order, created=True)
 
 
-def _place_remote(venue, fields: dict, market_price, *, source: str, actor: str) -> PaperOrder:
-    with transaction.atomic():
-        order = PaperOrder.objects.create(status=Status.UNKNOWN, **fields)
-        record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=f"Sending to {venue.name}.")
-    # The network call runs outside any transaction: the row above is committed first, so whatever happens
-    # next (timeout, crash), the order exists locally with its client_order_id and sync can find it.
-    report = venue.place(order, market_price=market_price)
-    with transaction.atomic():
-        order = PaperOrder.objects.select_for_update().get(pk=order.pk)
-        if order.status == Status.UNKNOWN:
-            apply_report(order, report, source=source, actor=actor)
-    return order
+def _replayed(client_order_id: str | None, fields: dict) -> PlaceResult | None:
+    """The order already stored under this client_order_id (a retry, or two requests racing), if any."""
+    existing = client_order_id and PaperOrder.objects.filter(client_order_id=client_order_id).first()
+    if not existing:
+        return None
+    if not _same_terms(existing, fields):
+        raise DuplicateOrder(existing)
+    return PlaceResult(existing, created=False)
 
 
-def apply_report(
-    order: PaperOrder,
-    report: ExecutionReport,
-    *,
-    source: str,
-    actor: str = "",
-    from_status: str | None = None,
-) -> PaperOrder:
-    """Bring a locked order row to the venue's view: status, amounts, new fills and one event per change.
-
-    Call inside a transaction holding the order's row. Fills with a trade id already stored are skipped, so
-    applying the same report twice changes nothing (sync is idempotent).
-    """
-    previous = order.status if from_status is None else from_status
-    known_trades = set()
-    if order.pk and any(fill.trade_id for fill in report.fills):
-        known_trades = set(order.fills.exclude(trade_id="").values_list("trade_id", flat=True))
-    order.status = report.status
-    if report.executed_quantity is not None:
-        order.executed_quantity = max(order.executed_quantity, report.executed_quantity)
-        order.cumulative_quote_quantity = max(order.cumulative_quote_quantity, report.cumulative_quote_quantity)
-    if report.exchange_order_id is not None:
-        order.binance_order_id = report.exchange_order_id
-    if report.reject_reason:
-        order.reject_code, order.reject_reason = report.reject_code, report.reject_reason[:255]
-    if order.status not in PaperOrder.WORKING_STATUSES:
-        order.locked_amount = Decimal("0")
-    order.save()
-    new_fills = [
-        OrderFill(order=order, **vars(fill))
-        for fill in report.fills
-        if not fill.trade_id or fill.trade_id not in known_trades
-    ]
-    OrderFill.objects.bulk_create(new_fills)
-    events = []
-    if previous != order.status:
-        detail = report.detail or report.reject_reason
-        events.append(record_event(order, previous, order.status, source=source, actor=actor, detail=detail))
-        order_status_changed.send(sender=PaperOrder, order=order, from_status=previous, to_status=order.status)
-    if from_status == "":
-        # A new order's whole history is what was just written: hand it to the caller without reading it back.
-        attach_history(order, fills=new_fills, events=events)
-    if new_fills:
-        fills_recorded.send(sender=PaperOrder, order=order, fills=new_fills)
-    return order
-
-
-def record_event(order: PaperOrder, from_status: str, to_status: str, *, source: str, actor: str = "", detail=""):
-    return OrderEvent.objects.create(
-        order=order, from_status=from_status, to_status=to_status, source=source, actor=actor, detail=detail
-    )
+def _same_terms(order: PaperOrder, fields: dict) -> bool:
+    for name in ORDER_TERMS:
+        stored, asked = getattr(order, name), fields[name]
+        if name == "time_in_force":
+            stored, asked = stored or "", asked or ""
+        if stored != asked:
+            return False
+    return True
 
 
 def cancel_order(*, order_id: int, source: str = OrderEvent.Source.API, actor: str = "") -> PaperOrder:
-    """Cancel a working order; OrderNotWorking (HTTP 409) when it has already finished."""
+    """Cancel a working order on its venue; OrderNotWorking (HTTP 409) when it has already finished."""
     order = PaperOrder.objects.filter(pk=order_id).first()
     if order is None:
         raise PaperOrder.DoesNotExist(order_id)
-    venue = get_venue(order.venue)
-    if venue.is_remote:
-        if not order.is_working:
-            raise OrderNotWorking(f"Order {order.pk} is {order.status}; only working orders can be cancelled.")
-        report = venue.cancel(order)
-        with transaction.atomic():
-            order = PaperOrder.objects.select_for_update().get(pk=order.pk)
-            order = apply_report(order, report, source=source, actor=actor)
-        if order.status != Status.CANCELLED:
-            # The exchange finished it first (e.g. filled): its real state is recorded above, the cancel failed.
-            raise OrderNotWorking(f"Order {order.pk} is {order.status} on the exchange; it could not be cancelled.")
-        return order
-    with transaction.atomic():
-        # The row lock makes a cancel and a fill of the same order take turns; the loser sees the final state.
-        order = PaperOrder.objects.select_for_update().get(pk=order_id)
-        if not order.is_working:
-            raise OrderNotWorking(f"Order {order.pk} is {order.status}; only working orders can be cancelled.")
-        return apply_report(order, venue.cancel(order), source=source, actor=actor)
+    return get_venue(order.venue).cancel(order, source=source, actor=actor)
 
 
 def match_orders(*, symbol: str, market_price: Decimal | None = None) -> int:
-    """Fill the simulated orders on `symbol` that the market price reaches; returns how many changed.
-
-    Two indexed range queries find the candidates (see PaperOrder.Meta); each candidate is then re-read under
-    a row lock, so a cancel that got there first wins and the order is skipped.
-    """
-    from .venues.simulator import SimulatorVenue
-
-    if market_price is None:
-        row = MarketPrice.objects.filter(symbol=symbol).first()
-        if row is None:
-            return 0
-        market_price = row.price
-    venue = SimulatorVenue()
-    changed = 0
-    for order_id in triggered_order_ids(symbol=symbol, market_price=market_price):
-        with transaction.atomic():
-            order = (
-                PaperOrder.objects.select_for_update()
-                .filter(pk=order_id, status__in=PaperOrder.WORKING_STATUSES)
-                .first()
-            )
-            if order is None:
-                continue
-            apply_report(order, venue.trigger(order, market_price=market_price), source=OrderEvent.Source.MATCHER)
-            changed += 1
-    return changed
+    """Fill the simulated orders on `symbol` that the market price reaches; returns how many changed."""
+    report = get_venue(Venue.SIMULATION).match(symbol=symbol, market_price=market_price)
+    return sum(report.changed.values())
 
 
-def triggered_order_ids(*, symbol: str, market_price: Decimal) -> list[int]:
-    """Working simulated orders the price reaches, oldest first: one range scan per trigger direction."""
-    working = PaperOrder.objects.filter(symbol=symbol, venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
-    below = working.filter(trigger_direction=PaperOrder.Trigger.AT_OR_BELOW, trigger_price__gte=market_price)
-    above = working.filter(trigger_direction=PaperOrder.Trigger.AT_OR_ABOVE, trigger_price__lte=market_price)
-    rows = list(below.values_list("created_at", "pk")) + list(above.values_list("created_at", "pk"))
-    return [pk for _, pk in sorted(rows)]
+def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> list[MarketPrice]:
+    """Fetch and store the next prices; then (simulation) fill the resting orders they reach."""
+    rows = prices.refresh_prices(symbols=symbols)
+    if match:
+        for row in rows:
+            match_orders(symbol=row.symbol, market_price=row.price)
+    return rows
 
 
-def sync_orders(*, source: str = OrderEvent.Source.SYNC, progress=None) -> SyncReport:
+def sync_orders(*, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
     """Bring local orders of the active venue up to date with it now.
 
     `progress(done, total, symbol, orders)` is called after each symbol (the sync_orders command prints it).
     """
-    venue = get_venue()
-    if venue.is_remote:
-        report = venue.sync(source=source, progress=progress)
-        record_successful_sync()
-        return report
-    report = SyncReport(venue=venue.name)
-    symbols = dict(
-        PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
-        # Without order_by() the model's default ordering (created_at, id) joins the GROUP BY and repeats symbols.
-        .order_by("symbol")
-        .values("symbol")
-        .annotate(orders=Count("id"))
-        .values_list("symbol", "orders")
-    )
-    for done, symbol in enumerate(sorted(symbols), start=1):
-        report.checked += 1
-        filled = match_orders(symbol=symbol)
-        if filled:
-            report.count("filled", filled)
-        if progress is not None:
-            progress(done, len(symbols), symbol, symbols[symbol])
+    report = get_venue().sync(source=source, progress=progress)
+    record_successful_sync()
     return report
 
 
-def get_account_balances() -> tuple[str, list[BalanceReport]]:
-    venue = get_venue()
-    return venue.name, venue.balances()
+def get_account_balances():
+    """Kept for the desk views until they read `selectors.account_balances()`."""
+    return selectors.account_balances()

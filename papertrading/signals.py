@@ -2,7 +2,8 @@
 
 from django.dispatch import Signal
 
-# Sent inside the transaction that stores new fills of an order: kwargs `order` and `fills` (OrderFill rows).
+# Sent inside the transaction that stores new fills of an order: kwargs `order` and `fills` (the OrderFill rows
+# just inserted, so no receiver has seen them before).
 # A receiver that writes rows joins that transaction, so a fill and its ledger entry land together or not at all.
 fills_recorded = Signal()
 

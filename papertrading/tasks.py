@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 from django.db import OperationalError
 
+from . import selectors, services
 from .errors import VenueUnavailable
 from .locks import job_lock
 
@@ -20,15 +21,13 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
+@shared_task(**{**RETRY, "autoretry_for": (*RETRY["autoretry_for"], VenueUnavailable)})
 def refresh_prices() -> dict:
     """Fetch the next prices; in simulation mode, then match the resting orders they reach."""
-    from . import prices
-
     with job_lock("refresh_prices", timeout=60) as acquired:
         if not acquired:
             return {"skipped": "already running"}
-        rows = prices.refresh_prices(match=False)
+        rows = services.refresh_prices(match=False)
     if settings.PAPER_TRADING_MODE == "simulation":
         match_simulated_orders.delay()
     return {row.symbol: str(row.price) for row in rows}
@@ -37,29 +36,25 @@ def refresh_prices() -> dict:
 @shared_task
 def match_simulated_orders() -> dict:
     """Fill every simulated order the stored prices reach."""
-    from .models import MarketPrice
-    from .services import match_orders
-
     with job_lock("match_simulated_orders", timeout=120) as acquired:
         if not acquired:
             return {"skipped": "already running"}
         return {
-            row.symbol: match_orders(symbol=row.symbol, market_price=row.price) for row in MarketPrice.objects.all()
+            symbol: services.match_orders(symbol=symbol, market_price=price)
+            for symbol, price in selectors.last_prices().items()
         }
 
 
 @shared_task(**RETRY)
 def sync_testnet_orders() -> dict:
     """Bring testnet orders up to date (testnet mode only)."""
-    from .services import sync_orders
-
     if settings.PAPER_TRADING_MODE != "testnet":
         return {"skipped": "not in testnet mode"}
     with job_lock("sync_orders", timeout=120) as acquired:
         if not acquired:
             return {"skipped": "already running"}
         try:
-            report = sync_orders()
+            report = services.sync_orders()
         except VenueUnavailable as exc:
             logger.warning("testnet sync skipped: %s", exc.message)
             return {"skipped": exc.message}

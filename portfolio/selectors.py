@@ -8,17 +8,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, Max, QuerySet, Sum
 
-from papertrading.models import MarketPrice
 from papertrading.money import ZERO, to_money
+from papertrading.selectors import last_prices
 
 from .models import EquitySnapshot, Position, Trade
-
-
-def last_prices(symbols=None) -> dict[str, Decimal]:
-    rows = MarketPrice.objects.all()
-    if symbols is not None:
-        rows = rows.filter(symbol__in=list(symbols))
-    return dict(rows.values_list("symbol", "price"))
 
 
 def _marks(symbols) -> dict[str, Decimal]:

@@ -11,14 +11,12 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from papertrading import selectors as papertrading_selectors
 from papertrading.errors import INSUFFICIENT_BALANCE, OrderRejected, OrderValidationError, VenueUnavailable
-from papertrading.models import MarketPrice, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
+from papertrading.fees import trading_fee
+from papertrading.models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
 from papertrading.money import ZERO, to_money
-from papertrading.prices import ensure_price
-from papertrading.services import place_order
-from papertrading.symbols import get_symbol_rule
-from papertrading.validation import validate_order
-from papertrading.venues import get_venue
+from papertrading.services import check_order, place_order
 
 from . import selectors
 from .book import Book, trade_flows
@@ -35,7 +33,7 @@ KNOWN_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TR
 
 def symbol_assets(symbol: str) -> tuple[str, str]:
     """(base, quote) of a symbol from its rule; guessed from the name for a symbol the desk has no rule for."""
-    rule = get_symbol_rule(symbol)
+    rule = papertrading_selectors.stored_symbol_rule(symbol)
     if rule:
         return rule.base_asset, rule.quote_asset
     for quote in KNOWN_QUOTES:
@@ -46,8 +44,8 @@ def symbol_assets(symbol: str) -> tuple[str, str]:
 
 def _third_asset_fee_in_quote(fee: Decimal, fee_asset: str, quote_asset: str) -> Decimal:
     """A fee paid in neither asset of the pair (BNB), valued at that asset's last price in the quote asset."""
-    row = MarketPrice.objects.filter(symbol=f"{fee_asset}{quote_asset}").first()
-    return to_money(fee * row.price) if row else ZERO
+    price = papertrading_selectors.last_price(f"{fee_asset}{quote_asset}")
+    return to_money(fee * price) if price else ZERO
 
 
 def record_trade(
@@ -120,11 +118,18 @@ def record_trade(
     return trade
 
 
-def record_fills(*, order: PaperOrder, fills: list[OrderFill]) -> list[Trade]:
-    """Put new fills of a paper order into the ledger; a fill already booked is skipped (idempotent)."""
+def record_fills(*, order: PaperOrder, fills: list[OrderFill], new: bool = False) -> list[Trade]:
+    """Put fills of a paper order into the ledger; a fill already booked is skipped (idempotent).
+
+    `new` says the fills were inserted in this very transaction (what fills_recorded announces), so none can be
+    booked yet and the look-up is skipped.
+    """
+    booked = (
+        set() if new else set(Trade.objects.filter(fill__in=[f.pk for f in fills]).values_list("fill_id", flat=True))
+    )
     trades = []
     for fill in fills:
-        if fill.pk is None or Trade.objects.filter(fill_id=fill.pk).exists():
+        if fill.pk is None or fill.pk in booked:
             continue
         trades.append(
             record_trade(
@@ -148,7 +153,7 @@ def record_fills(*, order: PaperOrder, fills: list[OrderFill]) -> list[Trade]:
 
 def on_fills_recorded(sender, *, order: PaperOrder, fills: list[OrderFill], **kwargs) -> None:
     """Receiver of papertrading's `fills_recorded`; runs inside the fill's transaction, so both land together."""
-    record_fills(order=order, fills=fills)
+    record_fills(order=order, fills=fills, new=True)
 
 
 @transaction.atomic
@@ -260,30 +265,31 @@ class PortfolioManager:
     def symbol_rule(self, symbol: str) -> SymbolRule | None:
         """The symbol's filters; a remote venue refreshes them from the exchange (and refuses early when unusable)."""
         if self.use_paper_trading:
-            return get_venue().symbol_rule(symbol)
-        return get_symbol_rule(symbol)
+            return papertrading_selectors.symbol_rule(symbol)
+        return papertrading_selectors.stored_symbol_rule(symbol)
 
     def market_price(self, symbol: str) -> Decimal | None:
         """The price a MARKET decision would trade at now (the venue's in paper mode, the price table's otherwise)."""
         if self.use_paper_trading:
-            return get_venue().market_price(symbol)
-        row = ensure_price(symbol)
-        return row.price if row else None
+            return papertrading_selectors.market_price(symbol)
+        return papertrading_selectors.table_price(symbol)
+
+    def fill_price(self, symbol: str, side: str) -> Decimal | None:
+        """The price a MARKET decision on `side` would fill at now: with the venue's slippage in paper mode, the
+        last price when trading directly. Sizing by a quote amount divides by this, so it never spends more."""
+        if self.use_paper_trading:
+            return papertrading_selectors.market_fill_price(symbol, side)
+        return papertrading_selectors.table_price(symbol)
 
     def check(self, decision: Decision, *, market_price: Decimal | None = None) -> None:
         """The exchange's rules for the order this decision makes; OrderValidationError before anything is written."""
-        rule = self.symbol_rule(decision.symbol)
-        if market_price is None and rule is not None:
-            market_price = self.market_price(decision.symbol)
-        validate_order(
-            rule=rule,
+        check_order(
+            symbol=decision.symbol,
             side=decision.side,
             order_type=OrderType.MARKET,
             quantity=decision.quantity,
-            price=None,
-            stop_price=None,
-            time_in_force="",
             market_price=market_price,
+            on_venue=self.use_paper_trading,
         )
 
     def execute(self, decision: Decision) -> ExecutionResult:
@@ -322,15 +328,17 @@ class PortfolioManager:
         existing = Trade.objects.filter(run_id=decision.run_id, source=Trade.Source.DIRECT).first()
         if existing:
             return ExecutionResult(trades=[existing])
-        row = ensure_price(decision.symbol)
-        if row is None:
+        price = papertrading_selectors.table_price(decision.symbol)
+        if price is None:
             return ExecutionResult(reason=f"No market price for {decision.symbol} yet.")
         base_asset, quote_asset = symbol_assets(decision.symbol)
-        rate = settings.SIMULATOR_FEE_RATE
-        if decision.side == Side.BUY:
-            fee, fee_asset = to_money(decision.quantity * rate), base_asset
-        else:
-            fee, fee_asset = to_money(to_money(decision.quantity * row.price) * rate), quote_asset
+        fee, fee_asset = trading_fee(
+            side=decision.side,
+            quantity=decision.quantity,
+            price=price,
+            base_asset=base_asset,
+            quote_asset=quote_asset,
+        )
         try:
             with transaction.atomic():
                 held = Position.objects.select_for_update().filter(symbol=decision.symbol).first()
@@ -342,7 +350,7 @@ class PortfolioManager:
                     symbol=decision.symbol,
                     side=decision.side,
                     quantity=decision.quantity,
-                    price=row.price,
+                    price=price,
                     fee=fee,
                     fee_asset=fee_asset,
                     source=Trade.Source.DIRECT,

@@ -8,8 +8,8 @@ from django.db import transaction
 
 from analysis.models import AnalysisRun
 from papertrading.models import PaperOrder
-from papertrading.services import apply_report
 from papertrading.venues.base import ExecutionReport
+from papertrading.venues.recording import apply_report
 
 pytestmark = pytest.mark.django_db
 Status = PaperOrder.Status

@@ -155,7 +155,7 @@ def test_sync_action_changes_the_rows_and_records_the_operator(admin_client, adm
     response = act(admin_client, "sync_selected_orders", order)
 
     assert response.status_code == 200
-    assert ("success", "Synced 1 testnet order(s): 1 filled. Request weight 9.") in notices(response)
+    assert ("success", "Synced: checked 1 order on 1 symbol; 1 filled. Request weight 9.") in notices(response)
     order.refresh_from_db()
     assert order.status == Status.FILLED and order.fills.count() == 1
     assert admin_events(order) == [("PENDING", "FILLED", admin_user.username)]
@@ -193,7 +193,7 @@ def test_resolve_action_rejects_an_old_unknown_order_and_leaves_a_fresh_one(admi
     assert response.status_code == 200
     messages = notices(response)
     # Two order queries (4 each) and the client's first clock measurement (1).
-    summary = "Asked the exchange about 2 testnet order(s): 1 rejected, 1 still unknown. Request weight 9."
+    summary = "Asked the exchange about: checked 2 orders on 1 symbol; 1 rejected, 1 still unknown. Request weight 9."
     assert ("success", summary) in messages
     assert any(level == "warning" and "after the recvWindow has passed" in text for level, text in messages)
     assert PaperOrder.objects.get(pk=old.pk).status == Status.REJECTED

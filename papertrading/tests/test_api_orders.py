@@ -245,12 +245,28 @@ def test_repeated_post_with_same_client_order_id_returns_200_and_the_same_order(
     assert balances()["USDT"] == (D("93196.6"), D("0"))
 
 
-def test_repeated_client_order_id_returns_the_existing_order_even_with_different_terms(api, market):
-    first = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup"}, format="json")
+def test_repeated_client_order_id_with_other_terms_answers_409_naming_the_existing_order(api, market):
+    first = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup"}, format="json").json()
+    locked = SimulatedBalance.objects.get(asset="USDT").locked
+
     second = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup", "price": "66000"}, format="json")
-    assert second.status_code == 200
-    assert second.json()["id"] == first.json()["id"]
-    assert second.json()["price"] == "67000.00000000"
+
+    assert second.status_code == 409
+    body = second.json()
+    assert body["code"] == -2010
+    assert body["detail"].startswith("Duplicate order sent.")
+    assert f"order {first['id']}" in body["detail"]
+    assert body["order"]["id"] == first["id"] and body["order"]["price"] == "67000.00000000"
+    assert PaperOrder.objects.count() == 1
+    assert SimulatedBalance.objects.get(asset="USDT").locked == locked
+
+
+def test_repeated_client_order_id_with_the_same_terms_answers_200_with_the_first_order(api, market):
+    first = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup"}, format="json").json()
+    # The same terms spelled differently (trailing zeros) are the same order.
+    again = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "dup", "price": "67000.000"}, format="json")
+    assert again.status_code == 200
+    assert again.json()["id"] == first["id"]
     assert PaperOrder.objects.count() == 1
 
 
@@ -416,10 +432,12 @@ def test_sync_fills_orders_the_stored_price_reaches_and_reports_counts(api, mark
     assert response.status_code == 200
     assert response.json() == {
         "venue": "simulation",
-        "checked": 2,
+        "orders_checked": 4,
+        "symbols_checked": 2,
         "changed": {"filled": 2},
         "request_weight": 0,
         "notes": [],
+        "summary": "checked 4 orders on 2 symbols; 2 filled",
     }
     assert PaperOrder.objects.get(pk=reached.pk).status == Status.FILLED
     assert PaperOrder.objects.get(pk=stop.pk).status == Status.FILLED

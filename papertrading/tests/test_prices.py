@@ -4,11 +4,12 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
-import requests
 import responses
 from django.conf import settings as django_settings
 from django.utils import timezone
 
+from papertrading import services
+from papertrading.errors import VenueUnavailable
 from papertrading.models import MarketPrice, OrderFill, PaperOrder, SymbolRule
 from papertrading.prices import (
     SYNTHETIC_MAX_STEP_BPS,
@@ -115,10 +116,10 @@ def test_refresh_prices_matches_orders_only_when_asked(market, settings):
     ).order
     MarketPrice.objects.filter(symbol="BTCUSDT").update(price=D("60000"))  # stored behind the matcher's back
 
-    refresh_prices(symbols=["BTCUSDT"], match=False)
+    services.refresh_prices(symbols=["BTCUSDT"], match=False)
     assert PaperOrder.objects.get(pk=order.pk).status == PaperOrder.Status.PENDING
 
-    refresh_prices(symbols=["BTCUSDT"])  # the walk continues near 60000, far below the limit
+    services.refresh_prices(symbols=["BTCUSDT"])  # the walk continues near 60000, far below the limit
     assert PaperOrder.objects.get(pk=order.pk).status == PaperOrder.Status.FILLED
 
 
@@ -183,7 +184,7 @@ def test_binance_source_raises_on_an_http_error_and_refresh_keeps_old_prices(mar
     settings.MARKET_DATA_SOURCE = "binance"
     responses.get(ticker_url(), status=502)
 
-    with pytest.raises(requests.HTTPError):
+    with pytest.raises(VenueUnavailable, match="Market data is unavailable"):
         refresh_prices()
 
     assert MarketPrice.objects.get(symbol="BTCUSDT").price == D("68000")
@@ -209,7 +210,7 @@ def test_refresh_from_binance_stores_prices_and_fills_crossed_orders(market, set
         ],
     )
 
-    refresh_prices()
+    services.refresh_prices()
 
     btc = MarketPrice.objects.get(symbol="BTCUSDT")
     assert (btc.price, btc.source) == (D("66500"), "binance")

@@ -10,6 +10,7 @@ from papertrading.errors import PaperTradingError, VenueUnavailable
 from papertrading.models import OrderEvent, PaperOrder
 from papertrading.services import place_order
 from papertrading.tests.reconciliation_support import place_resting, raw_order, standin_fixture, unknown_order
+from papertrading.venues.simulator import SimulatorVenue
 from papertrading.venues.testnet import NOT_CONFIGURED_MESSAGE, RESET_REASON
 
 assert standin_fixture  # the `standin` fixture, imported for this module
@@ -102,7 +103,7 @@ def test_differences_of_a_simulated_order_compare_it_with_its_own_fills_and_term
     ).order
 
     consistent = reconciliation.order_differences(filled)
-    assert consistent["notes"] == [reconciliation.SIMULATED_NOTE]
+    assert consistent["notes"] == [SimulatorVenue.copy_note]
     assert not consistent["differs"]
     assert rows(reconciliation.order_differences(resting))["Locked"] == ("600 USDT", "600 USDT", False)
 
@@ -130,7 +131,7 @@ def test_sync_selected_orders_applies_the_exchange_state_with_the_operators_name
     assert admin_events(filled) == [("PENDING", "FILLED", "admin", "operator")]
     assert PaperOrder.objects.get(pk=untouched.pk).status == Status.PENDING
     assert not OrderEvent.objects.filter(order=untouched, source="admin").exists()
-    assert result.report.checked == 2 and result.report.changed == {"filled": 1}
+    assert result.report.orders_checked == 2 and result.report.changed == {"filled": 1}
     assert result.skipped == {
         "simulated: no exchange copy to sync with": [simulated.pk],
         "already final: nothing to sync": [final.pk],
@@ -140,7 +141,7 @@ def test_sync_selected_orders_applies_the_exchange_state_with_the_operators_name
     assert paths.count(("GET", "/api/v3/order")) == 2
     assert paths.count(("GET", "/api/v3/myTrades")) == 1
     assert ("GET", "/api/v3/openOrders") not in paths
-    assert result.summary("Synced") == "Synced 2 testnet order(s): 1 filled. Request weight 13."
+    assert result.summary("Synced") == "Synced: checked 2 orders on 2 symbols; 1 filled. Request weight 13."
 
 
 def test_sync_selected_orders_twice_changes_nothing_the_second_time(standin):
@@ -150,7 +151,7 @@ def test_sync_selected_orders_twice_changes_nothing_the_second_time(standin):
 
     again = reconciliation.sync_selected_orders([order.pk], "operator")
 
-    assert again.report.checked == 0 and again.skipped == {"already final: nothing to sync": [order.pk]}
+    assert again.report.orders_checked == 0 and again.skipped == {"already final: nothing to sync": [order.pk]}
     assert PaperOrder.objects.get(pk=order.pk).fills.count() == 1
 
 

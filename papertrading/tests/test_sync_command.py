@@ -36,7 +36,9 @@ def test_sync_orders_syncs_the_testnet_with_a_progress_line_per_symbol(standin):
     lines = out.splitlines()
     assert lines[:2] == ["[1/2] BTCUSDT: 1 order(s) checked", "[2/2] ETHUSDT: 1 order(s) checked"]
     # 2 × openOrders (6) + GET order (4) + myTrades (5) for the one that filled.
-    assert lines[2].startswith("Synced testnet: 2 order(s) checked; filled=1, imported=1; request weight 21; ")
+    assert lines[2].startswith(
+        "Synced testnet: checked 2 orders on 2 symbols; 1 filled, 1 imported; request weight 21; "
+    )
     assert err == ""
     assert PaperOrder.objects.get(pk=filled.pk).status == Status.FILLED
     assert PaperOrder.objects.get(pk=working.pk).status == Status.PENDING
@@ -52,7 +54,7 @@ def test_sync_orders_quietly_prints_only_the_summary(standin):
     out, _ = run("sync_orders", verbosity=0)
 
     [line] = out.splitlines()
-    assert line.startswith("Synced testnet: 2 order(s) checked; no changes; request weight 12; ")
+    assert line.startswith("Synced testnet: checked 2 orders on 2 symbols; nothing changed; request weight 12; ")
 
 
 def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, settings, capsys, monkeypatch):
@@ -88,7 +90,7 @@ def test_sync_orders_while_another_sync_runs_says_it_skipped(standin):
         assert acquired
         out, err = run("sync_orders")
 
-    assert out.startswith("Synced testnet: 0 order(s) checked; no changes")
+    assert out.startswith("Synced testnet: checked 0 orders on 0 symbols; nothing changed")
     assert err.strip() == "Another sync is running; this one was skipped."
     assert standin.calls("GET", "/api/v3/openOrders") == []
 
@@ -110,7 +112,7 @@ def test_sync_orders_in_simulation_fills_the_orders_the_stored_prices_reach(mark
         "[2/2] ETHUSDT: 1 order(s) checked",
         out.splitlines()[2],
     ]
-    assert out.splitlines()[2].startswith("Synced simulation: 2 symbol(s) with working orders checked; filled=1; ")
+    assert out.splitlines()[2].startswith("Synced simulation: checked 2 orders on 2 symbols; 1 filled; ")
     assert PaperOrder.objects.get(pk=btc.pk).status == Status.FILLED
 
 
@@ -119,7 +121,7 @@ def test_refresh_prices_from_an_unreachable_source_exits_non_zero(db, settings):
     settings.MARKET_DATA_SOURCE = "binance"
     settings.MARKET_DATA_BASE_URL = "http://127.0.0.1:9"
 
-    with pytest.raises(CommandError, match="Prices not refreshed: ConnectionError"):
+    with pytest.raises(CommandError, match="Prices not refreshed: Market data is unavailable"):
         run("refresh_prices")
 
     assert not MarketPrice.objects.exists()

@@ -176,7 +176,7 @@ def test_sync_cost_for_100_working_orders_over_5_symbols(api, standin):
 
     print(f"\nsync of 100 working orders over 5 symbols: {steady.request_weight} weight when nothing changed, "
           f"{after_fills.request_weight} when 20 of them filled")  # fmt: skip
-    assert steady.changed == {} and steady.checked == 100
+    assert steady.changed == {} and steady.orders_checked == 100
     assert steady.request_weight == 5 * 6
     assert after_fills.changed == {"filled": 20}
     assert after_fills.request_weight == 5 * 6 + 20 * (4 + 5)

@@ -59,7 +59,7 @@ def test_accepted_then_timeout_stays_unknown_and_sync_adopts_the_fill(api, excha
 
     report = services.sync_orders()
 
-    assert report.changed == {"resolved": 1}
+    assert report.changed == {"filled": 1}  # counted under where it ended
     order = PaperOrder.objects.get()
     assert order.status == Status.FILLED
     assert order.binance_order_id == exchange.created_orders()[0]["orderId"]

@@ -1,20 +1,19 @@
 from django.conf import settings
 
 from ..errors import VenueUnavailable
+from ..models import Venue
 from .base import ExecutionVenue
 
 
 def get_venue(mode: str | None = None) -> ExecutionVenue:
-    """The venue of the configured mode (PAPER_TRADING_MODE), or of `mode`."""
+    """The venue of the configured mode (PAPER_TRADING_MODE), or of `mode` (an order's `venue`)."""
     mode = mode or settings.PAPER_TRADING_MODE
-    if mode == "simulation":
+    if mode == Venue.SIMULATION:
         from .simulator import SimulatorVenue
 
         return SimulatorVenue()
-    if mode == "testnet":
-        try:
-            from .testnet import TestnetVenue
-        except ImportError as exc:  # pragma: no cover - only when the module is missing
-            raise VenueUnavailable("The testnet venue is not available in this build.") from exc
+    if mode == Venue.TESTNET:
+        from .testnet import TestnetVenue
+
         return TestnetVenue()
     raise VenueUnavailable(f"Unknown paper trading mode {mode!r}.")

@@ -1,84 +1,289 @@
 """The local venue: Binance's rules, statuses and error messages, executed against the price table.
 
-Every method runs inside the caller's transaction and moves balances together with the order. Liquidity is
-unlimited at the market price, so a marketable order fills completely; slippage and fees make it realistic.
+Every write moves balances together with the order in one transaction. Liquidity is unlimited at the market
+price, so a marketable order fills completely; slippage and fees make it realistic.
 """
 
+from collections.abc import Iterable
 from decimal import Decimal
 
-import requests
 from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
 
 from .. import errors
-from ..balances import InsufficientBalance, lock_balances, release, reservation, reserve_free_amount, save_balances
-from ..models import OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, TimeInForce
-from ..money import round_to_step, to_money
+from ..balances import (
+    InsufficientBalance,
+    MissingBalance,
+    ensure_account,
+    lock_balances,
+    move_free_amounts,
+    open_missing_balances,
+    open_order_limits,
+    open_orders_on,
+    release,
+    require_free_amount,
+    reservation,
+    reserve_free_amount,
+    save_balances,
+)
+from ..fees import trading_fee
+from ..models import (
+    OrderEvent,
+    OrderFill,
+    OrderType,
+    PaperOrder,
+    Side,
+    SimulatedBalance,
+    SymbolRule,
+    TimeInForce,
+    Venue,
+)
+from ..money import ZERO, round_to_step, to_money
+from ..prices import ensure_price, last_price
 from ..symbols import get_symbol_rule
-from ..validation import fires_at_or_below
-from .base import BalanceReport, ExecutionReport, FillReport
+from ..validation import STOP_TYPES, fires_at_or_below, validate_order
+from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
+from .recording import apply_report
 
 Status = PaperOrder.Status
 
 
 class SimulatorVenue:
-    name = "simulation"
-    is_remote = False
+    name = Venue.SIMULATION.value
+    label = Venue.SIMULATION.label
+    weight_used = 0  # no exchange behind it
+    # The simulator keeps no copy of an order apart from the database: `query` answers what its fills imply.
+    copy_note = "Simulated orders have no exchange copy: compared with what their fills and terms imply."
 
     def symbol_rule(self, symbol: str) -> SymbolRule | None:
         return get_symbol_rule(symbol)
 
     def market_price(self, symbol: str) -> Decimal | None:
-        from ..prices import ensure_price
-
-        try:
-            row = ensure_price(symbol)
-        except requests.RequestException as exc:
-            # The price source (MARKET_DATA_SOURCE=binance) is down: a clear 503, not a crash.
-            raise errors.VenueUnavailable("Market data is unavailable now; try again in a moment.") from exc
+        """The stored last price; the first one is fetched (VenueUnavailable, a 503, when the source is down)."""
+        row = ensure_price(symbol)
         return row.price if row else None
 
-    def place(self, order: PaperOrder, *, market_price: Decimal | None) -> ExecutionReport:
+    def taker_price(self, symbol: str, side: str) -> Decimal | None:
+        rule, market = get_symbol_rule(symbol), self.market_price(symbol)
+        if rule is None or market is None:
+            return None
+        return taker_price(side=side, market_price=market, tick_size=rule.tick_size)
+
+    def status(self) -> VenueStatus:
+        return VenueStatus(venue=self.name, label=self.label)
+
+    # --- orders --------------------------------------------------------------------------------------------
+
+    def submit(self, fields: dict, *, market_price: Decimal | None, source: str, actor: str) -> PaperOrder:
+        """Decide and insert the order in one transaction, in its final state (the row is written once)."""
+        for attempt in range(2):
+            try:
+                with transaction.atomic():
+                    order = PaperOrder(status=Status.PENDING, **fields)
+                    report = self.decide(order, market_price=market_price)
+                    return apply_report(order, report, source=source, actor=actor, from_status="")
+            except MissingBalance as exc:
+                # The account or one of its assets is new: open them outside the undone transaction, try again.
+                if attempt:
+                    raise
+                open_missing_balances(*exc.args)
+            except InsufficientBalance:
+                break
+        # Refused for funds, with nothing moved (the transaction was undone): kept as REJECTED, as Binance answers.
+        rule = get_symbol_rule(fields["symbol"])
+        open_missing_balances(rule.base_asset, rule.quote_asset)
+        with transaction.atomic():
+            order = PaperOrder(status=Status.PENDING, **fields)
+            report = ExecutionReport(
+                status=Status.REJECTED,
+                reject_code=errors.INSUFFICIENT_BALANCE[0],
+                reject_reason=errors.INSUFFICIENT_BALANCE[1],
+            )
+            return apply_report(order, report, source=source, actor=actor, from_status="")
+
+    def cancel(self, order: PaperOrder, *, source: str, actor: str) -> PaperOrder:
+        with transaction.atomic():
+            # The row lock makes a cancel and a fill of the same order take turns; the loser sees the final state.
+            order = PaperOrder.objects.select_for_update().get(pk=order.pk)
+            if not order.is_working:
+                raise errors.OrderNotWorking(
+                    f"Order {order.pk} is {order.status}; only working orders can be cancelled."
+                )
+            rule = get_symbol_rule(order.symbol)
+            balances = lock_balances(rule.base_asset, rule.quote_asset)
+            self._release_reservation(order, balances)
+            save_balances(balances)
+            report = ExecutionReport(
+                status=Status.CANCELLED,
+                executed_quantity=order.executed_quantity,
+                cumulative_quote_quantity=order.cumulative_quote_quantity,
+            )
+            return apply_report(order, report, source=source, actor=actor)
+
+    def query(self, order: PaperOrder) -> ExecutionReport:
+        """What the order's own fills and terms imply: the simulator keeps no copy apart from the database."""
+        fills = list(order.fills.all())
+        filled = sum((f.quantity for f in fills), ZERO)
+        if filled >= order.quantity:
+            status = Status.FILLED
+        elif filled > 0 and order.is_working:
+            status = Status.PARTIALLY_FILLED
+        else:
+            status = order.status
+        rule = get_symbol_rule(order.symbol)
+        locked_asset, locked_amount = reservation(order, rule) if order.is_working and rule else ("", ZERO)
+        return ExecutionReport(
+            status=status,
+            executed_quantity=filled,
+            cumulative_quote_quantity=sum((to_money(f.quantity * f.price) for f in fills), ZERO),
+            fills=[
+                FillReport(f.price, f.quantity, f.commission, f.commission_asset, trade_id=f.trade_id) for f in fills
+            ],
+            detail=self.copy_note,
+            locked_asset=locked_asset,
+            locked_amount=locked_amount,
+        )
+
+    def balances(self) -> list[BalanceReport]:
+        ensure_account()
+        return [BalanceReport(b.asset, b.free, b.locked) for b in SimulatedBalance.objects.order_by("asset")]
+
+    # --- matching ------------------------------------------------------------------------------------------
+
+    def sync(self, *, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
+        """Match every symbol with working orders against its stored price now."""
+        report = SyncReport(venue=self.name)
+        symbols = dict(
+            PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
+            # Without order_by() the model's default ordering (created_at, id) joins the GROUP BY and repeats symbols.
+            .order_by("symbol")
+            .values("symbol")
+            .annotate(orders=Count("id"))
+            .values_list("symbol", "orders")
+        )
+        for done, symbol in enumerate(sorted(symbols), start=1):
+            report.symbols_checked += 1
+            report.orders_checked += symbols[symbol]
+            self.match(symbol=symbol, report=report, source=source)
+            if progress is not None:
+                progress(done, len(symbols), symbol, symbols[symbol])
+        return report
+
+    def sync_orders(
+        self, order_ids: Iterable[int], *, source: str, actor: str = "", statuses: Iterable[str] = ()
+    ) -> SyncReport:
+        """Match the chosen working orders against the stored prices."""
+        report = SyncReport(venue=self.name)
+        chosen = PaperOrder.objects.filter(pk__in=list(order_ids), venue=Venue.SIMULATION)
+        for symbol in sorted(
+            set(chosen.filter(status__in=PaperOrder.WORKING_STATUSES).values_list("symbol", flat=True))
+        ):
+            report.symbols_checked += 1
+            self.match(symbol=symbol, report=report, source=source, only=set(chosen.values_list("pk", flat=True)))
+        report.orders_checked = chosen.count()
+        return report
+
+    def match(
+        self,
+        *,
+        symbol: str,
+        market_price: Decimal | None = None,
+        report: SyncReport | None = None,
+        source: str = OrderEvent.Source.MATCHER,
+        only: set[int] | None = None,
+    ) -> SyncReport:
+        """Fill the working orders on `symbol` that the market price reaches; counts each outcome in the report.
+
+        Two indexed range queries find the candidates (see PaperOrder.Meta); each candidate is then re-read under
+        a row lock, so a cancel that got there first wins and the order is skipped.
+        """
+        report = report or SyncReport(venue=self.name)
+        if market_price is None:
+            market_price = last_price(symbol)
+            if market_price is None:
+                return report
+        for order_id in self.triggered_order_ids(symbol=symbol, market_price=market_price):
+            if only is not None and order_id not in only:
+                continue
+            with transaction.atomic():
+                order = (
+                    PaperOrder.objects.select_for_update()
+                    .filter(pk=order_id, status__in=PaperOrder.WORKING_STATUSES)
+                    .first()
+                )
+                if order is None:
+                    continue
+                apply_report(order, self.trigger(order, market_price=market_price), source=source)
+            report.count_outcome(order.status)
+        return report
+
+    @staticmethod
+    def triggered_order_ids(*, symbol: str, market_price: Decimal) -> list[int]:
+        """Working simulated orders the price reaches, oldest first: one range scan per trigger direction."""
+        working = PaperOrder.objects.filter(
+            symbol=symbol, venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES
+        )
+        below = working.filter(trigger_direction=PaperOrder.Trigger.AT_OR_BELOW, trigger_price__gte=market_price)
+        above = working.filter(trigger_direction=PaperOrder.Trigger.AT_OR_ABOVE, trigger_price__lte=market_price)
+        rows = list(below.values_list("created_at", "pk")) + list(above.values_list("created_at", "pk"))
+        return [pk for _, pk in sorted(rows)]
+
+    # --- deciding --------------------------------------------------------------------------------------------
+
+    def decide(self, order: PaperOrder, *, market_price: Decimal | None) -> ExecutionReport:
+        """What happens to a new order on arrival: rest, fill or expire, with its balances moved.
+
+        Raises InsufficientBalance (or MissingBalance) when the account cannot pay: the caller's transaction must
+        be undone, since a fill moves both assets in one statement.
+        """
         if market_price is None:
             # validate_order asks for a price only for MARKET; the simulator needs one to decide every type.
             raise errors.OrderValidationError(
                 {"symbol": [f"No market price for {order.symbol} yet; try again in a moment."]}
             )
         rule = get_symbol_rule(order.symbol)
-        try:
-            if self._rests(order, market_price):
-                return self._rest(order, rule)
-            balances = lock_balances(rule.base_asset, rule.quote_asset)
-            if order.order_type == OrderType.MARKET:
-                return self._fill_at_market(order, rule, balances, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
-            if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price):
-                return self._fill_marketable_limit(order, rule, balances, market_price)
-            # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and
-            # with no cross there is nothing to take.
-            self._require_funds(order, rule, balances, market_price)
-            return ExecutionReport(
-                status=Status.EXPIRED,
-                detail=f"{order.time_in_force} limit not marketable at {market_price}: expired unfilled.",
-            )
-        except InsufficientBalance:
-            return ExecutionReport(
-                status=Status.REJECTED,
-                reject_code=errors.INSUFFICIENT_BALANCE[0],
-                reject_reason=errors.INSUFFICIENT_BALANCE[1],
-            )
+        if self._rests(order, market_price):
+            return self._rest(order, rule)
+        if order.order_type == OrderType.MARKET:
+            price = self._slipped(order.side, market_price, rule)
+            fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
+            move_free_amounts(deltas)
+            return self._filled(order, [fill], f"Filled at {price} (market {market_price}).")
+        asset, needed = self._whole_order_cost(order, rule, market_price)
+        if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price):
+            # A marketable limit takes the market but never trades through its own limit.
+            slipped = self._slipped(order.side, market_price, rule)
+            price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
+            fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
+            move_free_amounts(deltas, needs={asset: needed})
+            return self._filled(order, [fill], f"Marketable on arrival: filled at {price} (market {market_price}).")
+        # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and with no
+        # cross there is nothing to take. Binance still checks the whole order against the free balance first.
+        require_free_amount(asset, needed)
+        return ExecutionReport(
+            status=Status.EXPIRED,
+            detail=f"{order.time_in_force} limit not marketable at {market_price}: expired unfilled.",
+        )
 
     def trigger(self, order: PaperOrder, *, market_price: Decimal) -> ExecutionReport:
         """Fill a resting order that the market reached: a limit at its own price, a stop at the market."""
         rule = get_symbol_rule(order.symbol)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
-        try:
-            if order.order_type == OrderType.LIMIT:
-                fill = self._fill(
-                    order, rule, balances, order.price, market_price, OrderFill.Rule.LIMIT_CROSSED, maker=True
-                )
-                return self._filled(order, [fill], f"Limit crossed: market {market_price}.")
-            return self._fill_at_market(order, rule, balances, market_price, OrderFill.Rule.STOP_TRIGGERED)
-        except InsufficientBalance:
+        if order.order_type == OrderType.LIMIT:
+            price, fill_rule, detail = (
+                order.price,
+                OrderFill.Rule.LIMIT_CROSSED,
+                f"Limit crossed: market {market_price}.",
+            )
+        else:
+            price, fill_rule = self._slipped(order.side, market_price, rule), OrderFill.Rule.STOP_TRIGGERED
+            detail = f"Filled at {price} (market {market_price})."
+        fill, deltas = self._fill_terms(
+            order, rule, price, market_price, fill_rule, maker=fill_rule == OrderFill.Rule.LIMIT_CROSSED
+        )
+        if any(balances[asset].free + delta < 0 for asset, delta in deltas.items()):
             # The market gapped past the stop and the account cannot pay the higher price.
             save_balances(balances)
             return ExecutionReport(
@@ -87,25 +292,10 @@ class SimulatorVenue:
                 reject_reason=errors.INSUFFICIENT_BALANCE[1],
                 detail=f"Stop triggered at {market_price} but the account could not pay.",
             )
-
-    def cancel(self, order: PaperOrder) -> ExecutionReport:
-        rule = get_symbol_rule(order.symbol)
-        balances = lock_balances(rule.base_asset, rule.quote_asset)
-        self._release_reservation(order, balances)
+        for asset, delta in deltas.items():
+            balances[asset].free += delta
         save_balances(balances)
-        return ExecutionReport(
-            status=Status.CANCELLED,
-            executed_quantity=order.executed_quantity,
-            cumulative_quote_quantity=order.cumulative_quote_quantity,
-        )
-
-    def balances(self) -> list[BalanceReport]:
-        from ..balances import ensure_account
-
-        ensure_account()
-        return [BalanceReport(b.asset, b.free, b.locked) for b in SimulatedBalance.objects.order_by("asset")]
-
-    # --- internals -------------------------------------------------------------------------------------------
+        return self._filled(order, [fill], detail)
 
     @staticmethod
     def _is_marketable(order: PaperOrder, market_price: Decimal) -> bool:
@@ -114,32 +304,14 @@ class SimulatorVenue:
     @staticmethod
     def _slipped(side: str, market_price: Decimal, rule: SymbolRule) -> Decimal:
         """A taker pays a little worse than the last price, snapped to the tick grid against the taker."""
-        rate = settings.SIMULATOR_SLIPPAGE_RATE
-        if side == Side.BUY:
-            return round_to_step(market_price * (1 + rate), rule.tick_size, up=True)
-        return round_to_step(market_price * (1 - rate), rule.tick_size, up=False)
+        return taker_price(side=side, market_price=market_price, tick_size=rule.tick_size)
 
-    def _require_funds(self, order, rule, balances, market_price) -> None:
-        """Binance checks the whole order against free balance before matching, even for IOC/FOK."""
+    @staticmethod
+    def _whole_order_cost(order, rule, market_price) -> tuple[str, Decimal]:
+        """What Binance checks against the free balance before matching: the whole order at its limit."""
         if order.side == Side.SELL:
-            needed, asset = order.quantity, rule.base_asset
-        else:
-            needed, asset = to_money(order.quantity * (order.price or market_price)), rule.quote_asset
-        if balances[asset].free < needed:
-            raise InsufficientBalance(asset)
-
-    def _fill_at_market(self, order, rule, balances, market_price, fill_rule) -> ExecutionReport:
-        price = self._slipped(order.side, market_price, rule)
-        fill = self._fill(order, rule, balances, price, market_price, fill_rule, maker=False)
-        return self._filled(order, [fill], f"Filled at {price} (market {market_price}).")
-
-    def _fill_marketable_limit(self, order, rule, balances, market_price) -> ExecutionReport:
-        self._require_funds(order, rule, balances, market_price)
-        slipped = self._slipped(order.side, market_price, rule)
-        # A marketable limit takes the market but never trades through its own limit.
-        price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
-        fill = self._fill(order, rule, balances, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL, maker=False)
-        return self._filled(order, [fill], f"Marketable on arrival: filled at {price} (market {market_price}).")
+            return rule.base_asset, order.quantity
+        return rule.quote_asset, to_money(order.quantity * (order.price or market_price))
 
     def _rests(self, order: PaperOrder, market_price: Decimal) -> bool:
         """Stops wait for their trigger (any already reached was refused); a GTC limit waits unless it crosses."""
@@ -149,7 +321,9 @@ class SimulatorVenue:
 
     def _rest(self, order, rule) -> ExecutionReport:
         asset, amount = reservation(order, rule)
-        if not reserve_free_amount(asset, amount):
+        limits = open_order_limits(order, rule)
+        if not reserve_free_amount(asset, amount, unless=limits.values()):
+            self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
         order.trigger_price = order.price if order.order_type == OrderType.LIMIT else order.stop_price
@@ -160,27 +334,45 @@ class SimulatorVenue:
         )
         return ExecutionReport(status=Status.PENDING, detail=f"Resting; locked {amount} {asset}.")
 
-    def _fill(self, order, rule, balances, price, market_price, fill_rule, *, maker: bool) -> FillReport:
-        """Move the balances of one fill of the order's remaining quantity; fees in the asset received."""
+    @staticmethod
+    def _refuse_at_open_order_limits(order, rule, limits: dict) -> None:
+        """The reservation was refused: if an open-order limit is why, say so as validate_order words it."""
+        if not limits:
+            return
+        working = open_orders_on(order.symbol)
+        validate_order(
+            rule=rule,
+            side=order.side,
+            order_type=order.order_type,
+            quantity=order.quantity,
+            price=order.price,
+            stop_price=order.stop_price,
+            time_in_force=order.time_in_force,
+            market_price=None,
+            open_orders=working.count(),
+            open_algo_orders=working.filter(order_type__in=STOP_TYPES).count(),
+        )
+
+    @staticmethod
+    def _fill_terms(order, rule, price, market_price, fill_rule, *, maker: bool = False) -> tuple[FillReport, dict]:
+        """One fill of the order's remaining quantity and what it moves: the fee is paid in the asset received."""
         quantity = order.remaining_quantity
         quote_amount = to_money(quantity * price)
         fee_rate = settings.SIMULATOR_FEE_RATE
-        base, quote = balances[rule.base_asset], balances[rule.quote_asset]
+        commission, commission_asset = trading_fee(
+            side=order.side,
+            quantity=quantity,
+            price=price,
+            base_asset=rule.base_asset,
+            quote_asset=rule.quote_asset,
+            rate=fee_rate,
+        )
         if order.side == Side.BUY:
-            commission, commission_asset = to_money(quantity * fee_rate), rule.base_asset
-            if quote.free < quote_amount:
-                raise InsufficientBalance(quote.asset)
-            quote.free -= quote_amount
-            base.free += quantity - commission
+            deltas = {rule.quote_asset: -quote_amount, rule.base_asset: quantity - commission}
         else:
-            commission, commission_asset = to_money(quote_amount * fee_rate), rule.quote_asset
-            if base.free < quantity:
-                raise InsufficientBalance(base.asset)
-            base.free -= quantity
-            quote.free += quote_amount - commission
-        save_balances(balances)
-        slippage = ZERO_RATE if maker else abs(price - market_price) / market_price
-        return FillReport(
+            deltas = {rule.base_asset: -quantity, rule.quote_asset: quote_amount - commission}
+        slippage = ZERO if maker else abs(price - market_price) / market_price
+        fill = FillReport(
             price=price,
             quantity=quantity,
             commission=commission,
@@ -191,6 +383,7 @@ class SimulatorVenue:
             fee_rate=fee_rate,
             is_maker=maker,
         )
+        return fill, deltas
 
     @staticmethod
     def _filled(order: PaperOrder, fills: list[FillReport], detail: str) -> ExecutionReport:
@@ -211,4 +404,9 @@ class SimulatorVenue:
             order.locked_amount = Decimal("0")
 
 
-ZERO_RATE = Decimal("0")
+def taker_price(*, side: str, market_price: Decimal, tick_size: Decimal) -> Decimal:
+    """The price a taker pays: a little worse than the last price (slippage), snapped to the tick against it."""
+    rate = settings.SIMULATOR_SLIPPAGE_RATE
+    if side == Side.BUY:
+        return round_to_step(market_price * (1 + rate), tick_size, up=True)
+    return round_to_step(market_price * (1 - rate), tick_size, up=False)

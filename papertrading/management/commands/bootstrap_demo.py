@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
 
 from papertrading.balances import ensure_account
-from papertrading.prices import refresh_prices
+from papertrading.services import refresh_prices
 
 
 class Command(BaseCommand):

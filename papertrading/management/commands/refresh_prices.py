@@ -1,10 +1,10 @@
 import time
 
-import requests
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from papertrading.prices import refresh_prices
+from papertrading.errors import VenueUnavailable
+from papertrading.services import refresh_prices
 
 
 class Command(BaseCommand):
@@ -19,11 +19,11 @@ class Command(BaseCommand):
         while True:
             try:
                 rows = refresh_prices(symbols=symbols)
-            except requests.RequestException as exc:
+            except VenueUnavailable as exc:
                 # The market-data source (Binance's public ticker) is unreachable or answered an error.
                 if not loop:
-                    raise CommandError(f"Prices not refreshed: {type(exc).__name__}: {exc}") from None
-                self.stderr.write(f"{timezone.now():%H:%M:%S} prices not refreshed: {type(exc).__name__}: {exc}")
+                    raise CommandError(f"Prices not refreshed: {exc.message}") from None
+                self.stderr.write(f"{timezone.now():%H:%M:%S} prices not refreshed: {exc.message}")
                 rows = None
             refreshes += 1
             if rows is not None:

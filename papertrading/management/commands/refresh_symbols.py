@@ -1,9 +1,9 @@
 import json
 
-import requests
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from papertrading.binance import BinanceError
+from papertrading.prices import market_data_client
 from papertrading.symbols import load_default_symbol_rules, load_symbol_rules
 
 
@@ -26,14 +26,10 @@ class Command(BaseCommand):
                 with open(file) as handle:
                     info = json.load(handle)
             else:
-                url = f"{settings.MARKET_DATA_BASE_URL}/api/v3/exchangeInfo"
+                client = market_data_client()
                 try:
-                    response = requests.get(
-                        url, params={"symbols": json.dumps(wanted, separators=(",", ":"))}, timeout=10
-                    )
-                    response.raise_for_status()
-                except requests.RequestException as exc:
-                    raise CommandError(f"Could not reach {url}: {exc}") from exc
-                info = response.json()
+                    info = client.exchange_info(wanted, use_cache=False)
+                except BinanceError as exc:
+                    raise CommandError(f"Could not reach {client.base_url}: {exc}") from None
             rules = load_symbol_rules(info, symbols=wanted)
         self.stdout.write(self.style.SUCCESS(f"Updated {len(rules)} symbol(s): {', '.join(r.symbol for r in rules)}"))

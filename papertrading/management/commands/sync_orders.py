@@ -23,12 +23,9 @@ class Command(BaseCommand):
             report = sync_orders(progress=progress)
         except VenueUnavailable as exc:
             raise CommandError(f"Sync failed: {exc.message}") from None
-        changed = ", ".join(f"{kind}={n}" for kind, n in sorted(report.changed.items())) or "no changes"
         seconds = time.monotonic() - started
-        what = "order(s)" if report.venue == "testnet" else "symbol(s) with working orders"
         self.stdout.write(
-            f"Synced {report.venue}: {report.checked} {what} checked; {changed}; "
-            f"request weight {report.request_weight}; {seconds:.1f} s."
+            f"Synced {report.venue}: {report.summary()}; request weight {report.request_weight}; {seconds:.1f} s."
         )
         for note in report.notes:
             self.stderr.write(note)

@@ -1,0 +1,457 @@
+"""The Binance Spot Testnet venue: the same interface and types as the simulator, exactly once under faults.
+
+How the rules of DESIGN.md ("An order's life") and REFERENCE.md §7 map onto the client's typed errors:
+
+- The order row is written (status UNKNOWN, with its ``client_order_id``) and committed before the POST, and that
+  id is sent as ``newClientOrderId``. The POST is never resent (the client's only resend is after -1021, which
+  Binance decides before the matching engine).
+- ``BinanceOutcomeUnknown`` (read timeout, reset, 5xx, -1006/-1007) and an answer that is not a readable order
+  leave the order UNKNOWN; sync asks by ``origClientOrderId`` and adopts what the exchange says. Only -2013 after
+  the recvWindow has passed turns it into REJECTED; -2013 for an order the exchange once confirmed means the
+  testnet was wiped, and the order is closed with a reason that says so.
+- A request that provably never left (connection refused, connect timeout), or that the exchange refused before
+  processing it (429/418, a local rate-limit pause, refused credentials), closes the order as REJECTED "not sent"
+  and answers 503 — refused credentials mean the same on every call.
+- No database transaction is open during a network call; each change is applied under the order's row lock and
+  only while the order is still working or unknown, so a concurrent cancel, fill or place always wins cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from ...binance import (
+    BinanceAPIError,
+    BinanceAuthError,
+    BinanceError,
+    BinanceNoSuchOrder,
+    BinanceNotConfigured,
+    BinanceOutcomeUnknown,
+    BinanceRateLimited,
+    BinanceRejected,
+    BinanceTestnetClient,
+    BinanceUnavailable,
+)
+from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
+from ...locks import job_lock
+from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
+from ...symbols import get_symbol_rule, load_symbol_rules
+from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
+from ..recording import apply_report, record_event, record_note
+from .answers import (
+    MalformedAnswer,
+    balances_from_account,
+    decimal_field,
+    fills_from_trades,
+    report_from_order,
+    reset_report,
+)
+from .messages import (
+    INVALID_SYMBOL_CODE,
+    NOT_CONFIGURED_MESSAGE,
+    NOT_SENT_REASON,
+    RESET_REASON,
+    exchange_errors,
+    unavailable,
+)
+from .sync import TestnetSync
+
+logger = logging.getLogger(__name__)
+Status = PaperOrder.Status
+ZERO = Decimal("0")
+
+PRICE_CACHE_SECONDS = 5
+RULE_CACHE_SECONDS = 3600
+ABSENT_SYMBOL_CACHE_SECONDS = 600
+SYNC_LOCK_SECONDS = 300
+RESET_NOTICE_WINDOW = timedelta(days=7)
+
+
+class TestnetVenue:
+    """Places, cancels and syncs orders on the Binance Spot Testnet through :class:`BinanceTestnetClient`."""
+
+    __test__ = False  # not a pytest test class, despite the name
+    name = Venue.TESTNET.value
+    label = Venue.TESTNET.label
+
+    def __init__(self, client: BinanceTestnetClient | None = None) -> None:
+        self.client = client or BinanceTestnetClient()
+        self._cache_prefix = "papertrading:testnet:" + hashlib.sha256(self.client.base_url.encode()).hexdigest()[:16]
+
+    @property
+    def weight_used(self) -> int:
+        """Exchange request weight this venue object has spent so far."""
+        return self.client.weight_used
+
+    def _require_configured(self) -> None:
+        if not self.client.is_configured():
+            raise VenueUnavailable(NOT_CONFIGURED_MESSAGE)
+
+    # --- what a person should know ----------------------------------------------------------------------------
+    def status(self) -> VenueStatus:
+        limits = self.client.rate_limits.status()
+        status = VenueStatus(
+            venue=self.name,
+            label=self.label,
+            masked_api_key=self.client.masked_api_key,
+            error="" if self.client.is_configured() else NOT_CONFIGURED_MESSAGE,
+            paused=limits["paused"],
+            banned=limits["banned"],
+            paused_until=limits["until"],
+            used_weight_1m=limits["used_weight_1m"],
+        )
+        if limits["orders_paused"] and not limits["paused"]:
+            status.notices.append(
+                f"New orders are paused by the exchange's order rate limit until {limits['orders_until']:%H:%M:%S} UTC."
+            )
+        closed = PaperOrder.objects.filter(
+            venue=self.name, reject_reason=RESET_REASON, updated_at__gte=timezone.now() - RESET_NOTICE_WINDOW
+        )
+        if count := closed.count():
+            status.notices.append(
+                f"{count} order(s) were closed because the testnet was reset and no longer knew them; "
+                "nothing was resent."
+            )
+        return status
+
+    # --- symbols and prices --------------------------------------------------------------------------------
+    def symbol_rule(self, symbol: str) -> SymbolRule | None:
+        """The symbol's filters as the testnet states them (exchangeInfo, refreshed hourly), for validate_order.
+
+        Called by the order service before anything is written, so it also refuses early (503) when the venue
+        cannot take an order now: no credentials, or a rate-limit pause/ban in force.
+        """
+        self._require_configured()
+        with exchange_errors():
+            self.client.rate_limits.before_request(1, is_order=True)
+        symbol = (symbol or "").upper()
+        if not symbol:
+            return None
+        key = f"{self._cache_prefix}:rule:{symbol}"
+        state = cache.get(key)
+        if state is None:
+            state = self._refresh_rule(symbol)
+            if state is not None:
+                cache.set(key, state, RULE_CACHE_SECONDS if state == "loaded" else ABSENT_SYMBOL_CACHE_SECONDS)
+        if state == "absent":
+            return None
+        return get_symbol_rule(symbol)
+
+    def _refresh_rule(self, symbol: str) -> str | None:
+        """ "loaded", "absent" (the testnet does not list it) or None (could not ask; keep the stored rule)."""
+        try:
+            with exchange_errors():
+                try:
+                    info = self.client.exchange_info(symbol)
+                except BinanceRejected as exc:
+                    if exc.code == INVALID_SYMBOL_CODE:
+                        return "absent"
+                    return None
+        except VenueUnavailable:
+            if get_symbol_rule(symbol) is None:
+                raise
+            logger.warning("testnet exchangeInfo for %s unavailable; validating with the stored rule", symbol)
+            return None
+        return "loaded" if load_symbol_rules(info, symbols=[symbol]) else "absent"
+
+    def market_price(self, symbol: str) -> Decimal | None:
+        """Last price from the testnet's ticker (cached a few seconds); None for a symbol it does not list."""
+        self._require_configured()
+        key = f"{self._cache_prefix}:price:{symbol}"
+        cached = cache.get(key)
+        if cached is not None:
+            return Decimal(cached)
+        with exchange_errors():
+            try:
+                data = self.client.ticker_price(symbol)
+            except BinanceRejected:
+                return None
+        try:
+            price = decimal_field(data, "price") if isinstance(data, dict) and data.get("price") else None
+        except MalformedAnswer:
+            price = None
+        if price is None or price <= 0:
+            return None
+        cache.set(key, str(price), PRICE_CACHE_SECONDS)
+        return price
+
+    def taker_price(self, symbol: str, side: str) -> Decimal | None:
+        """The last price: what the book will give a MARKET order is known only once it has filled."""
+        return self.market_price(symbol)
+
+    # --- place ---------------------------------------------------------------------------------------------
+    def submit(self, fields: dict, *, market_price: Decimal | None, source: str, actor: str) -> PaperOrder:
+        """Write the order as UNKNOWN and commit it, then POST it once and record the answer."""
+        with transaction.atomic():
+            order = PaperOrder.objects.create(status=Status.UNKNOWN, **fields)
+            record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=f"Sending to {self.label}.")
+        # The network call runs outside any transaction: the row above is committed first, so whatever happens
+        # next (timeout, crash), the order exists locally with its client_order_id and sync can find it.
+        report = self.place(order)
+        return self.record_answer(order, report, source=source, actor=actor)
+
+    def record_answer(self, order: PaperOrder, report: ExecutionReport, *, source: str, actor: str) -> PaperOrder:
+        """Apply the exchange's answer to an order still UNKNOWN; an answer the database refuses (say, more
+        executed than ordered) leaves the order UNKNOWN for sync, with a note, instead of an error."""
+        try:
+            with transaction.atomic():
+                row = PaperOrder.objects.select_for_update().get(pk=order.pk)
+                if row.status == Status.UNKNOWN and report.status != Status.UNKNOWN:
+                    apply_report(row, report, source=source, actor=actor)
+                return row
+        except DatabaseError as exc:
+            logger.warning("order %s: the exchange's answer could not be stored (%s)", order.pk, type(exc).__name__)
+            with transaction.atomic():
+                row = PaperOrder.objects.select_for_update().get(pk=order.pk)
+                record_note(
+                    row,
+                    f"The exchange's answer could not be recorded ({type(exc).__name__}: {str(exc)[:120]}); "
+                    "sync will ask again. Nothing was resent.",
+                )
+            return row
+
+    def place(self, order: PaperOrder) -> ExecutionReport:
+        """POST the order once with ``newClientOrderId = order.client_order_id``; never resent."""
+        is_limit = order.order_type == OrderType.LIMIT
+        try:
+            data = self.client.place_order(
+                order.symbol,
+                order.side,
+                order.order_type,
+                order.quantity,
+                price=order.price if is_limit else None,
+                stop_price=order.stop_price
+                if order.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
+                else None,
+                time_in_force=(order.time_in_force or "GTC") if is_limit else None,
+                client_order_id=order.client_order_id,
+            )
+        except BinanceOutcomeUnknown as exc:
+            # Marks when the POST attempt ended: sync believes -2013 only a recvWindow after this moment.
+            self._note_unknown(order, f"{exc}")
+            return ExecutionReport(status=Status.UNKNOWN)
+        except BinanceAuthError as exc:
+            # Refused credentials are a venue that cannot be used now, on this call as on every other.
+            self._close_unsent(order, f"Not sent: the exchange refused the credentials ({exc.code})", code=exc.code)
+            raise unavailable(exc) from None
+        except BinanceAPIError as exc:
+            # Refused before the matching engine (-2010, -1013, -1021 twice, …): nothing was executed.
+            return ExecutionReport(
+                status=Status.REJECTED,
+                reject_code=exc.code,
+                reject_reason=exc.msg or str(exc),
+                detail=f"Rejected by Binance ({exc.code}): {exc.msg}",
+            )
+        except (BinanceRateLimited, BinanceNotConfigured, BinanceUnavailable) as exc:
+            # A local pause or a 429/418 answer, no credentials, or a request that provably never left.
+            reason = NOT_SENT_REASON if isinstance(exc, BinanceUnavailable) else f"Not sent: {unavailable(exc).message}"
+            self._close_unsent(order, reason, code=exc.code if isinstance(exc, BinanceRateLimited) else None)
+            raise unavailable(exc) from None
+        except ValueError as exc:
+            # The client's own argument check: nothing was sent, and the exchange gave no code.
+            return ExecutionReport(status=Status.REJECTED, reject_reason=str(exc), detail=f"Not sent: {exc}")
+        try:
+            report = report_from_order(data)
+        except MalformedAnswer as exc:
+            self._note_unknown(order, f"The exchange's answer is not a readable order ({exc})")
+            return ExecutionReport(status=Status.UNKNOWN)
+        return self.complete_fills(report, symbol=order.symbol)
+
+    def _note_unknown(self, order: PaperOrder, what: str) -> None:
+        with transaction.atomic():
+            record_note(
+                order,
+                f"{what}. Sync will ask the exchange for client order id {order.client_order_id}; "
+                "the order is not resent.",
+            )
+
+    def _close_unsent(self, order: PaperOrder, reason: str, *, code: int | None = None) -> None:
+        """Record that an order was provably never placed (REJECTED); only an order still UNKNOWN is touched."""
+        with transaction.atomic():
+            row = PaperOrder.objects.select_for_update().filter(pk=order.pk, status=Status.UNKNOWN).first()
+            if row is None:
+                return
+            last = row.events.order_by("-id").first()
+            apply_report(
+                row,
+                ExecutionReport(status=Status.REJECTED, reject_code=code, reject_reason=reason, detail=reason),
+                source=last.source if last else OrderEvent.Source.API,
+                actor=last.actor if last else "",
+            )
+        order.status = Status.REJECTED
+
+    # --- fills ---------------------------------------------------------------------------------------------
+    def complete_fills(self, report: ExecutionReport, *, symbol: str, stored: Decimal = ZERO) -> ExecutionReport:
+        """Make the report carry the order's trades, each with its trade id, whenever the exchange executed more
+        than the `stored` fills and the answer's own fills do not account for it with ids (the spec's FULL fills
+        carry no tradeId; a RESULT answer carries none): one myTrades call for the order, as Binance advises.
+
+        When that call fails the report keeps no fills; the next sync sees the executed quantity and asks again.
+        """
+        if report.executed_quantity <= stored or report.exchange_order_id is None:
+            report.fills = []
+            return report
+        inline = report.fills
+        if (
+            inline
+            and all(f.trade_id for f in inline)
+            and sum(f.quantity for f in inline) + stored >= (report.executed_quantity)
+        ):
+            return report
+        try:
+            report.fills = fills_from_trades(self.client.my_trades(symbol, order_id=report.exchange_order_id))
+        except (BinanceError, MalformedAnswer) as exc:
+            logger.warning("myTrades for order #%s failed: %s", report.exchange_order_id, type(exc).__name__)
+            report.fills = []
+        return report
+
+    @staticmethod
+    def stored_fill_quantity(order_id: int | None) -> Decimal:
+        if order_id is None:
+            return ZERO
+        from ...models import OrderFill
+
+        return OrderFill.objects.filter(order_id=order_id).aggregate(q=Sum("quantity"))["q"] or ZERO
+
+    # --- reading one order -----------------------------------------------------------------------------------
+    def fetch(self, symbol: str, *, exchange_order_id: int | None, client_order_id: str) -> ExecutionReport:
+        """The exchange's copy of one order, without fills: by its exchange id when known, else by client id.
+
+        Raises BinanceNoSuchOrder (-2013), the client's other errors, or MalformedAnswer.
+        """
+        if exchange_order_id is not None:
+            data = self.client.get_order(symbol, order_id=exchange_order_id)
+        else:
+            data = self.client.get_order(symbol, client_order_id=client_order_id)
+        return report_from_order(data, fills=[])
+
+    def query(self, order: PaperOrder) -> ExecutionReport | None:
+        """The exchange's copy of one order and its trades, read only; None when it says -2013."""
+        self._require_configured()
+        with exchange_errors():
+            try:
+                report = self.fetch(
+                    order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.client_order_id
+                )
+                if report.executed_quantity > 0:
+                    trades = self.client.my_trades(order.symbol, order_id=report.exchange_order_id)
+                    report.fills = fills_from_trades(trades)
+            except BinanceNoSuchOrder:
+                return None
+            except MalformedAnswer as exc:
+                raise VenueUnavailable(f"The exchange's answer about this order could not be read ({exc}).") from None
+        return report
+
+    # --- cancel --------------------------------------------------------------------------------------------
+    def cancel(self, order: PaperOrder, *, source: str, actor: str) -> PaperOrder:
+        """DELETE the order; if the exchange says it is unknown or final, re-query and record its real state.
+
+        A final state other than CANCELLED (e.g. it filled meanwhile) is recorded, then answered with 409.
+        """
+        if not order.is_working:
+            raise OrderNotWorking(f"Order {order.pk} is {order.status}; only working orders can be cancelled.")
+        self._require_configured()
+        order_id, client_id = order.binance_order_id, None if order.binance_order_id else order.client_order_id
+        with exchange_errors():
+            try:
+                data = self.client.cancel_order(order.symbol, order_id=order_id, client_order_id=client_id)
+                report = report_from_order(data, fills=[])
+            except (BinanceRejected, BinanceNoSuchOrder, BinanceOutcomeUnknown, MalformedAnswer) as exc:
+                # -2011 "Unknown order sent." usually means it already finished; a lost answer may or may not
+                # have cancelled it. Either way, the exchange's current state is the answer.
+                report = self._state_after_failed_cancel(order, exc)
+            report = self.complete_fills(report, symbol=order.symbol, stored=self.stored_fill_quantity(order.pk))
+        with transaction.atomic():
+            order = PaperOrder.objects.select_for_update().get(pk=order.pk)
+            order = apply_report(order, report, source=source, actor=actor)
+        if order.status != Status.CANCELLED:
+            raise OrderNotWorking(f"Order {order.pk} is {order.status} on the exchange; it could not be cancelled.")
+        return order
+
+    def _state_after_failed_cancel(self, order: PaperOrder, exc: Exception) -> ExecutionReport:
+        try:
+            report = self.fetch(
+                order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.client_order_id
+            )
+        except BinanceNoSuchOrder:
+            if order.binance_order_id:
+                return reset_report()
+            raise VenueUnavailable("The exchange does not know this order yet; sync will resolve it.") from None
+        except MalformedAnswer:
+            raise VenueUnavailable("The exchange's answer could not be read; sync will resolve the order.") from None
+        if report.status in PaperOrder.WORKING_STATUSES:
+            if isinstance(exc, BinanceAPIError):
+                raise OrderRejected(exc.code, exc.msg or str(exc), order=order)
+            raise VenueUnavailable("The exchange did not confirm the cancel and the order is still working; try again.")
+        report.detail = f"Cancel answered {getattr(exc, 'code', None) or type(exc).__name__}: {report.detail}"
+        return report
+
+    # --- account -------------------------------------------------------------------------------------------
+    def balances(self) -> list[BalanceReport]:
+        """Testnet balances with a non-zero free or locked amount."""
+        self._require_configured()
+        with exchange_errors():
+            data = self.client.account(omit_zero_balances=True)
+        try:
+            rows = balances_from_account(data)
+        except MalformedAnswer as exc:
+            raise VenueUnavailable(f"The exchange's account answer could not be read ({exc}).") from None
+        return [BalanceReport(asset, free, locked) for asset, free, locked in rows]
+
+    # --- sync ----------------------------------------------------------------------------------------------
+    def sync(self, *, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
+        """Bring local testnet orders up to date: one openOrders call per symbol with working/unknown orders.
+
+        Counts each change under its outcome: filled, partially_filled, cancelled, expired, rejected, resolved
+        (unknown → found working), reset_closed (the exchange no longer knows an order it confirmed), imported
+        (open on the account, not placed here). `progress` is called after each symbol.
+        """
+        self._require_configured()
+        report = SyncReport(venue=self.name)
+        start_weight = self.client.weight_used
+        try:
+            with job_lock("testnet_sync", timeout=SYNC_LOCK_SECONDS) as acquired:
+                if not acquired:
+                    report.notes.append("Another sync is running; this one was skipped.")
+                    return report
+                with exchange_errors():
+                    TestnetSync(self, report, source, progress=progress).run()
+        finally:
+            report.request_weight = self.client.weight_used - start_weight
+        logger.info("testnet sync: %s request_weight=%s", report.changed or "no changes", report.request_weight)
+        return report
+
+    def sync_orders(
+        self,
+        order_ids: Iterable[int],
+        *,
+        source: str,
+        actor: str = "",
+        statuses: Iterable[str] = PaperOrder.OPEN_STATUSES,
+    ) -> SyncReport:
+        """Sync chosen orders now (the admin's actions): each open one is queried once and applied as sync does.
+
+        Same rules as :meth:`sync`, without the openOrders pass or the import of foreign orders. Not under the
+        sync's job lock: every change is applied under the order's row lock, only while the order is still open,
+        so a concurrent sync and this one cannot apply anything twice.
+        """
+        self._require_configured()
+        report = SyncReport(venue=self.name)
+        start_weight = self.client.weight_used
+        try:
+            with exchange_errors():
+                TestnetSync(self, report, source, actor=actor).run_orders(
+                    list(order_ids), statuses=tuple(statuses) or PaperOrder.OPEN_STATUSES
+                )
+        finally:
+            report.request_weight = self.client.weight_used - start_weight
+        return report
