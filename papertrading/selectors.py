@@ -38,11 +38,6 @@ def with_history(order: PaperOrder) -> PaperOrder:
     return order
 
 
-def testnet_notices() -> list[str]:
-    """What a trader should know about the venue now (a rate-limit pause, orders closed by a testnet reset)."""
-    return venue_status().notices
-
-
 def venue_status() -> VenueStatus:
     """The configured venue's name, label, masked key, and what is wrong with it or worth telling now."""
     return get_venue().status()

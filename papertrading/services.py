@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError
 
-from . import prices, selectors
+from . import prices
 from .errors import DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
 from .models import MarketPrice, OrderEvent, PaperOrder, Venue
 from .symbols import get_symbol_rule
@@ -186,8 +186,3 @@ def sync_orders(*, source: str = OrderEvent.Source.SYNC, progress: SyncProgress 
     report = get_venue().sync(source=source, progress=progress)
     record_successful_sync()
     return report
-
-
-def get_account_balances():
-    """Kept for the desk views until they read `selectors.account_balances()`."""
-    return selectors.account_balances()

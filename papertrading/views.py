@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from . import selectors, services
-from .binance import masked_api_key
 from .descriptions import describe_fill, describe_placed
 from .errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
 from .forms import OrderForm
@@ -37,21 +36,20 @@ def poll_seconds() -> int:
 
 
 def account_context() -> dict:
-    mode = settings.PAPER_TRADING_MODE
+    status = selectors.venue_status()
     context = {
-        "mode": mode,
-        "venue_label": Venue(mode).label if mode in Venue.values else mode,
-        "masked_api_key": masked_api_key(settings.BINANCE_TESTNET_API_KEY) if mode == Venue.TESTNET else "",
+        "mode": status.venue,
+        "venue_label": status.label,
+        "masked_api_key": status.masked_api_key,
+        "notices": status.notices,
         "balances": [],
         "venue_error": "",
         "retry_after": None,
         "prices": [{"row": row, "stale": is_stale(row)} for row in selectors.market_price_list()],
         "poll_seconds": poll_seconds(),
     }
-    if mode == Venue.TESTNET:
-        context["notices"] = selectors.testnet_notices()
     try:
-        _, balances = services.get_account_balances()
+        _, balances = selectors.account_balances()
     except VenueUnavailable as exc:
         context.update(venue_error=exc.message, retry_after=exc.retry_after)
     except PaperTradingError as exc:

@@ -174,6 +174,6 @@ class AccountApi(APIView):
         responses={200: AccountSerializer, 503: VENUE_UNAVAILABLE},
     )
     def get(self, request):
-        venue, balances = services.get_account_balances()
+        venue, balances = selectors.account_balances()
         data = {"venue": venue, "balances": [asdict(b) for b in balances]}
         return Response(AccountSerializer(data).data)
