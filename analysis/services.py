@@ -97,11 +97,13 @@ def submit_decision(
     if quote_amount is not None:
         if price is None:
             raise OrderValidationError({"quote_amount": [f"No market price for {symbol} yet; try again in a moment."]})
-        # Snapped down, so the order never spends more than the amount asked.
-        quantity = round_to_step(quote_amount / price, rule.step_size, up=False)
+        # Sized at the price the order will fill at (the venue's slippage included) and snapped down, so the
+        # trade's value in the quote asset never exceeds the amount asked.
+        fill_price = manager.fill_price(symbol, decision) or price
+        quantity = round_to_step(quote_amount / fill_price, rule.step_size, up=False)
         if quantity <= 0:
             raise OrderValidationError(
-                {"quote_amount": [f"Buys less than one lot ({rule.step_size} {rule.base_asset}) at {price}."]}
+                {"quote_amount": [f"Buys less than one lot ({rule.step_size} {rule.base_asset}) at {fill_price}."]}
             )
     order_decision = Decision(
         run_id=uuid.uuid4(), agent=agent, symbol=symbol, side=decision, quantity=quantity, placed_by=posted_by

@@ -43,18 +43,35 @@ def test_buy_in_simulation_places_a_market_order_linked_to_the_run_and_books_its
     assert Decimal(body["pnl"]["pnl"]) == Decimal("-1.02")
 
 
-def test_quote_amount_is_converted_at_the_market_and_snapped_down_to_the_lot(agent_api, market):
-    # 1000 / 68000 = 0.0147058...; BTCUSDT's step is 0.00001, so 0.01470 (never more than asked).
+def test_quote_amount_is_converted_at_the_fill_price_and_snapped_down_to_the_lot(agent_api, market):
+    # A MARKET BUY fills at 68000 + 0.05 % slippage = 68034; 1000 / 68034 = 0.0146985...; BTCUSDT's step is
+    # 0.00001, so 0.01469. (At the bare market price it would be 0.01470, which costs 1000.0998.)
     response = post(agent_api, quote_amount="1000")
 
     assert response.status_code == 201, response.data
     run = AnalysisRun.objects.get()
     assert (run.quantity, run.quote_amount, run.reference_price) == (
-        Decimal("0.01470"),
+        Decimal("0.01469"),
         Decimal("1000"),
         Decimal("68000"),
     )
-    assert PaperOrder.objects.get().quantity == Decimal("0.01470")
+    assert PaperOrder.objects.get().quantity == Decimal("0.01469")
+
+
+@pytest.mark.parametrize(
+    ("symbol", "quote_amount"), [("ETHUSDT", "35"), ("BTCUSDT", "1000"), ("BTCUSDT", "5000"), ("SOLUSDT", "12.5")]
+)
+def test_quote_amount_never_spends_more_than_asked(agent_api, market, symbol, quote_amount):
+    agent_api.get("/api/paper-trading/account")  # open the account
+    usdt_before = SimulatedBalance.objects.get(asset="USDT").free
+
+    response = post(agent_api, symbol=symbol, quote_amount=quote_amount)
+
+    assert response.status_code == 201, response.data
+    spent = usdt_before - SimulatedBalance.objects.get(asset="USDT").free
+    fill = PaperOrder.objects.get().fills.get()
+    assert spent == fill.quantity * fill.price
+    assert 0 < spent <= Decimal(quote_amount)
 
 
 def test_sell_decision_books_realized_pnl_on_the_run(agent_api, market):
