@@ -16,6 +16,12 @@ from conftest import page_client_for
 from papertrading import services
 from papertrading.errors import OrderRejected
 from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
+from papertrading.tests.test_testnet_venue import (  # noqa: F401 - the fixtures are used by name
+    exchange_fixture,
+    limit_payload,
+    testnet_fixture,
+)
+from papertrading.tests.test_testnet_venue import place as place_on_testnet
 
 pytestmark = pytest.mark.django_db
 
@@ -430,6 +436,23 @@ def test_sync_button_reports_what_changed(trader_client, trader, market):
     [notice] = notices(response)
     assert notice == {"level": "success", "message": "Synced with Simulation: checked 1 order on 1 symbol; 1 filled."}
     assert PaperOrder.objects.get().status == "FILLED"
+
+
+def test_sync_button_on_the_testnet_counts_orders_and_symbols(trader_client, api, exchange):
+    ids = [
+        place_on_testnet(api, limit_payload()).json()["id"],
+        place_on_testnet(api, limit_payload(price="59000")).json()["id"],
+        place_on_testnet(api, limit_payload(symbol="ETHUSDT", price="3000", quantity="0.01")).json()["id"],
+    ]
+    exchange.fill(PaperOrder.objects.get(pk=ids[0]).binance_order_id)
+
+    response = trader_client.post(SYNC, **HX)
+
+    [notice] = notices(response)
+    assert notice == {
+        "level": "success",
+        "message": "Synced with Binance Spot Testnet: checked 3 orders on 2 symbols; 1 filled.",
+    }
 
 
 def test_sync_without_htmx_redirects_with_a_message(trader_client, market):
