@@ -2,8 +2,9 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/paper_trading_bench .venv/bin/python bench/order_create.py
 
-Prints orders per second for both (and their ratio), SQL queries per create with few and with many existing
-orders, and list queries for two page sizes. Figures, not pass/fail: run it by hand.
+Prints orders per second for both (and their ratio), SQL statements per create (a resting LIMIT with few and with
+many existing orders, and a filled MARKET with its ledger entry), and list queries for two page sizes. Figures, not
+pass/fail: run it by hand.
 """
 
 import io
@@ -30,17 +31,33 @@ N = int(os.environ.get("BENCH_ORDERS", "300"))
 ROUNDS = 3
 
 
-def order_payload(i: int) -> dict:
-    # Resting far below the market: every create validates, reserves balance and writes events.
-    return {
-        "symbol": "BTCUSDT",
+# (symbol, quantity, price): resting well below the market, inside PERCENT_PRICE_BY_SIDE, worth 10–20 USDT. The
+# creates take turns over the five symbols, so none reaches Binance's 200 open orders (MAX_NUM_ORDERS).
+RESTING = [
+    ("BTCUSDT", "0.001", "20000"),
+    ("ETHUSDT", "0.01", "1000"),
+    ("BNBUSDT", "0.1", "200"),
+    ("SOLUSDT", "0.2", "50"),
+    ("XRPUSDT", "100", "0.2"),
+]
+
+
+def order_payload(i: int, **overrides) -> dict:
+    # Every create validates, reserves balance (checking the open-order limit in the same UPDATE) and writes events.
+    symbol, quantity, price = RESTING[i % len(RESTING)]
+    payload = {
+        "symbol": symbol,
         "side": "BUY",
         "order_type": "LIMIT",
-        "quantity": "0.01",
-        "price": "1000.00",
+        "quantity": quantity,
+        "price": price,
         "time_in_force": "GTC",
         "client_order_id": f"bench-{os.getpid()}-{time.monotonic_ns()}-{i}",
     }
+    return {**payload, **overrides}
+
+
+MARKET = {"order_type": "MARKET", "price": None, "time_in_force": None}
 
 
 def timed_creates(client: APIClient, url: str, n: int) -> float:
@@ -51,9 +68,10 @@ def timed_creates(client: APIClient, url: str, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-def queries_per_create(client: APIClient, url: str) -> int:
+def queries_per_create(client: APIClient, url: str, **overrides) -> int:
+    payload = {key: value for key, value in order_payload(0, **overrides).items() if value is not None}
     with CaptureQueriesContext(connection) as ctx:
-        assert client.post(url, order_payload(0), format="json").status_code == 201
+        assert client.post(url, payload, format="json").status_code == 201
     return len(ctx.captured_queries)
 
 
@@ -110,6 +128,8 @@ def run(engine: str) -> None:
         floor.append(timed_creates(client, "/floor/orders", N))
     ours_rate, floor_rate = max(ours), max(floor)
 
+    queries_per_create(client, "/api/paper-trading/orders", **MARKET)  # the first fill opens the position
+    market = queries_per_create(client, "/api/paper-trading/orders", **MARKET)
     few = queries_per_create(client, "/api/paper-trading/orders")
     seed_orders(20000)
     many = queries_per_create(client, "/api/paper-trading/orders")
@@ -121,8 +141,8 @@ def run(engine: str) -> None:
     print(f"floor create: {floor_rate:8.1f} orders/s")
     print(f"ratio ours/floor: {ours_rate / floor_rate:.2f} (target >= 0.5)")
     print(
-        f"queries per create: {few} with {PaperOrder.objects.count() - 20001} orders, {many} with 20000 more"
-        f" (floor: {floor_queries})"
+        f"statements per LIMIT create: {few} with {PaperOrder.objects.count() - 20001} orders, {many} with 20000"
+        f" more (floor: {floor_queries}); per MARKET create, ledger included: {market}"
     )
     print(f"list queries: {list_10} for page_size=10, {list_100} for page_size=100")
 
