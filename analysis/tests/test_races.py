@@ -3,17 +3,17 @@
 SQLite serialises every write, so these only say something on PostgreSQL; elsewhere they are skipped.
 """
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from analysis.models import AnalysisRun
 from conftest import api_client_for
 from papertrading.balances import check_balances, ensure_account
 from papertrading.models import PaperOrder
 from papertrading.symbols import load_default_symbol_rules
+from papertrading.tests.support import run_together
 from portfolio.models import Trade
 from portfolio.services import client_order_id_for
 
@@ -29,28 +29,6 @@ def postgres_only(market):
         pytest.skip("concurrent transactions need PostgreSQL (set DATABASE_URL)")
     load_default_symbol_rules()  # an earlier transactional test may have flushed them
     ensure_account()
-
-
-def run_together(*jobs) -> list:
-    """Start every job at the same moment in its own thread; return each one's result or exception."""
-    results: list = [None] * len(jobs)
-    barrier = threading.Barrier(len(jobs))
-
-    def worker(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except Exception as exc:  # the outcome of each side is what the test inspects
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def post_together(user, body: dict) -> list:

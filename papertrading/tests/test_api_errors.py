@@ -8,12 +8,12 @@ from rest_framework.test import APIClient
 from conftest import api_client_for, make_user
 from papertrading import selectors
 from papertrading.models import PaperOrder
+from papertrading.tests.support import MARKET_BUY
 
 pytestmark = pytest.mark.django_db
 
 ORDERS = "/api/paper-trading/orders"
 RUNS = "/api/analysis/runs"
-MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
 
 
 def assert_json(response, status: int) -> dict:

@@ -16,12 +16,9 @@ from papertrading.balances import (
 )
 from papertrading.models import BalanceAdjustment, PaperOrder, SimulatedBalance, SymbolRule
 from papertrading.services import cancel_order, place_order
+from papertrading.tests.support import balances
 
 pytestmark = pytest.mark.django_db
-
-
-def balances() -> dict[str, tuple[D, D]]:
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
 def test_account_opens_with_starting_balances_recorded_as_adjustments():

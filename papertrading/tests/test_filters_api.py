@@ -6,8 +6,8 @@ import pytest
 
 from papertrading.balances import ensure_account
 from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
+from papertrading.tests.support import LIMIT_BUY, MARKET_BUY, ORDERS_URL, balances
 
-ORDERS_URL = "/api/paper-trading/orders"
 STARTING = {
     "BTC": (Decimal("1"), Decimal("0")),
     "ETH": (Decimal("10"), Decimal("0")),
@@ -15,19 +15,6 @@ STARTING = {
 }
 BELOW = "Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at least 13600 (0.2 × the market price 68000)."
 ABOVE = "Filter failure: PERCENT_PRICE_BY_SIDE. A {side} price must be at most 340000 (5 × the market price 68000)."
-LIMIT_BUY = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "order_type": "LIMIT",
-    "quantity": "0.01",
-    "price": "67000",
-    "time_in_force": "GTC",
-}
-MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
-
-
-def balances() -> dict[str, tuple[Decimal, Decimal]]:
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
 def assert_refused(response, field: str, message: str) -> None:

@@ -8,18 +8,10 @@ from rest_framework.exceptions import ValidationError
 from papertrading.api.fields import BinanceDecimalField
 from papertrading.balances import ensure_account
 from papertrading.forms import OrderForm
-from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
+from papertrading.models import OrderEvent, PaperOrder
 from papertrading.money import NOT_A_NUMBER, parse_amount
+from papertrading.tests.support import LIMIT_BUY, ORDERS_URL, balances
 
-ORDERS_URL = "/api/paper-trading/orders"
-LIMIT_BUY = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "order_type": "LIMIT",
-    "quantity": "0.01",
-    "price": "67000",
-    "time_in_force": "GTC",
-}
 TOO_PRECISE = "Too much precision: at most 8 decimal places."
 TOO_LONG = "Too many digits: at most 20 before the decimal point and 20 after it."
 
@@ -47,10 +39,6 @@ ACCEPTED = [
     pytest.param("0.010000000000", id="twelve-decimals-of-zeros"),
     pytest.param("0.01000000000000000000", id="twenty-decimals"),
 ]
-
-
-def balances() -> dict[str, tuple[Decimal, Decimal]]:
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
 def form_with(**fields) -> OrderForm:

@@ -3,17 +3,17 @@
 SQLite serialises every write, so these only say something on PostgreSQL; elsewhere they are skipped.
 """
 
-import threading
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from papertrading.balances import check_balances, ensure_account
 from papertrading.errors import OrderNotWorking, OrderRejected
 from papertrading.models import PaperOrder, SimulatedBalance
 from papertrading.services import cancel_order, match_orders, place_order
 from papertrading.symbols import load_default_symbol_rules
+from papertrading.tests.support import run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,28 +24,6 @@ def postgres_only(market):
         pytest.skip("row locks and concurrent transactions need PostgreSQL (set DATABASE_URL)")
     load_default_symbol_rules()  # an earlier transactional test may have flushed them
     ensure_account()
-
-
-def run_together(*jobs, rounds: int = 1) -> list:
-    """Start every job at the same moment in its own thread; return each one's result or exception."""
-    results: list = [None] * len(jobs)
-    barrier = threading.Barrier(len(jobs))
-
-    def worker(i, job):
-        try:
-            barrier.wait()
-            results[i] = job()
-        except Exception as exc:  # the outcome of each side is what the test inspects
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
 
 
 def test_two_posts_with_the_same_client_order_id_at_once_make_one_order_and_one_reservation():

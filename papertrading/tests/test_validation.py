@@ -6,20 +6,16 @@ import pytest
 
 from papertrading.balances import ensure_account
 from papertrading.errors import OrderValidationError
-from papertrading.models import MarketPrice, OrderEvent, PaperOrder, SimulatedBalance, SymbolRule
+from papertrading.models import MarketPrice, OrderEvent, PaperOrder, SymbolRule
 from papertrading.services import place_order
+from papertrading.tests.support import LIMIT_BUY, MARKET_BUY, ORDERS_URL, balances
 from papertrading.validation import fires_at_or_below, validate_client_order_id, validate_order
 
-ORDERS_URL = "/api/paper-trading/orders"
 STARTING = {
     "BTC": (Decimal("1"), Decimal("0")),
     "ETH": (Decimal("10"), Decimal("0")),
     "USDT": (Decimal("100000"), Decimal("0")),
 }
-
-
-def balances() -> dict[str, tuple[Decimal, Decimal]]:
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
 def order_of(**overrides) -> dict:
@@ -321,15 +317,6 @@ def test_client_order_id_outside_binance_charset_is_refused(client_order_id):
 
 # --- through the API: 400, a message per field, no row, no reservation ---------------------------------------
 
-LIMIT_BUY = {
-    "symbol": "BTCUSDT",
-    "side": "BUY",
-    "order_type": "LIMIT",
-    "quantity": "0.01",
-    "price": "67000",
-    "time_in_force": "GTC",
-}
-MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
 STOP_SELL = {"symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_LOSS", "quantity": "0.01", "stop_price": "60000"}
 
 

@@ -1,0 +1,47 @@
+"""What many order tests share: the orders endpoint, two standard orders, the balances table, running jobs at once."""
+
+import threading
+from decimal import Decimal
+
+from django.db import connections
+
+from papertrading.models import SimulatedBalance
+
+ORDERS_URL = "/api/paper-trading/orders"
+# A LIMIT BUY that rests just below the 68000 market of the `market` fixture, and a small MARKET BUY.
+LIMIT_BUY = {
+    "symbol": "BTCUSDT",
+    "side": "BUY",
+    "order_type": "LIMIT",
+    "quantity": "0.01",
+    "price": "67000",
+    "time_in_force": "GTC",
+}
+MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
+
+
+def balances() -> dict[str, tuple[Decimal, Decimal]]:
+    """Every simulated balance as asset -> (free, locked): compare before and after to prove nothing moved."""
+    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+
+
+def run_together(*jobs) -> list:
+    """Start every job at the same moment in its own thread; return each one's result or exception."""
+    results: list = [None] * len(jobs)
+    barrier = threading.Barrier(len(jobs))
+
+    def worker(i, job):
+        try:
+            barrier.wait()
+            results[i] = job()
+        except Exception as exc:  # the outcome of each side is what the test inspects
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return results
