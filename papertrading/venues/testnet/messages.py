@@ -39,8 +39,9 @@ def rate_limited_message(exc: BinanceRateLimited) -> str:
 
 
 def credentials_refused_message(exc: BinanceAuthError) -> str:
+    said = f"{exc.code}: {exc.msg}" if exc.code else f"HTTP {exc.http_status}"
     return (
-        f"The Binance testnet refused the API credentials ({exc.code}: {exc.msg}). Check "
+        f"The Binance testnet refused the API credentials ({said}). Check "
         "BINANCE_TESTNET_API_KEY / BINANCE_TESTNET_API_SECRET and the key's permissions."
     )
 

@@ -161,12 +161,12 @@ class TestnetSync:
     def from_report(self, row: dict, read) -> None:
         try:
             report = read()
+            if is_unchanged(row, report):
+                return
+            self.venue.complete_fills(report, symbol=row["symbol"], stored=row["filled"])
         except MalformedAnswer as exc:
             self.report.notes.append(f"Order {row['pk']}: the exchange's answer was not readable ({exc}); left as is.")
             return
-        if is_unchanged(row, report):
-            return
-        self.venue.complete_fills(report, symbol=row["symbol"], stored=row["filled"])
         self.apply(row, report)
 
     def no_such_order(self, row: dict) -> None:
@@ -273,7 +273,11 @@ class TestnetSync:
             self.report.count("skipped_external")
             self.report.notes.append(f"External order #{exchange_id} of type {entry.get('type')} was not imported.")
             return
-        self.venue.complete_fills(report, symbol=symbol)
+        try:
+            self.venue.complete_fills(report, symbol=symbol)
+        except MalformedAnswer as exc:
+            self.report.notes.append(f"External order #{exchange_id}: its trades could not be read ({exc}).")
+            return
         report.detail = f"Imported from the testnet: order #{exchange_id} was not placed by this desk."
         try:
             with transaction.atomic():

@@ -241,15 +241,20 @@ class TestnetVenue:
             return ExecutionReport(status=Status.UNKNOWN)
         except BinanceAuthError as exc:
             # Refused credentials are a venue that cannot be used now, on this call as on every other.
-            self._close_unsent(order, f"Not sent: the exchange refused the credentials ({exc.code})", code=exc.code)
+            code = exc.code or None  # a 401 without a JSON code keeps none
+            self._close_unsent(
+                order, f"Not sent: the exchange refused the credentials (HTTP {exc.http_status})", code=code
+            )
             raise unavailable(exc) from None
         except BinanceAPIError as exc:
-            # Refused before the matching engine (-2010, -1013, -1021 twice, …): nothing was executed.
+            # Refused before the matching engine (-2010, -1013, -1021 twice, …): nothing was executed. An answer
+            # without a code (a WAF or proxy page) keeps none: the client's 0 is not a code the exchange gave.
+            code = exc.code or None
             return ExecutionReport(
                 status=Status.REJECTED,
-                reject_code=exc.code,
+                reject_code=code,
                 reject_reason=exc.msg or str(exc),
-                detail=f"Rejected by Binance ({exc.code}): {exc.msg}",
+                detail=f"Rejected by Binance ({code if code is not None else f'HTTP {exc.http_status}'}): {exc.msg}",
             )
         except (BinanceRateLimited, BinanceNotConfigured, BinanceUnavailable) as exc:
             # A local pause or a 429/418 answer, no credentials, or a request that provably never left.
@@ -260,11 +265,12 @@ class TestnetVenue:
             # The client's own argument check: nothing was sent, and the exchange gave no code.
             return ExecutionReport(status=Status.REJECTED, reject_reason=str(exc), detail=f"Not sent: {exc}")
         try:
-            report = report_from_order(data)
+            return self.complete_fills(report_from_order(data), symbol=order.symbol)
         except MalformedAnswer as exc:
             self._note_unknown(order, f"The exchange's answer is not a readable order ({exc})")
-            return ExecutionReport(status=Status.UNKNOWN)
-        return self.complete_fills(report, symbol=order.symbol)
+        except BinanceError as exc:
+            self._note_unknown(order, f"The order was answered but its trades could not be read ({type(exc).__name__})")
+        return ExecutionReport(status=Status.UNKNOWN)
 
     def _note_unknown(self, order: PaperOrder, what: str) -> None:
         with transaction.atomic():
@@ -295,7 +301,9 @@ class TestnetVenue:
         than the `stored` fills and the answer's own fills do not account for it with ids (the spec's FULL fills
         carry no tradeId; a RESULT answer carries none): one myTrades call for the order, as Binance advises.
 
-        When that call fails the report keeps no fills; the next sync sees the executed quantity and asks again.
+        The fills are part of the answer: when that call fails its error is raised (a BinanceError, or
+        MalformedAnswer), so the caller keeps the order as it was (UNKNOWN, or still working) and the next sync
+        asks again, instead of storing a finished order whose fills are missing for good.
         """
         if report.executed_quantity <= stored or report.exchange_order_id is None:
             report.fills = []
@@ -307,11 +315,7 @@ class TestnetVenue:
             and sum(f.quantity for f in inline) + stored >= (report.executed_quantity)
         ):
             return report
-        try:
-            report.fills = fills_from_trades(self.client.my_trades(symbol, order_id=report.exchange_order_id))
-        except (BinanceError, MalformedAnswer) as exc:
-            logger.warning("myTrades for order #%s failed: %s", report.exchange_order_id, type(exc).__name__)
-            report.fills = []
+        report.fills = fills_from_trades(self.client.my_trades(symbol, order_id=report.exchange_order_id))
         return report
 
     @staticmethod
@@ -369,7 +373,12 @@ class TestnetVenue:
                 # -2011 "Unknown order sent." usually means it already finished; a lost answer may or may not
                 # have cancelled it. Either way, the exchange's current state is the answer.
                 report = self._state_after_failed_cancel(order, exc)
-            report = self.complete_fills(report, symbol=order.symbol, stored=self.stored_fill_quantity(order.pk))
+            try:
+                report = self.complete_fills(report, symbol=order.symbol, stored=self.stored_fill_quantity(order.pk))
+            except MalformedAnswer:
+                raise VenueUnavailable(
+                    "The exchange's trades for this order could not be read; sync will retry."
+                ) from None
         with transaction.atomic():
             order = PaperOrder.objects.select_for_update().get(pk=order.pk)
             order = apply_report(order, report, source=source, actor=actor)
