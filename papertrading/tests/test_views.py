@@ -557,3 +557,8 @@ def test_log_out_is_a_post_that_ends_the_session(trader_client, market):
     response = trader_client.post(reverse("logout"))
     assert response.status_code == 302
     assert trader_client.get(DESK).status_code == 302  # back to the login page
+
+
+def test_favicon_is_served_from_static_for_pages_that_name_no_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.url.endswith("favicon.svg")
