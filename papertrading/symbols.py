@@ -2,9 +2,11 @@
 
 import json
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -67,8 +69,14 @@ def load_default_symbol_rules() -> list[SymbolRule]:
     return load_symbol_rules(json.loads(DEFAULT_EXCHANGE_INFO.read_text()))
 
 
+# Every order needs its symbol's rule; rules change rarely. Two caches, both here: the rows, in each process's
+# memory for a minute (cleared when a rule is saved), and when each venue last stated a symbol's filters, in the
+# shared cache so every process agrees (an hour; ten minutes for a symbol it does not list).
 _RULES: dict[str, tuple[float, SymbolRule | None]] = {}
 RULE_CACHE_SECONDS = 60
+VENUE_RULE_SECONDS = 3600
+NOT_LISTED_SECONDS = 600
+LISTED, NOT_LISTED = "listed", "not listed"
 
 
 def get_symbol_rule(symbol: str) -> SymbolRule | None:
@@ -80,6 +88,25 @@ def get_symbol_rule(symbol: str) -> SymbolRule | None:
         cached = (now, SymbolRule.objects.filter(symbol=symbol).first())
         _RULES[symbol] = cached
     return cached[1]
+
+
+def venue_symbol_rule(symbol: str, *, venue: str, load: Callable[[str], bool | None]) -> SymbolRule | None:
+    """The rule of `symbol` as the venue `venue` states it, asking it at most every VENUE_RULE_SECONDS.
+
+    `load(symbol)` fetches the venue's filters and stores them (True), says the venue does not list the symbol
+    (False), or could not ask (None: the stored rule stands, and the venue is asked again next time).
+    """
+    symbol = symbol.upper()
+    key = f"papertrading:symbol-rule:{venue}:{symbol}"
+    state = cache.get(key)
+    if state is None:
+        listed = load(symbol)
+        if listed is not None:
+            state = LISTED if listed else NOT_LISTED
+            cache.set(key, state, VENUE_RULE_SECONDS if listed else NOT_LISTED_SECONDS)
+    if state == NOT_LISTED:
+        return None
+    return get_symbol_rule(symbol)
 
 
 @receiver([post_save, post_delete], sender=SymbolRule)

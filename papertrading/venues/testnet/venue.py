@@ -44,7 +44,7 @@ from ...binance import (
 from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
 from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
-from ...symbols import get_symbol_rule, load_symbol_rules
+from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
 from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
 from ..recording import apply_report, record_event, record_note
 from .answers import (
@@ -70,8 +70,6 @@ Status = PaperOrder.Status
 ZERO = Decimal("0")
 
 PRICE_CACHE_SECONDS = 5
-RULE_CACHE_SECONDS = 3600
-ABSENT_SYMBOL_CACHE_SECONDS = 600
 SYNC_LOCK_SECONDS = 300
 RESET_NOTICE_WINDOW = timedelta(days=7)
 
@@ -136,32 +134,23 @@ class TestnetVenue:
         symbol = (symbol or "").upper()
         if not symbol:
             return None
-        key = f"{self._cache_prefix}:rule:{symbol}"
-        state = cache.get(key)
-        if state is None:
-            state = self._refresh_rule(symbol)
-            if state is not None:
-                cache.set(key, state, RULE_CACHE_SECONDS if state == "loaded" else ABSENT_SYMBOL_CACHE_SECONDS)
-        if state == "absent":
-            return None
-        return get_symbol_rule(symbol)
+        return venue_symbol_rule(symbol, venue=self._cache_prefix, load=self._load_rule)
 
-    def _refresh_rule(self, symbol: str) -> str | None:
-        """ "loaded", "absent" (the testnet does not list it) or None (could not ask; keep the stored rule)."""
+    def _load_rule(self, symbol: str) -> bool | None:
+        """Store the testnet's filters for `symbol`: True; False when it does not list it; None when it cannot be
+        asked now but a stored rule exists (validate with that one)."""
         try:
             with exchange_errors():
                 try:
                     info = self.client.exchange_info(symbol)
                 except BinanceRejected as exc:
-                    if exc.code == INVALID_SYMBOL_CODE:
-                        return "absent"
-                    return None
+                    return False if exc.code == INVALID_SYMBOL_CODE else None
         except VenueUnavailable:
             if get_symbol_rule(symbol) is None:
                 raise
             logger.warning("testnet exchangeInfo for %s unavailable; validating with the stored rule", symbol)
             return None
-        return "loaded" if load_symbol_rules(info, symbols=[symbol]) else "absent"
+        return bool(load_symbol_rules(info, symbols=[symbol]))
 
     def market_price(self, symbol: str) -> Decimal | None:
         """Last price from the testnet's ticker (cached a few seconds); None for a symbol it does not list."""
