@@ -140,19 +140,9 @@ def _replayed(client_order_id: str | None, fields: dict) -> PlaceResult | None:
     existing = client_order_id and PaperOrder.objects.filter(client_order_id=client_order_id).first()
     if not existing:
         return None
-    if not _same_terms(existing, fields):
+    if any(getattr(existing, name) != fields[name] for name in ORDER_TERMS):
         raise DuplicateOrder(existing)
     return PlaceResult(existing, created=False)
-
-
-def _same_terms(order: PaperOrder, fields: dict) -> bool:
-    for name in ORDER_TERMS:
-        stored, asked = getattr(order, name), fields[name]
-        if name == "time_in_force":
-            stored, asked = stored or "", asked or ""
-        if stored != asked:
-            return False
-    return True
 
 
 def cancel_order(*, order_id: int, source: str = OrderEvent.Source.API, actor: str = "") -> PaperOrder:
