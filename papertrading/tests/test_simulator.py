@@ -9,8 +9,9 @@ from decimal import Decimal as D
 import pytest
 
 from papertrading.errors import OrderRejected
-from papertrading.models import OrderFill, PaperOrder, SimulatedBalance
+from papertrading.models import OrderEvent, OrderFill, PaperOrder, SimulatedBalance
 from papertrading.services import cancel_order, place_order
+from papertrading.venues.simulator import SimulatorVenue
 
 pytestmark = pytest.mark.django_db
 
@@ -442,3 +443,21 @@ def test_orders_on_other_symbols_lock_their_own_assets(market):
     assert balance("ETH") == (D("7.5"), D("0"))
     # 2.5 × 3600.5 = 9001.25, fee 9.00125
     assert balance("USDT") == (D("108992.24875"), D("0"))
+
+
+def test_syncing_chosen_orders_matches_only_those_and_names_who_did_it(market):
+    chosen, other = (
+        place_order(
+            symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("67000"), time_in_force="GTC"
+        ).order
+        for _ in range(2)
+    )
+    market.set("BTCUSDT", "66000")  # both crossed, stored without matching
+
+    report = SimulatorVenue().sync_orders([chosen.pk], source="admin", actor="operator")
+
+    assert (report.orders_checked, report.symbols_checked, report.changed) == (1, 1, {"filled": 1})
+    assert PaperOrder.objects.get(pk=chosen.pk).status == "FILLED"
+    assert PaperOrder.objects.get(pk=other.pk).status == "PENDING"
+    event = OrderEvent.objects.filter(order=chosen).last()
+    assert (event.to_status, event.source, event.actor) == ("FILLED", "admin", "operator")

@@ -4,6 +4,7 @@ Every write moves balances together with the order in one transaction. Liquidity
 price, so a marketable order fills completely; slippage and fees make it realistic.
 """
 
+from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -173,15 +174,18 @@ class SimulatorVenue:
     def sync_orders(
         self, order_ids: Iterable[int], *, source: str, actor: str = "", statuses: Iterable[str] = ()
     ) -> SyncReport:
-        """Match the chosen working orders against the stored prices."""
+        """Match the chosen working orders (only those) against the stored prices."""
         report = SyncReport(venue=self.name)
-        chosen = PaperOrder.objects.filter(pk__in=list(order_ids), venue=Venue.SIMULATION)
-        for symbol in sorted(
-            set(chosen.filter(status__in=PaperOrder.WORKING_STATUSES).values_list("symbol", flat=True))
-        ):
+        chosen: dict[str, set[int]] = defaultdict(set)
+        working = PaperOrder.objects.filter(
+            pk__in=list(order_ids), venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES
+        )
+        for pk, symbol in working.values_list("pk", "symbol"):
+            chosen[symbol].add(pk)
+        for symbol, ids in sorted(chosen.items()):
             report.symbols_checked += 1
-            self.match(symbol=symbol, report=report, source=source, only=set(chosen.values_list("pk", flat=True)))
-        report.orders_checked = chosen.count()
+            report.orders_checked += len(ids)
+            self.match(symbol=symbol, report=report, source=source, actor=actor, only=ids)
         return report
 
     def match(
@@ -191,6 +195,7 @@ class SimulatorVenue:
         market_price: Decimal | None = None,
         report: SyncReport | None = None,
         source: str = OrderEvent.Source.MATCHER,
+        actor: str = "",
         only: set[int] | None = None,
     ) -> SyncReport:
         """Fill the working orders on `symbol` that the market price reaches; counts each outcome in the report.
@@ -214,7 +219,7 @@ class SimulatorVenue:
                 )
                 if order is None:
                     continue
-                apply_report(order, self.trigger(order, market_price=market_price), source=source)
+                apply_report(order, self.trigger(order, market_price=market_price), source=source, actor=actor)
             report.count_outcome(order.status)
         return report
 
