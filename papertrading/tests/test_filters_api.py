@@ -108,3 +108,54 @@ def test_limit_notional_above_the_maximum_is_refused_at_the_limit_price(api, mar
     market.set("BTCUSDT", "68000")
     response = api.post(ORDERS_URL, {**LIMIT_BUY, "quantity": "0.0001", "price": "49999.99"}, format="json")
     assert_refused(response, "quantity", "Filter failure: NOTIONAL. Order value 4.999999 is below the minimum 5 USDT.")
+
+
+# --- MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS: the simulator counts the working orders on the symbol ----------------
+STOP_SELL = {"symbol": "BTCUSDT", "side": "SELL", "order_type": "STOP_LOSS", "quantity": "0.01", "stop_price": "60000"}
+
+
+def limited(**fields) -> None:
+    from papertrading.models import SymbolRule
+
+    SymbolRule.objects.filter(symbol="BTCUSDT").update(**fields)
+    SymbolRule.objects.get(symbol="BTCUSDT").save()  # clears the in-process rule cache
+
+
+def test_max_num_orders_lets_the_last_resting_order_in_and_refuses_the_next(api, market):
+    limited(max_num_orders=3)
+    for price in ("67000", "66900", "66800"):
+        assert api.post(ORDERS_URL, {**LIMIT_BUY, "price": price}, format="json").status_code == 201
+    before = balances()
+
+    response = api.post(ORDERS_URL, {**LIMIT_BUY, "price": "66700"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "symbol": ["Filter failure: MAX_NUM_ORDERS. At most 3 open orders on BTCUSDT; cancel one first."]
+    }
+    assert PaperOrder.objects.count() == 3 and balances() == before
+    # An order that would not rest is not an open order: a MARKET still fills, and another symbol is not counted.
+    assert api.post(ORDERS_URL, MARKET_BUY, format="json").json()["status"] == "FILLED"
+    eth = {**LIMIT_BUY, "symbol": "ETHUSDT", "price": "3000", "quantity": "0.1"}
+    assert api.post(ORDERS_URL, eth, format="json").status_code == 201
+    # Cancelling one makes room again.
+    api.delete(f"{ORDERS_URL}/{PaperOrder.objects.filter(symbol='BTCUSDT', status='PENDING').first().pk}")
+    assert api.post(ORDERS_URL, {**LIMIT_BUY, "price": "66700"}, format="json").status_code == 201
+
+
+def test_max_num_algo_orders_counts_only_stops(api, market):
+    limited(max_num_algo_orders=2)
+    for stop in ("60000", "59000"):
+        assert api.post(ORDERS_URL, {**STOP_SELL, "stop_price": stop}, format="json").status_code == 201
+    assert api.post(ORDERS_URL, LIMIT_BUY, format="json").status_code == 201  # a limit is not an algo order
+
+    response = api.post(ORDERS_URL, {**STOP_SELL, "stop_price": "58000"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "symbol": [
+            "Filter failure: MAX_NUM_ALGO_ORDERS. At most 2 open STOP_LOSS and TAKE_PROFIT orders on BTCUSDT; "
+            "cancel one first."
+        ]
+    }
+    assert PaperOrder.objects.filter(order_type="STOP_LOSS").count() == 2

@@ -327,7 +327,7 @@ class SimulatorVenue:
     def _rest(self, order, rule) -> ExecutionReport:
         asset, amount = reservation(order, rule)
         limits = open_order_limits(order, rule)
-        if not reserve_free_amount(asset, amount, unless=limits.values()):
+        if not reserve_free_amount(asset, amount, limits=limits):
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
@@ -340,7 +340,7 @@ class SimulatorVenue:
         return ExecutionReport(status=Status.PENDING, detail=f"Resting; locked {amount} {asset}.")
 
     @staticmethod
-    def _refuse_at_open_order_limits(order, rule, limits: dict) -> None:
+    def _refuse_at_open_order_limits(order, rule, limits: list) -> None:
         """The reservation was refused: if an open-order limit is why, say so as validate_order words it."""
         if not limits:
             return
