@@ -30,7 +30,8 @@ def apply_report(
     """
     previous = order.status if from_status is None else from_status
     stored_quantity, known_trades = ZERO, set()
-    if order.pk and report.fills:
+    # Stored fills never exceed the executed quantity, so an order that executed nothing yet has none to read.
+    if order.pk and report.fills and order.executed_quantity > 0:
         for trade_id, quantity in order.fills.values_list("trade_id", "quantity"):
             stored_quantity += quantity
             known_trades.add(trade_id)
