@@ -6,16 +6,20 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError
+from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from . import prices
-from .errors import DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
-from .models import MarketPrice, OrderEvent, PaperOrder, Venue
+from .balances import InsufficientBalance, MissingBalance, move_free_amounts, open_missing_balances
+from .errors import INSUFFICIENT_BALANCE, DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
+from .fees import trading_fee
+from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderType, PaperOrder, Side, Venue
+from .money import to_money
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
 from .validation import validate_client_order_id, validate_order
 from .venues import get_venue
-from .venues.base import SyncProgress, SyncReport
+from .venues.base import FillReport, SyncProgress, SyncReport
 
 Status = PaperOrder.Status
 # What makes two orders "the same order" when a client_order_id comes again.
@@ -143,6 +147,49 @@ def _replayed(client_order_id: str | None, fields: dict) -> PlaceResult | None:
     if any(getattr(existing, name) != fields[name] for name in ORDER_TERMS):
         raise DuplicateOrder(existing)
     return PlaceResult(existing, created=False)
+
+
+def fill_directly(*, symbol: str, side: str, quantity: Decimal, reason: str) -> FillReport:
+    """An instant fill at the price table's last price, without an order (paper trading off).
+
+    The same market as a paper order: the same validation (filters, funds), the simulator's fee in the asset
+    received, no slippage. The simulated account's balances move, each move recorded as an adjustment saying
+    `reason`, so the balance check accounts for it. Raises OrderValidationError, or OrderRejected with -2010
+    when the account cannot pay, having moved nothing. Call it inside the transaction that books the trade.
+    """
+    symbol = (symbol or "").upper()
+    price = check_order(symbol=symbol, side=side, order_type=OrderType.MARKET, quantity=quantity, on_venue=False)
+    rule = get_symbol_rule(symbol)
+    commission, commission_asset = trading_fee(
+        side=side, quantity=quantity, price=price, base_asset=rule.base_asset, quote_asset=rule.quote_asset
+    )
+    quote_amount = to_money(quantity * price)
+    if side == Side.BUY:
+        deltas = {rule.quote_asset: -quote_amount, rule.base_asset: quantity - commission}
+    else:
+        deltas = {rule.base_asset: -quantity, rule.quote_asset: quote_amount - commission}
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                move_free_amounts(deltas)
+                BalanceAdjustment.objects.bulk_create(
+                    BalanceAdjustment(asset=asset, amount=delta, reason=reason[:255]) for asset, delta in deltas.items()
+                )
+            break
+        except MissingBalance as exc:
+            if attempt:
+                raise
+            open_missing_balances(*exc.args)
+        except InsufficientBalance:
+            raise OrderRejected(*INSUFFICIENT_BALANCE) from None
+    return FillReport(
+        price=price,
+        quantity=quantity,
+        commission=commission,
+        commission_asset=commission_asset,
+        market_price=price,
+        fee_rate=settings.SIMULATOR_FEE_RATE,
+    )
 
 
 def cancel_order(*, order_id: int, source: str = OrderEvent.Source.API, actor: str = "") -> PaperOrder:

@@ -12,11 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from papertrading import selectors as papertrading_selectors
-from papertrading.errors import INSUFFICIENT_BALANCE, OrderRejected, OrderValidationError, VenueUnavailable
-from papertrading.fees import trading_fee
-from papertrading.models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
+from papertrading.errors import OrderRejected, OrderValidationError, VenueUnavailable
+from papertrading.models import OrderEvent, OrderFill, OrderType, PaperOrder, SymbolRule
 from papertrading.money import ZERO, to_money
-from papertrading.services import check_order, place_order
+from papertrading.services import check_order, fill_directly, place_order
 
 from . import selectors
 from .book import Book, trade_flows
@@ -324,42 +323,36 @@ class PortfolioManager:
         return ExecutionResult(orders=[order], trades=trades)
 
     def _trade_directly(self, decision: Decision) -> ExecutionResult:
-        """Trade at the last price at once, with the simulator's fee in the asset received (no slippage)."""
+        """Trade at the last price at once, like an instant fill: the account pays, the ledger books it, together."""
         existing = Trade.objects.filter(run_id=decision.run_id, source=Trade.Source.DIRECT).first()
         if existing:
             return ExecutionResult(trades=[existing])
-        price = papertrading_selectors.table_price(decision.symbol)
-        if price is None:
-            return ExecutionResult(reason=f"No market price for {decision.symbol} yet.")
-        base_asset, quote_asset = symbol_assets(decision.symbol)
-        fee, fee_asset = trading_fee(
-            side=decision.side,
-            quantity=decision.quantity,
-            price=price,
-            base_asset=base_asset,
-            quote_asset=quote_asset,
-        )
         try:
             with transaction.atomic():
-                held = Position.objects.select_for_update().filter(symbol=decision.symbol).first()
-                if decision.side == Side.SELL and (held is None or held.quantity < decision.quantity):
-                    # Without an exchange account the ledger is the account: no selling what it does not hold.
-                    code, message = INSUFFICIENT_BALANCE
-                    return ExecutionResult(error_code=code, reason=message)
+                fill = fill_directly(
+                    symbol=decision.symbol,
+                    side=decision.side,
+                    quantity=decision.quantity,
+                    reason=f"Direct trade of run {decision.run_id} ({decision.agent})",
+                )
                 trade = record_trade(
                     symbol=decision.symbol,
                     side=decision.side,
                     quantity=decision.quantity,
-                    price=price,
-                    fee=fee,
-                    fee_asset=fee_asset,
+                    price=fill.price,
+                    fee=fill.commission,
+                    fee_asset=fill.commission_asset,
                     source=Trade.Source.DIRECT,
                     executed_at=timezone.now(),
                     run_id=decision.run_id,
                     agent=decision.agent,
                 )
+        except OrderRejected as exc:
+            return ExecutionResult(error_code=exc.code, reason=exc.message)
+        except OrderValidationError as exc:
+            return ExecutionResult(reason=exc.message)
         except IntegrityError:
-            # The same run executed twice at once; the first trade is the answer.
+            # The same run executed twice at once; the first trade is the answer (this one moved nothing).
             return ExecutionResult(trades=list(Trade.objects.filter(run_id=decision.run_id, source="direct")))
         trades_recorded.send(sender=Trade, trades=[trade])
         return ExecutionResult(trades=[trade])

@@ -213,16 +213,53 @@ def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_f
     assert (trade.run_id, trade.agent) == (AnalysisRun.objects.get().run_id, "momentum-1")
     assert Position.objects.get(symbol="BTCUSDT").quantity == Decimal("0.00999")
     assert [t["id"] for t in response.data["trades"]] == [trade.pk]
+    # The account paid like an instant fill: 680 USDT out, 0.00999 BTC in (the balance check runs after each test).
+    assert SimulatedBalance.objects.get(asset="USDT").free == Decimal("99320")
+    assert SimulatedBalance.objects.get(asset="BTC").free == Decimal("1.00999")
 
 
-def test_with_paper_trading_off_selling_more_than_held_fails_the_run(agent_api, market, settings):
+def direct_balances() -> dict:
+    return dict(SimulatedBalance.objects.values_list("asset", "free"))
+
+
+@pytest.mark.parametrize(
+    "decision",
+    [
+        pytest.param({"decision": "BUY", "quantity": "100"}, id="buy-100-btc-with-100000-usdt"),
+        pytest.param({"decision": "SELL", "quantity": "2"}, id="sell-more-than-held"),
+    ],
+)
+def test_with_paper_trading_off_a_decision_the_account_cannot_pay_fails_and_moves_nothing(
+    agent_api, market, settings, decision
+):
     settings.PAPER_TRADING_ENABLED = False
+    agent_api.get("/api/paper-trading/account")  # open the account
+    before = direct_balances()
 
-    response = post(agent_api, decision="SELL", quantity="0.01")
+    response = post(agent_api, **decision)
 
     assert response.status_code == 201
-    assert (response.data["status"], response.data["error_code"]) == ("failed", -2010)
-    assert not Trade.objects.exists()
+    body = response.data
+    assert (body["status"], body["error_code"], body["reason"]) == (
+        "failed",
+        -2010,
+        "Account has insufficient balance for requested action.",
+    )
+    assert not Trade.objects.exists() and not PaperOrder.objects.exists()
+    assert direct_balances() == before
+    assert all(amount >= 0 for amount in direct_balances().values())
+
+
+def test_with_paper_trading_off_a_decision_meets_the_same_filters_as_an_order(agent_api, market, settings):
+    settings.PAPER_TRADING_ENABLED = False
+
+    response = post(agent_api, quantity="9000")  # 9,000 BTC: more than a MARKET order may carry
+
+    assert response.status_code == 400
+    assert response.data == {
+        "quantity": ["Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is 120.5."]
+    }
+    assert not AnalysisRun.objects.exists() and not Trade.objects.exists()
 
 
 # --- testnet (through `responses`) --------------------------------------------------------------------------
