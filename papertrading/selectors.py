@@ -1,4 +1,5 @@
-"""Reads of orders and balances, shared by the API, the pages and the admin."""
+"""Reads: orders, the venue's status and balances, prices and symbol rules, for the API, the pages, the admin and the
+other apps (the door they read papertrading through)."""
 
 from decimal import Decimal
 
