@@ -9,9 +9,9 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from .models import BalanceAdjustment, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
+from .models import BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
-from .validation import STOP_TYPES
+from .validation import LIMIT_TYPES, STOP_TYPES
 
 STARTING_BALANCE_REASON = "Starting balance"
 
@@ -193,7 +193,7 @@ def reservation(order: PaperOrder, rule: SymbolRule) -> tuple[str, Decimal]:
     """What a working order must hold: quote for a BUY (at its limit or stop price), base for a SELL."""
     if order.side == Side.SELL:
         return rule.base_asset, order.remaining_quantity
-    reference = order.price if order.order_type == OrderType.LIMIT else order.stop_price
+    reference = order.price if order.order_type in LIMIT_TYPES else order.stop_price
     return rule.quote_asset, to_money(reference * order.remaining_quantity)
 
 

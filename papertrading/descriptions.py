@@ -6,6 +6,7 @@ from .money import format_decimal
 ORDER_TYPE_HELP = {
     OrderType.MARKET: "Fills at once at the market price.",
     OrderType.LIMIT: "Rests until the market reaches your price; IOC and FOK expire if it does not at once.",
+    OrderType.LIMIT_MAKER: "Post-only: rests at your price and fills as a maker; refused if it would fill at once.",
     OrderType.STOP_LOSS: (
         "Becomes a market order when the price reaches the stop (SELL: falls to it, BUY: rises to it)."
     ),

@@ -62,6 +62,7 @@ class VenueUnavailable(PaperTradingError):
 # Binance's codes and messages, reused by the simulator so both venues answer alike.
 INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
 DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
+WOULD_TAKE = (-2010, "Order would immediately match and take.")
 WOULD_TRIGGER_IMMEDIATELY = (-2010, "Order would trigger immediately.")
 UNKNOWN_ORDER = (-2011, "Unknown order sent.")
 FILTER_FAILURE = -1013

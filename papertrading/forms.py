@@ -10,6 +10,7 @@ from .models import OrderType, Side, SymbolRule, TimeInForce
 FIELDS_BY_TYPE = {
     OrderType.MARKET: (),
     OrderType.LIMIT: ("price", "time_in_force"),
+    OrderType.LIMIT_MAKER: ("price",),
     OrderType.STOP_LOSS: ("stop_price",),
     OrderType.TAKE_PROFIT: ("stop_price",),
 }

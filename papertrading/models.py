@@ -25,6 +25,7 @@ class Side(models.TextChoices):
 class OrderType(models.TextChoices):
     MARKET = "MARKET", "Market"
     LIMIT = "LIMIT", "Limit"
+    LIMIT_MAKER = "LIMIT_MAKER", "Limit maker (post-only)"
     STOP_LOSS = "STOP_LOSS", "Stop loss"
     TAKE_PROFIT = "TAKE_PROFIT", "Take profit"
 

@@ -9,6 +9,8 @@ from .money import format_decimal, is_on_step
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
+# Orders with a limit price of their own: they rest at it, and their value is judged at it.
+LIMIT_TYPES = (OrderType.LIMIT, OrderType.LIMIT_MAKER)
 # Binance's "algo" orders (MAX_NUM_ALGO_ORDERS) are the stop-loss and take-profit kinds.
 ALGO_TYPES = STOP_TYPES
 
@@ -18,7 +20,7 @@ def fires_at_or_below(order_type: str, side: str) -> bool:
 
     LIMIT BUY, STOP_LOSS SELL and TAKE_PROFIT BUY wait for a fall; their mirrors wait for a rise.
     """
-    if order_type == OrderType.LIMIT:
+    if order_type in LIMIT_TYPES:
         return side == Side.BUY
     if order_type == OrderType.STOP_LOSS:
         return side == Side.SELL
@@ -81,6 +83,13 @@ def validate_order(
             fail("time_in_force", "A LIMIT order needs a time in force (GTC, IOC or FOK).")
         if stop_price is not None:
             fail("stop_price", "A LIMIT order takes no stop price.")
+    elif order_type == OrderType.LIMIT_MAKER:
+        if price is None:
+            fail("price", "A LIMIT_MAKER order needs a price.")
+        if time_in_force:
+            fail("time_in_force", "A LIMIT_MAKER order takes no time in force: it rests until filled or cancelled.")
+        if stop_price is not None:
+            fail("stop_price", "A LIMIT_MAKER order takes no stop price.")
     elif order_type in (OrderType.MARKET, *STOP_TYPES):
         if price is not None:
             fail("price", f"A {order_type} order takes no price: it fills at the market.")
@@ -107,7 +116,7 @@ def validate_order(
         # Binance bounds the order's `price` only; a stop price is held to PRICE_FILTER alone.
         _check_percent_price_by_side(rule, side, price, market_price, fail)
 
-    reference = price if order_type == OrderType.LIMIT else stop_price if order_type in STOP_TYPES else market_price
+    reference = price if order_type in LIMIT_TYPES else stop_price if order_type in STOP_TYPES else market_price
     if reference is None:
         fail("symbol", f"No market price for {rule.symbol} yet; try again in a moment.")
     elif not errors:

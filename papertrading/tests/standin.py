@@ -203,13 +203,19 @@ class StandIn:
             self.prices[symbol] = Decimal(str(price))
             for order in list(self.orders.values()):
                 if order.symbol == symbol and order.is_open and self._reached(order):
-                    self._execute(order, order.price if order.type == "LIMIT" else self.prices[symbol], maker=True)
+                    self._execute(
+                        order,
+                        order.price if order.type in ("LIMIT", "LIMIT_MAKER") else self.prices[symbol],
+                        maker=True,
+                    )
 
     def fill(self, order_id: int) -> None:
         """Fill a resting order completely at its limit price (or the market), as if the market came to it."""
         with self.lock:
             order = self.orders[order_id]
-            self._execute(order, order.price if order.type == "LIMIT" else self.prices[order.symbol], maker=True)
+            self._execute(
+                order, order.price if order.type in ("LIMIT", "LIMIT_MAKER") else self.prices[order.symbol], maker=True
+            )
 
     def add_external_order(
         self, symbol: str, side: str, quantity: str, price: str, client_order_id: str = "web_8f3k2LqP0"
@@ -229,7 +235,7 @@ class StandIn:
 
     def _reached(self, order: Order) -> bool:
         market = self.prices[order.symbol]
-        if order.type == "LIMIT":
+        if order.type in ("LIMIT", "LIMIT_MAKER"):
             return market <= order.price if order.side == "BUY" else market >= order.price
         if order.type == "STOP_LOSS":
             return market >= order.stop_price if order.side == "BUY" else market <= order.stop_price
@@ -248,7 +254,7 @@ class StandIn:
         base, quote = self._assets(order.symbol)
         if order.side == "BUY":
             asset = quote
-            amount = order.quantity * (order.price if order.type == "LIMIT" else order.stop_price)
+            amount = order.quantity * (order.price if order.type in ("LIMIT", "LIMIT_MAKER") else order.stop_price)
         else:
             asset, amount = base, order.quantity
         balance = self.balances.setdefault(asset, [Decimal("0"), Decimal("0")])
@@ -336,6 +342,10 @@ class StandIn:
             probe = Order(symbol, 0, "", side, type_, quantity, price, stop_price, "", 0)
             if self._reached(probe):
                 raise ApiError(400, -2010, "Order would trigger immediately.")
+        if type_ == "LIMIT_MAKER" and self._reached(
+            Order(symbol, 0, "", side, type_, quantity, price, stop_price, "", 0)
+        ):
+            raise ApiError(400, -2010, "Order would immediately match and take.")
         order = self._new_order(symbol, side, type_, quantity, price, stop_price, tif, client_order_id)
         if type_ == "MARKET" or type_ == "LIMIT" and self._reached(order):
             self._execute(order, market, maker=False)

@@ -122,6 +122,25 @@ def test_rejection_by_the_standin_is_400_with_its_code_and_message(api, standin)
     assert response.json()["detail"] == "Account has insufficient balance for requested action."
 
 
+def test_limit_maker_rests_on_the_standin_fills_as_maker_and_a_taking_one_is_refused(api, standin):
+    maker = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT_MAKER", "quantity": "0.001", "price": "60000"}
+    resting = api.post(ORDERS_URL, maker, format="json")
+    assert resting.status_code == 201, resting.content
+    assert resting.json()["status"] == "PENDING"
+
+    standin.set_price("BTCUSDT", "59000")  # the market comes down to it
+    services.sync_orders()
+
+    order = PaperOrder.objects.get(pk=resting.json()["id"])
+    assert order.status == Status.FILLED
+    assert [(fill.price, fill.is_maker) for fill in order.fills.all()] == [(Decimal("60000"), True)]
+
+    taking = api.post(ORDERS_URL, {**maker, "price": "59500"}, format="json")  # at or above the market: it would take
+    assert taking.status_code == 400
+    assert (taking.json()["code"], taking.json()["detail"]) == (-2010, "Order would immediately match and take.")
+    assert [code for _, code in standin.refused] == [-2010]
+
+
 def test_testnet_reset_on_the_standin_closes_orders_and_resends_nothing(api, standin):
     ids = [place(api).json()["id"] for _ in range(3)]
     standin.reset()

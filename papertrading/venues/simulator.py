@@ -43,7 +43,7 @@ from ..models import (
 from ..money import ZERO, round_to_step, to_money
 from ..prices import ensure_price, last_price
 from ..symbols import get_symbol_rule
-from ..validation import STOP_TYPES, fires_at_or_below, validate_order
+from ..validation import LIMIT_TYPES, STOP_TYPES, fires_at_or_below, validate_order
 from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
 from .recording import apply_report
 
@@ -248,6 +248,11 @@ class SimulatorVenue:
                 {"symbol": [f"No market price for {order.symbol} yet; try again in a moment."]}
             )
         rule = get_symbol_rule(order.symbol)
+        if order.order_type == OrderType.LIMIT_MAKER and self._is_marketable(order, market_price):
+            # Post-only: an order that would take liquidity is refused, as Binance does.
+            return ExecutionReport(
+                status=Status.REJECTED, reject_code=errors.WOULD_TAKE[0], reject_reason=errors.WOULD_TAKE[1]
+            )
         if self._rests(order, market_price):
             return self._rest(order, rule)
         if order.order_type == OrderType.MARKET:
@@ -276,18 +281,14 @@ class SimulatorVenue:
         rule = get_symbol_rule(order.symbol)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
-        if order.order_type == OrderType.LIMIT:
-            price, fill_rule, detail = (
-                order.price,
-                OrderFill.Rule.LIMIT_CROSSED,
-                f"Limit crossed: market {market_price}.",
-            )
+        maker = order.order_type in LIMIT_TYPES  # a resting limit fills at its own price, as a maker
+        if maker:
+            price, fill_rule = order.price, OrderFill.Rule.LIMIT_CROSSED
+            detail = f"Limit crossed: market {market_price}."
         else:
             price, fill_rule = self._slipped(order.side, market_price, rule), OrderFill.Rule.STOP_TRIGGERED
             detail = f"Filled at {price} (market {market_price})."
-        fill, deltas = self._fill_terms(
-            order, rule, price, market_price, fill_rule, maker=fill_rule == OrderFill.Rule.LIMIT_CROSSED
-        )
+        fill, deltas = self._fill_terms(order, rule, price, market_price, fill_rule, maker=maker)
         if any(balances[asset].free + delta < 0 for asset, delta in deltas.items()):
             # The market gapped past the stop and the account cannot pay the higher price.
             save_balances(balances)
@@ -322,7 +323,7 @@ class SimulatorVenue:
         """Stops wait for their trigger (any already reached was refused); a GTC limit waits unless it crosses."""
         if order.order_type == OrderType.LIMIT:
             return order.time_in_force == TimeInForce.GTC and not self._is_marketable(order, market_price)
-        return order.order_type != OrderType.MARKET
+        return order.order_type != OrderType.MARKET  # stops, and a LIMIT_MAKER that would not take
 
     def _rest(self, order, rule) -> ExecutionReport:
         asset, amount = reservation(order, rule)
@@ -331,7 +332,7 @@ class SimulatorVenue:
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
-        order.trigger_price = order.price if order.order_type == OrderType.LIMIT else order.stop_price
+        order.trigger_price = order.price if order.order_type in LIMIT_TYPES else order.stop_price
         order.trigger_direction = (
             PaperOrder.Trigger.AT_OR_BELOW
             if fires_at_or_below(order.order_type, order.side)

@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...models import OrderType, PaperOrder
+from ...validation import LIMIT_TYPES
 from ..base import ExecutionReport, FillReport
 from .messages import NO_SUCH_ORDER_CODE, RESET_REASON
 
@@ -30,7 +31,7 @@ STATUS_MAP = {
 # Binance order types this desk can represent; other open orders found on the account are skipped with a note.
 IMPORTABLE_TYPES = {
     "LIMIT": OrderType.LIMIT,
-    "LIMIT_MAKER": OrderType.LIMIT,
+    "LIMIT_MAKER": OrderType.LIMIT_MAKER,
     "MARKET": OrderType.MARKET,
     "STOP_LOSS": OrderType.STOP_LOSS,
     "TAKE_PROFIT": OrderType.TAKE_PROFIT,
@@ -160,7 +161,7 @@ def external_order_fields(symbol: str, entry: dict) -> dict | None:
         side=side,
         order_type=order_type,
         quantity=quantity,
-        price=decimal_field(entry, "price") if order_type == OrderType.LIMIT else None,
+        price=decimal_field(entry, "price") if order_type in LIMIT_TYPES else None,
         stop_price=decimal_field(entry, "stopPrice") if order_type in STOP_TYPES else None,
         time_in_force=str(entry.get("timeInForce") or "GTC") if order_type == OrderType.LIMIT else "",
         client_order_id=client_id,

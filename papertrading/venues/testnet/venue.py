@@ -45,6 +45,7 @@ from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
 from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
+from ...validation import LIMIT_TYPES
 from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
 from ..recording import apply_report, record_event, record_note
 from .answers import (
@@ -210,18 +211,18 @@ class TestnetVenue:
 
     def place(self, order: PaperOrder) -> ExecutionReport:
         """POST the order once with ``newClientOrderId = order.client_order_id``; never resent."""
-        is_limit = order.order_type == OrderType.LIMIT
+        priced = order.order_type in LIMIT_TYPES
         try:
             data = self.client.place_order(
                 order.symbol,
                 order.side,
                 order.order_type,
                 order.quantity,
-                price=order.price if is_limit else None,
+                price=order.price if priced else None,
                 stop_price=order.stop_price
                 if order.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
                 else None,
-                time_in_force=(order.time_in_force or "GTC") if is_limit else None,
+                time_in_force=(order.time_in_force or "GTC") if order.order_type == OrderType.LIMIT else None,
                 client_order_id=order.client_order_id,
             )
         except BinanceOutcomeUnknown as exc:
