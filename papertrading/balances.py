@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .models import BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
-from .validation import LIMIT_TYPES, STOP_TYPES
+from .validation import ALGO_TYPES, PRICED_TYPES
 
 STARTING_BALANCE_REASON = "Starting balance"
 
@@ -121,8 +121,8 @@ def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimi
     limits = []
     if rule.max_num_orders:
         limits.append(OpenOrderLimit(order.symbol, rule.max_num_orders))
-    if order.order_type in STOP_TYPES and rule.max_num_algo_orders:
-        limits.append(OpenOrderLimit(order.symbol, rule.max_num_algo_orders, tuple(STOP_TYPES)))
+    if order.order_type in ALGO_TYPES and rule.max_num_algo_orders:
+        limits.append(OpenOrderLimit(order.symbol, rule.max_num_algo_orders, tuple(ALGO_TYPES)))
     return limits
 
 
@@ -193,7 +193,7 @@ def reservation(order: PaperOrder, rule: SymbolRule) -> tuple[str, Decimal]:
     """What a working order must hold: quote for a BUY (at its limit or stop price), base for a SELL."""
     if order.side == Side.SELL:
         return rule.base_asset, order.remaining_quantity
-    reference = order.price if order.order_type in LIMIT_TYPES else order.stop_price
+    reference = order.price if order.order_type in PRICED_TYPES else order.stop_price
     return rule.quote_asset, to_money(reference * order.remaining_quantity)
 
 

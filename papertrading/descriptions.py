@@ -13,6 +13,12 @@ ORDER_TYPE_HELP = {
     OrderType.TAKE_PROFIT: (
         "Becomes a market order when the price reaches the stop (SELL: rises to it, BUY: falls to it)."
     ),
+    OrderType.STOP_LOSS_LIMIT: (
+        "When the price reaches the stop (SELL: falls to it, BUY: rises to it), a limit at your price goes to work."
+    ),
+    OrderType.TAKE_PROFIT_LIMIT: (
+        "When the price reaches the stop (SELL: rises to it, BUY: falls to it), a limit at your price goes to work."
+    ),
 }
 
 

@@ -11,6 +11,8 @@ FIELDS_BY_TYPE = {
     OrderType.MARKET: (),
     OrderType.LIMIT: ("price", "time_in_force"),
     OrderType.LIMIT_MAKER: ("price",),
+    OrderType.STOP_LOSS_LIMIT: ("price", "stop_price", "time_in_force"),
+    OrderType.TAKE_PROFIT_LIMIT: ("price", "stop_price", "time_in_force"),
     OrderType.STOP_LOSS: ("stop_price",),
     OrderType.TAKE_PROFIT: ("stop_price",),
 }

@@ -28,6 +28,8 @@ class OrderType(models.TextChoices):
     LIMIT_MAKER = "LIMIT_MAKER", "Limit maker (post-only)"
     STOP_LOSS = "STOP_LOSS", "Stop loss"
     TAKE_PROFIT = "TAKE_PROFIT", "Take profit"
+    STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT", "Stop loss limit"
+    TAKE_PROFIT_LIMIT = "TAKE_PROFIT_LIMIT", "Take profit limit"
 
 
 class TimeInForce(models.TextChoices):
@@ -128,7 +130,7 @@ class PaperOrder(models.Model):
 
     symbol = models.CharField(max_length=20)
     side = models.CharField(max_length=4, choices=Side.choices)
-    order_type = models.CharField(max_length=12, choices=OrderType.choices)
+    order_type = models.CharField(max_length=20, choices=OrderType.choices)
     quantity = money_field()
     price = money_field(null=True, blank=True)
     stop_price = money_field(null=True, blank=True)
@@ -154,6 +156,8 @@ class PaperOrder(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
+    # A STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT whose stop was reached: its limit is working (Binance's isWorking).
+    stop_triggered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "paper_orders"

@@ -8,23 +8,29 @@ from .models import OrderType, Side, SymbolRule, TimeInForce
 from .money import format_decimal, is_on_step
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+# Stops that fill at the market once reached.
 STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
-# Orders with a limit price of their own: they rest at it, and their value is judged at it.
+# Stops that, once reached, put a LIMIT at their `price` to work with their time in force.
+STOP_LIMIT_TYPES = (OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+# Orders with a limit price of their own: they rest at it.
 LIMIT_TYPES = (OrderType.LIMIT, OrderType.LIMIT_MAKER)
-# Binance's "algo" orders (MAX_NUM_ALGO_ORDERS) are the stop-loss and take-profit kinds.
-ALGO_TYPES = STOP_TYPES
+# Orders whose value is judged, and whose cost is held, at their own `price`.
+PRICED_TYPES = (*LIMIT_TYPES, *STOP_LIMIT_TYPES)
+# Binance's "algo" orders (MAX_NUM_ALGO_ORDERS): every stop-loss and take-profit kind.
+ALGO_TYPES = (*STOP_TYPES, *STOP_LIMIT_TYPES)
 
 
 def fires_at_or_below(order_type: str, side: str) -> bool:
     """Whether a resting order fires when the market falls to its trigger (True) or rises to it (False).
 
-    LIMIT BUY, STOP_LOSS SELL and TAKE_PROFIT BUY wait for a fall; their mirrors wait for a rise.
+    LIMIT BUY, STOP_LOSS SELL and TAKE_PROFIT BUY wait for a fall; their mirrors wait for a rise. A stop-limit
+    waits for its stop as the stop of the same name does.
     """
     if order_type in LIMIT_TYPES:
         return side == Side.BUY
-    if order_type == OrderType.STOP_LOSS:
+    if order_type in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT):
         return side == Side.SELL
-    return side == Side.BUY  # TAKE_PROFIT
+    return side == Side.BUY  # TAKE_PROFIT, TAKE_PROFIT_LIMIT
 
 
 def validate_client_order_id(client_order_id: str | None) -> None:
@@ -90,6 +96,13 @@ def validate_order(
             fail("time_in_force", "A LIMIT_MAKER order takes no time in force: it rests until filled or cancelled.")
         if stop_price is not None:
             fail("stop_price", "A LIMIT_MAKER order takes no stop price.")
+    elif order_type in STOP_LIMIT_TYPES:
+        if price is None:
+            fail("price", f"A {order_type} order needs a price: the limit that works once the stop is reached.")
+        if stop_price is None:
+            fail("stop_price", f"A {order_type} order needs a stop price.")
+        if not time_in_force:
+            fail("time_in_force", f"A {order_type} order needs a time in force (GTC, IOC or FOK).")
     elif order_type in (OrderType.MARKET, *STOP_TYPES):
         if price is not None:
             fail("price", f"A {order_type} order takes no price: it fills at the market.")
@@ -116,13 +129,13 @@ def validate_order(
         # Binance bounds the order's `price` only; a stop price is held to PRICE_FILTER alone.
         _check_percent_price_by_side(rule, side, price, market_price, fail)
 
-    reference = price if order_type in LIMIT_TYPES else stop_price if order_type in STOP_TYPES else market_price
+    reference = price if order_type in PRICED_TYPES else stop_price if order_type in STOP_TYPES else market_price
     if reference is None:
         fail("symbol", f"No market price for {rule.symbol} yet; try again in a moment.")
     elif not errors:
         _check_notional(rule, order_type, quantity * reference, fail)
 
-    if order_type in STOP_TYPES and market_price is not None and stop_price is not None and not errors:
+    if order_type in ALGO_TYPES and market_price is not None and stop_price is not None and not errors:
         # Binance rejects a stop that is already reached (-2010 "Order would trigger immediately.").
         at_or_below = fires_at_or_below(order_type, side)
         if (at_or_below and market_price <= stop_price) or (not at_or_below and market_price >= stop_price):

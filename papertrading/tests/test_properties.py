@@ -39,10 +39,22 @@ def place_action():
         st.just("place"),
         st.sampled_from(SYMBOLS),
         st.sampled_from(["BUY", "SELL"]),
-        st.sampled_from(["MARKET", "LIMIT", "LIMIT", "STOP_LOSS", "TAKE_PROFIT"]),
+        st.sampled_from(
+            [
+                "MARKET",
+                "LIMIT",
+                "LIMIT",
+                "LIMIT_MAKER",
+                "STOP_LOSS",
+                "TAKE_PROFIT",
+                "STOP_LOSS_LIMIT",
+                "TAKE_PROFIT_LIMIT",
+            ]
+        ),
         st.sampled_from(["GTC", "GTC", "IOC", "FOK"]),
-        st.integers(min_value=-300, max_value=300),  # price offset from the market, in basis points
+        st.integers(min_value=-300, max_value=300),  # price (or stop) offset from the market, in basis points
         st.floats(min_value=0, max_value=1),  # where in the quantity range
+        st.integers(min_value=-100, max_value=100),  # a stop-limit's limit offset from its stop, in basis points
     )
 
 
@@ -64,7 +76,7 @@ def grid_price(rule: SymbolRule, market_price: D, bps: int) -> D:
 def run(action, rules: dict[str, SymbolRule], market) -> None:
     kind = action[0]
     if kind == "place":
-        _, symbol, side, order_type, time_in_force, bps, where = action
+        _, symbol, side, order_type, time_in_force, bps, where, limit_bps = action
         rule = rules[symbol]
         current = MarketPrice.objects.get(symbol=symbol).price
         low, high = QUANTITY_STEPS[symbol]
@@ -73,8 +85,12 @@ def run(action, rules: dict[str, SymbolRule], market) -> None:
         kwargs = dict(symbol=symbol, side=side, order_type=order_type, quantity=quantity)
         if order_type == "LIMIT":
             kwargs.update(price=price, time_in_force=time_in_force)
+        elif order_type == "LIMIT_MAKER":
+            kwargs.update(price=price)
         elif order_type in ("STOP_LOSS", "TAKE_PROFIT"):
             kwargs.update(stop_price=price)
+        elif order_type in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+            kwargs.update(stop_price=price, price=grid_price(rule, price, limit_bps), time_in_force=time_in_force)
         try:
             event(f"{order_type} {place_order(**kwargs).order.status}")
         except OrderRejected:

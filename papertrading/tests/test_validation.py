@@ -406,10 +406,16 @@ REJECTIONS = [
     pytest.param({**STOP_SELL, "stop_price": "-5"}, "stop_price", "Must be greater than zero.", id="negative-stop"),
     pytest.param({**LIMIT_BUY, "side": "HOLD"}, "side", '"HOLD" is not a valid choice.', id="unknown-side"),
     pytest.param(
-        {**LIMIT_BUY, "order_type": "STOP_LOSS_LIMIT"},
+        {**LIMIT_BUY, "order_type": "TRAILING_STOP"},
         "order_type",
-        '"STOP_LOSS_LIMIT" is not a valid choice.',
+        '"TRAILING_STOP" is not a valid choice.',
         id="unknown-order-type",
+    ),
+    pytest.param(
+        {**LIMIT_BUY, "order_type": "STOP_LOSS_LIMIT"},
+        "stop_price",
+        "A STOP_LOSS_LIMIT order needs a stop price.",
+        id="stop-limit-without-stop",
     ),
     pytest.param(
         {**LIMIT_BUY, "time_in_force": "GTX"}, "time_in_force", '"GTX" is not a valid choice.', id="unknown-tif"

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from .. import errors
 from ..balances import (
@@ -40,12 +41,12 @@ from ..models import (
     TimeInForce,
     Venue,
 )
-from ..money import ZERO, round_to_step, to_money
+from ..money import ZERO, format_decimal, round_to_step, to_money
 from ..prices import ensure_price, last_price
 from ..symbols import get_symbol_rule
-from ..validation import LIMIT_TYPES, STOP_TYPES, fires_at_or_below, validate_order
+from ..validation import ALGO_TYPES, LIMIT_TYPES, STOP_LIMIT_TYPES, fires_at_or_below, validate_order
 from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
-from .recording import apply_report
+from .recording import apply_report, record_event
 
 Status = PaperOrder.Status
 
@@ -219,8 +220,15 @@ class SimulatorVenue:
                 )
                 if order is None:
                     continue
-                apply_report(order, self.trigger(order, market_price=market_price), source=source, actor=actor)
-            report.count_outcome(order.status)
+                outcome = self.trigger(order, market_price=market_price)
+                apply_report(order, outcome, source=source, actor=actor)
+                if order.is_working:
+                    # A stop-limit whose stop was reached and whose limit now rests: no new status, but an event.
+                    record_event(order, order.status, order.status, source=source, actor=actor, detail=outcome.detail)
+            if order.is_working:
+                report.count("triggered")
+            else:
+                report.count_outcome(order.status)
         return report
 
     @staticmethod
@@ -277,14 +285,30 @@ class SimulatorVenue:
         )
 
     def trigger(self, order: PaperOrder, *, market_price: Decimal) -> ExecutionReport:
-        """Fill a resting order that the market reached: a limit at its own price, a stop at the market."""
+        """Act on a resting order that the market reached: a limit (or a stop-limit's working limit) fills at its
+        own price, a stop fills at the market, and a stop-limit's stop puts its limit to work."""
         rule = get_symbol_rule(order.symbol)
+        stop_reached = order.order_type in STOP_LIMIT_TYPES and order.stop_triggered_at is None
+        if stop_reached:
+            order.stop_triggered_at = timezone.now()
+            if not self._is_marketable(order, market_price):
+                return self._work_limit(order, rule, market_price)
         balances = lock_balances(rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
-        maker = order.order_type in LIMIT_TYPES  # a resting limit fills at its own price, as a maker
+        maker = not stop_reached and order.order_type in (*LIMIT_TYPES, *STOP_LIMIT_TYPES)
         if maker:
+            # A resting limit (a stop-limit's too, once working) fills at its own price, as a maker.
             price, fill_rule = order.price, OrderFill.Rule.LIMIT_CROSSED
             detail = f"Limit crossed: market {market_price}."
+        elif stop_reached:
+            # The stop was reached and its limit is marketable: it takes the market, never through its limit.
+            slipped = self._slipped(order.side, market_price, rule)
+            price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
+            fill_rule = OrderFill.Rule.STOP_TRIGGERED
+            detail = (
+                f"Stop reached at {format_decimal(market_price)}: its limit {format_decimal(order.price)} "
+                f"filled at {format_decimal(price)}."
+            )
         else:
             price, fill_rule = self._slipped(order.side, market_price, rule), OrderFill.Rule.STOP_TRIGGERED
             detail = f"Filled at {price} (market {market_price})."
@@ -302,6 +326,36 @@ class SimulatorVenue:
             balances[asset].free += delta
         save_balances(balances)
         return self._filled(order, [fill], detail)
+
+    def _work_limit(self, order: PaperOrder, rule: SymbolRule, market_price: Decimal) -> ExecutionReport:
+        """A stop-limit whose stop was reached and whose limit does not cross the market: a GTC limit rests at its
+        price (its funds stay locked: they were reserved at that price), an IOC or FOK expires."""
+        if order.time_in_force == TimeInForce.GTC:
+            order.trigger_price = order.price
+            order.trigger_direction = (
+                PaperOrder.Trigger.AT_OR_BELOW if order.side == Side.BUY else PaperOrder.Trigger.AT_OR_ABOVE
+            )
+            return ExecutionReport(
+                status=order.status,
+                executed_quantity=order.executed_quantity,
+                cumulative_quote_quantity=order.cumulative_quote_quantity,
+                detail=(
+                    f"Stop reached at {format_decimal(market_price)}: limit {format_decimal(order.price)} GTC now "
+                    "working."
+                ),
+            )
+        balances = lock_balances(rule.base_asset, rule.quote_asset)
+        self._release_reservation(order, balances)
+        save_balances(balances)
+        return ExecutionReport(
+            status=Status.EXPIRED,
+            executed_quantity=order.executed_quantity,
+            cumulative_quote_quantity=order.cumulative_quote_quantity,
+            detail=(
+                f"Stop reached at {format_decimal(market_price)}: {order.time_in_force} limit "
+                f"{format_decimal(order.price)} not marketable."
+            ),
+        )
 
     @staticmethod
     def _is_marketable(order: PaperOrder, market_price: Decimal) -> bool:
@@ -356,7 +410,7 @@ class SimulatorVenue:
             time_in_force=order.time_in_force,
             market_price=None,
             open_orders=working.count(),
-            open_algo_orders=working.filter(order_type__in=STOP_TYPES).count(),
+            open_algo_orders=working.filter(order_type__in=ALGO_TYPES).count(),
         )
 
     @staticmethod

@@ -9,11 +9,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ...models import OrderType, PaperOrder
-from ...validation import LIMIT_TYPES
+from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
 from ..base import ExecutionReport, FillReport
 from .messages import NO_SUCH_ORDER_CODE, RESET_REASON
 
 Status = PaperOrder.Status
+TIMED_TYPES = (OrderType.LIMIT, *STOP_LIMIT_TYPES)  # the types that carry a time in force
 ZERO = Decimal("0")
 
 # Binance order status → ours (REFERENCE.md §5.2). PENDING_NEW / PENDING_CANCEL are still working.
@@ -35,8 +36,9 @@ IMPORTABLE_TYPES = {
     "MARKET": OrderType.MARKET,
     "STOP_LOSS": OrderType.STOP_LOSS,
     "TAKE_PROFIT": OrderType.TAKE_PROFIT,
+    "STOP_LOSS_LIMIT": OrderType.STOP_LOSS_LIMIT,
+    "TAKE_PROFIT_LIMIT": OrderType.TAKE_PROFIT_LIMIT,
 }
-STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
 
 
 class MalformedAnswer(ValueError):
@@ -161,9 +163,11 @@ def external_order_fields(symbol: str, entry: dict) -> dict | None:
         side=side,
         order_type=order_type,
         quantity=quantity,
-        price=decimal_field(entry, "price") if order_type in LIMIT_TYPES else None,
-        stop_price=decimal_field(entry, "stopPrice") if order_type in STOP_TYPES else None,
-        time_in_force=str(entry.get("timeInForce") or "GTC") if order_type == OrderType.LIMIT else "",
+        price=decimal_field(entry, "price") if order_type in PRICED_TYPES else None,
+        stop_price=decimal_field(entry, "stopPrice") if order_type in ALGO_TYPES else None,
+        time_in_force=str(entry.get("timeInForce") or "GTC")
+        if order_type in (OrderType.LIMIT, *STOP_LIMIT_TYPES)
+        else "",
         client_order_id=client_id,
         is_external=True,
     )

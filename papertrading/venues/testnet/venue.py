@@ -45,7 +45,7 @@ from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
 from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
-from ...validation import LIMIT_TYPES
+from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
 from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
 from ..recording import apply_report, record_event, record_note
 from .answers import (
@@ -211,18 +211,16 @@ class TestnetVenue:
 
     def place(self, order: PaperOrder) -> ExecutionReport:
         """POST the order once with ``newClientOrderId = order.client_order_id``; never resent."""
-        priced = order.order_type in LIMIT_TYPES
+        timed = order.order_type in (OrderType.LIMIT, *STOP_LIMIT_TYPES)
         try:
             data = self.client.place_order(
                 order.symbol,
                 order.side,
                 order.order_type,
                 order.quantity,
-                price=order.price if priced else None,
-                stop_price=order.stop_price
-                if order.order_type in (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT)
-                else None,
-                time_in_force=(order.time_in_force or "GTC") if order.order_type == OrderType.LIMIT else None,
+                price=order.price if order.order_type in PRICED_TYPES else None,
+                stop_price=order.stop_price if order.order_type in ALGO_TYPES else None,
+                time_in_force=(order.time_in_force or "GTC") if timed else None,
                 client_order_id=order.client_order_id,
             )
         except BinanceOutcomeUnknown as exc:
