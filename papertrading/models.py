@@ -69,6 +69,9 @@ class SymbolRule(models.Model):
     # MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS: open orders of the account on the symbol; zero means no limit.
     max_num_orders = models.PositiveIntegerField(default=0)
     max_num_algo_orders = models.PositiveIntegerField(default=0)
+    # ICEBERG_PARTS: an iceberg's quantity in at most this many visible parts (0: no limit); icebergAllowed.
+    iceberg_parts = models.PositiveIntegerField(default=0)
+    iceberg_allowed = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -134,6 +137,8 @@ class PaperOrder(models.Model):
     quantity = money_field()
     price = money_field(null=True, blank=True)
     stop_price = money_field(null=True, blank=True)
+    # An iceberg shows only this much of its quantity at a time (Binance's icebergQty).
+    iceberg_quantity = money_field(null=True, blank=True)
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     venue = models.CharField(max_length=12, choices=Venue.choices)

@@ -23,7 +23,17 @@ from .venues.base import FillReport, SyncProgress, SyncReport
 
 Status = PaperOrder.Status
 # What makes two orders "the same order" when a client_order_id comes again.
-ORDER_TERMS = ("symbol", "side", "order_type", "quantity", "price", "stop_price", "time_in_force", "run_id")
+ORDER_TERMS = (
+    "symbol",
+    "side",
+    "order_type",
+    "quantity",
+    "price",
+    "stop_price",
+    "time_in_force",
+    "iceberg_quantity",
+    "run_id",
+)
 
 
 @dataclass
@@ -46,6 +56,7 @@ def check_order(
     price: Decimal | None = None,
     stop_price: Decimal | None = None,
     time_in_force: str = "",
+    iceberg_quantity: Decimal | None = None,
     market_price: Decimal | None = None,
     on_venue: bool = True,
 ) -> Decimal | None:
@@ -76,6 +87,7 @@ def check_order(
         stop_price=stop_price,
         time_in_force=time_in_force or "",
         market_price=market_price,
+        iceberg_quantity=iceberg_quantity,
     )
     return market_price
 
@@ -89,6 +101,7 @@ def place_order(
     price: Decimal | None = None,
     stop_price: Decimal | None = None,
     time_in_force: str = "",
+    iceberg_quantity: Decimal | None = None,
     client_order_id: str | None = None,
     run_id: uuid.UUID | None = None,
     placed_by=None,
@@ -111,6 +124,7 @@ def place_order(
         price=price,
         stop_price=stop_price,
         time_in_force=time_in_force or "",
+        iceberg_quantity=iceberg_quantity,
         run_id=run_id,
     )
     try:

@@ -49,6 +49,8 @@ def parse_symbol(entry: dict) -> dict:
         "ask_multiplier_down": Decimal(percent_price.get("askMultiplierDown", "0")),
         "max_num_orders": int(filters.get("MAX_NUM_ORDERS", {}).get("maxNumOrders", 0)),
         "max_num_algo_orders": int(filters.get("MAX_NUM_ALGO_ORDERS", {}).get("maxNumAlgoOrders", 0)),
+        "iceberg_parts": int(filters.get("ICEBERG_PARTS", {}).get("limit", 0)),
+        "iceberg_allowed": bool(entry.get("icebergAllowed", True)),
     }
 
 

@@ -1,5 +1,6 @@
 """validate_order: the one place that decides whether an order may be sent, before anything is written."""
 
+import math
 import re
 from decimal import Decimal
 
@@ -50,6 +51,7 @@ def validate_order(
     market_price: Decimal | None,
     open_orders: int | None = None,
     open_algo_orders: int | None = None,
+    iceberg_quantity: Decimal | None = None,
 ) -> None:
     """Check an order against the symbol's filters and Binance's per-type rules.
 
@@ -77,9 +79,13 @@ def validate_order(
         fail("quantity", "This field is required.")
     elif quantity <= 0:
         fail("quantity", "Must be greater than zero.")
-    for field, value in (("price", price), ("stop_price", stop_price)):
+    for field, value in (("price", price), ("stop_price", stop_price), ("iceberg_quantity", iceberg_quantity)):
         if value is not None and value <= 0:
             fail(field, "Must be greater than zero.")
+    if iceberg_quantity is not None and order_type not in LIMIT_TYPES:
+        fail("iceberg_quantity", "Only a LIMIT or LIMIT_MAKER order can be an iceberg.")
+    elif iceberg_quantity is not None and order_type == OrderType.LIMIT and time_in_force != TimeInForce.GTC:
+        fail("iceberg_quantity", "An iceberg LIMIT order must be GTC.")
 
     # Which fields each type takes, as Binance requires (-1102 when missing, -1106 when not required).
     if order_type == OrderType.LIMIT:
@@ -120,6 +126,8 @@ def validate_order(
         fail("order_type", f"{order_type} orders are not supported for {rule.symbol}.")
     _check_open_orders(rule, order_type, open_orders, open_algo_orders, fail)
     _check_lot_size(rule, quantity, fail)
+    if iceberg_quantity is not None:
+        _check_iceberg(rule, quantity, iceberg_quantity, fail)
     if order_type == OrderType.MARKET:
         _check_market_lot_size(rule, quantity, fail)
     for field, value in (("price", price), ("stop_price", stop_price)):
@@ -148,6 +156,24 @@ def validate_order(
 
     if errors:
         raise OrderValidationError(errors)
+
+
+def _check_iceberg(rule: SymbolRule, quantity: Decimal, iceberg_quantity: Decimal, fail) -> None:
+    """ICEBERG_PARTS, and LOT_SIZE on the visible part (Binance applies it to icebergQty too)."""
+    if not rule.iceberg_allowed:
+        fail("iceberg_quantity", f"Iceberg orders are not allowed on {rule.symbol}.")
+        return
+    if iceberg_quantity >= quantity:
+        fail("iceberg_quantity", "An iceberg shows less than its whole quantity.")
+        return
+    parts = math.ceil(quantity / iceberg_quantity)
+    if rule.iceberg_parts and parts > rule.iceberg_parts:
+        fail(
+            "iceberg_quantity",
+            f"Filter failure: ICEBERG_PARTS. {format_decimal(quantity)} in parts of {format_decimal(iceberg_quantity)} "
+            f"is {parts} parts; at most {rule.iceberg_parts}.",
+        )
+    _check_lot_size(rule, iceberg_quantity, lambda field, message: fail("iceberg_quantity", message))
 
 
 def _check_lot_size(rule: SymbolRule, quantity: Decimal, fail) -> None:

@@ -39,13 +39,16 @@ class OrderCreateSerializer(serializers.Serializer):
     price = amount_field(required=False, allow_null=True)
     stop_price = amount_field(required=False, allow_null=True)
     time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, required=False, allow_blank=True)
+    iceberg_quantity = amount_field(
+        required=False, allow_null=True, help_text="Show only this much at a time (LIMIT GTC and LIMIT_MAKER)."
+    )
     client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
     run_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs):
         errors = {
             field: ["Must be greater than zero."]
-            for field in ("quantity", "price", "stop_price")
+            for field in ("quantity", "price", "stop_price", "iceberg_quantity")
             if attrs.get(field) is not None and attrs[field] <= 0
         }
         if errors:
@@ -110,6 +113,7 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "price",
             "stop_price",
             "time_in_force",
+            "iceberg_quantity",
             "status",
             "executed_quantity",
             "cumulative_quote_quantity",
@@ -120,6 +124,7 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "reject_reason",
             "run_id",
             "is_external",
+            "stop_triggered_at",
             "placed_by",
             "created_at",
             "updated_at",

@@ -504,6 +504,7 @@ class BinanceTestnetClient:
         *,
         client_order_id: str,
         new_order_resp_type: str | None = None,
+        iceberg_quantity: Decimal | None = None,
     ) -> dict[str, Any]:
         """POST /api/v3/order. Never resent except after -1021; ambiguous failures raise BinanceOutcomeUnknown.
 
@@ -546,6 +547,8 @@ class BinanceTestnetClient:
             params.append(("price", format_decimal(price)))
         if stop_price is not None:
             params.append(("stopPrice", format_decimal(stop_price)))
+        if iceberg_quantity is not None:
+            params.append(("icebergQty", format_decimal(iceberg_quantity)))
         params += [("newClientOrderId", client_order_id), ("newOrderRespType", resp_type)]
         return self._call(
             "POST",

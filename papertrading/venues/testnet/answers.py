@@ -165,9 +165,8 @@ def external_order_fields(symbol: str, entry: dict) -> dict | None:
         quantity=quantity,
         price=decimal_field(entry, "price") if order_type in PRICED_TYPES else None,
         stop_price=decimal_field(entry, "stopPrice") if order_type in ALGO_TYPES else None,
-        time_in_force=str(entry.get("timeInForce") or "GTC")
-        if order_type in (OrderType.LIMIT, *STOP_LIMIT_TYPES)
-        else "",
+        time_in_force=str(entry.get("timeInForce") or "GTC") if order_type in TIMED_TYPES else "",
+        iceberg_quantity=decimal_field(entry, "icebergQty") or None,
         client_order_id=client_id,
         is_external=True,
     )

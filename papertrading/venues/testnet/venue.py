@@ -221,6 +221,7 @@ class TestnetVenue:
                 price=order.price if order.order_type in PRICED_TYPES else None,
                 stop_price=order.stop_price if order.order_type in ALGO_TYPES else None,
                 time_in_force=(order.time_in_force or "GTC") if timed else None,
+                iceberg_quantity=order.iceberg_quantity,
                 client_order_id=order.client_order_id,
             )
         except BinanceOutcomeUnknown as exc:
