@@ -25,7 +25,7 @@ class Side(models.TextChoices):
 class OrderType(models.TextChoices):
     MARKET = "MARKET", "Market"
     LIMIT = "LIMIT", "Limit"
-    LIMIT_MAKER = "LIMIT_MAKER", "Limit maker (post-only)"
+    LIMIT_MAKER = "LIMIT_MAKER", "Limit maker"
     STOP_LOSS = "STOP_LOSS", "Stop loss"
     TAKE_PROFIT = "TAKE_PROFIT", "Take profit"
     STOP_LOSS_LIMIT = "STOP_LOSS_LIMIT", "Stop loss limit"

@@ -7,7 +7,7 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "exchange_info.json"
 
 
 def fill_iceberg_filters(apps, schema_editor):
-    # Only the fields 0007 added, read straight from the shipped data: the others may hold fresher values.
+    # Only the fields 0005 added, read straight from the shipped data: the others may hold fresher values.
     SymbolRule = apps.get_model("papertrading", "SymbolRule")
     for entry in json.loads(DATA.read_text())["symbols"]:
         filters = {f["filterType"]: f for f in entry.get("filters", [])}
@@ -18,6 +18,6 @@ def fill_iceberg_filters(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("papertrading", "0007_iceberg")]
+    dependencies = [("papertrading", "0005_order_types_and_iceberg")]
 
     operations = [migrations.RunPython(fill_iceberg_filters, migrations.RunPython.noop)]
