@@ -11,10 +11,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
 
 from papertrading import selectors as papertrading_selectors
-from papertrading.money import format_decimal, round_to_step
+from papertrading.money import MoneySum, format_decimal, round_to_step
 from portfolio.models import Trade
 
 from .models import AnalysisRun, PriceSample
@@ -122,7 +121,7 @@ def recent_prices(symbol: str, *, count: int = 50) -> list[Decimal]:
 
 def held_by_agent(agent: str, symbol: str) -> Decimal:
     """The base quantity an agent's trades left in the account for this symbol."""
-    held = Trade.objects.filter(agent=agent, symbol=symbol).aggregate(total=Sum("base_delta"))["total"]
+    held = Trade.objects.filter(agent=agent, symbol=symbol).aggregate(total=MoneySum("base_delta"))["total"]
     return max(held or Decimal("0"), Decimal("0"))
 
 

@@ -4,6 +4,7 @@ import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.db.models import Sum
 
 ZERO = Decimal("0")
 QUANTUM = Decimal(1).scaleb(-settings.MONEY_DECIMAL_PLACES)
@@ -60,3 +61,14 @@ def parse_amount(text: str) -> Decimal:
     if fraction[places:].strip("0"):
         raise ValueError(f"Too much precision: at most {places} decimal places.")
     return Decimal(f"{whole}.{fraction[:places]}" if fraction else whole)
+
+
+class MoneySum(Sum):
+    """SUM of a money column, exact to the stored precision on every database.
+
+    SQLite adds decimals as binary floats and hands aggregates back with 15 significant digits
+    (0.000337000000000143); the result is brought back to the 8 decimals every stored amount has.
+    """
+
+    def convert_value(self, value, expression, connection):
+        return None if value is None else to_money(Decimal(value))

@@ -6,9 +6,9 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet
 
-from papertrading.money import ZERO, to_money
+from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.selectors import last_prices
 
 from .models import EquitySnapshot, Position, Trade
@@ -97,7 +97,7 @@ class PortfolioSummary:
 def portfolio_summary() -> PortfolioSummary:
     """Cash is the starting cash plus every trade's quote flow; equity is cash plus positions at the last price."""
     positions = position_list(include_closed=True)
-    totals = Trade.objects.aggregate(quote=Sum("quote_delta"), count=Count("id"))
+    totals = Trade.objects.aggregate(quote=MoneySum("quote_delta"), count=Count("id"))
     starting_cash = settings.PORTFOLIO_STARTING_CASH
     cash = starting_cash + (totals["quote"] or ZERO)
     market_value = sum((p.market_value or ZERO for p in positions), ZERO)
@@ -141,10 +141,10 @@ class PnL:
 def _pnl_by(key: str, trades: QuerySet[Trade]) -> dict:
     rows = list(
         trades.values(key, "symbol").annotate(
-            base=Sum("base_delta"),
-            quote=Sum("quote_delta"),
-            realized=Sum("realized_pnl"),
-            fees=Sum("fee_in_quote"),
+            base=MoneySum("base_delta"),
+            quote=MoneySum("quote_delta"),
+            realized=MoneySum("realized_pnl"),
+            fees=MoneySum("fee_in_quote"),
             count=Count("id"),
             last=Max("executed_at"),
         )
@@ -188,7 +188,7 @@ def realized_pnl_curve(*, limit: int = 1000) -> list[tuple[datetime, Decimal]]:
         .values_list("executed_at", "realized_pnl")[:limit]
     )
     rows.reverse()
-    before = Trade.objects.exclude(realized_pnl=None).aggregate(total=Sum("realized_pnl"))["total"] or ZERO
+    before = Trade.objects.exclude(realized_pnl=None).aggregate(total=MoneySum("realized_pnl"))["total"] or ZERO
     before -= sum((r for _, r in rows), ZERO)
     curve, running = [], before
     if rows:

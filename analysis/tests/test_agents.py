@@ -100,3 +100,20 @@ def test_task_does_nothing_when_demo_agents_are_disabled(market, settings):
 
     assert run_demo_agents.apply().get() == {}
     assert not AnalysisRun.objects.exists()
+
+
+def test_what_an_agent_holds_is_exact_whatever_the_database_adds_with(db):
+    from django.utils import timezone
+
+    from analysis.agents import held_by_agent
+    from portfolio.services import record_trade
+
+    for quantity in ("0.1", "0.2", "0.000337"):
+        record_trade(
+            symbol="BTCUSDT", side="BUY", quantity=D(quantity), price=D("100"), fee=D("0"),
+            fee_asset="USDT", source="direct", executed_at=timezone.now(), agent="demo-consensus",
+        )  # fmt: skip
+
+    held = held_by_agent("demo-consensus", "BTCUSDT")
+
+    assert held == D("0.300337") and held.as_tuple().exponent >= -8

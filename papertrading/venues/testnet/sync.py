@@ -14,11 +14,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from ...binance import BinanceNoSuchOrder, BinanceRejected, BinanceTestnetClient
 from ...models import OrderEvent, OrderFill, PaperOrder, Venue
+from ...money import MoneySum
 from ..base import ExecutionReport, SyncProgress, SyncReport
 from ..recording import apply_report
 from .answers import MalformedAnswer, exchange_order_id, external_order_fields, report_from_order, reset_report
@@ -73,7 +73,7 @@ class TestnetSync:
         filled = dict(
             OrderFill.objects.filter(order_id__in=[r["pk"] for r in rows])
             .values("order_id")
-            .annotate(q=Sum("quantity"))
+            .annotate(q=MoneySum("quantity"))
             .values_list("order_id", "q")
         )
         for row in rows:

@@ -26,7 +26,6 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import DatabaseError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 
 from ...binance import (
@@ -44,6 +43,7 @@ from ...binance import (
 from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
 from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
+from ...money import MoneySum
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
 from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
 from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
@@ -313,7 +313,7 @@ class TestnetVenue:
             return ZERO
         from ...models import OrderFill
 
-        return OrderFill.objects.filter(order_id=order_id).aggregate(q=Sum("quantity"))["q"] or ZERO
+        return OrderFill.objects.filter(order_id=order_id).aggregate(q=MoneySum("quantity"))["q"] or ZERO
 
     # --- reading one order -----------------------------------------------------------------------------------
     def fetch(self, symbol: str, *, exchange_order_id: int | None, client_order_id: str) -> ExecutionReport:
