@@ -16,7 +16,12 @@ FIELDS_BY_TYPE = {
     OrderType.STOP_LOSS: ("stop_price",),
     OrderType.TAKE_PROFIT: ("stop_price",),
 }
-OPTIONAL_FIELDS = ("price", "stop_price", "time_in_force")
+# Fields a type may take but does not need: shown for it, never required.
+EXTRA_FIELDS_BY_TYPE = {
+    OrderType.LIMIT: ("iceberg_quantity",),
+    OrderType.LIMIT_MAKER: ("iceberg_quantity",),
+}
+OPTIONAL_FIELDS = ("price", "stop_price", "time_in_force", "iceberg_quantity")
 DEFAULT_SYMBOL = "BTCUSDT"
 
 
@@ -55,6 +60,7 @@ class OrderForm(forms.Form):
     time_in_force = forms.ChoiceField(
         label="Time in force", choices=TimeInForce.choices, required=False, initial=TimeInForce.GTC
     )
+    iceberg_quantity = amount_field("Iceberg part (optional)", required=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -82,9 +88,14 @@ class OrderForm(forms.Form):
     def type_fields(self) -> tuple[str, ...]:
         return FIELDS_BY_TYPE[self.chosen_type]
 
+    @property
+    def shown_fields(self) -> tuple[str, ...]:
+        """What this order type takes: what it needs and what it may have."""
+        return (*self.type_fields, *EXTRA_FIELDS_BY_TYPE.get(self.chosen_type, ()))
+
     def visible_fields_for_type(self):
         """The fields this order type takes, in display order."""
-        names = ("symbol", "side", "order_type", "quantity", *(n for n in OPTIONAL_FIELDS if n in self.type_fields))
+        names = ("symbol", "side", "order_type", "quantity", *(n for n in OPTIONAL_FIELDS if n in self.shown_fields))
         return [self[name] for name in names]
 
     def clean(self):
@@ -92,7 +103,7 @@ class OrderForm(forms.Form):
         # A field the type does not take may still hold a value typed before the type changed: drop it, so
         # switching from LIMIT to MARKET does not send a stale price.
         for name in OPTIONAL_FIELDS:
-            if name not in self.type_fields:
+            if name not in self.shown_fields:
                 data[name] = "" if name == "time_in_force" else None
         return data
 
@@ -106,6 +117,7 @@ class OrderForm(forms.Form):
             "price": data.get("price"),
             "stop_price": data.get("stop_price"),
             "time_in_force": data.get("time_in_force") or "",
+            "iceberg_quantity": data.get("iceberg_quantity"),
         }
 
     def add_service_errors(self, exc: OrderValidationError) -> None:

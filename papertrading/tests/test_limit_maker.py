@@ -106,6 +106,7 @@ def test_the_desk_form_asks_a_maker_order_for_a_price_only():
         "order_type",
         "quantity",
         "price",
+        "iceberg_quantity",
     ]
 
 

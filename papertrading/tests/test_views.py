@@ -562,3 +562,22 @@ def test_log_out_is_a_post_that_ends_the_session(trader_client, market):
 def test_favicon_is_served_from_static_for_pages_that_name_no_icon(client):
     response = client.get("/favicon.ico")
     assert response.status_code == 301 and response.url.endswith("favicon.svg")
+
+
+def test_desk_form_offers_an_optional_iceberg_part_for_limits_and_places_it(trader_client, market):
+    limit_form = trader_client.get(ORDER_FORM, {"order_type": "LIMIT"}, **HX).content.decode()
+    market_form = trader_client.get(ORDER_FORM, {"order_type": "MARKET"}, **HX).content.decode()
+    assert 'name="iceberg_quantity"' in limit_form
+    assert not re.search(r'name="iceberg_quantity"[^>]*required', limit_form)  # shown, never required
+    assert 'name="iceberg_quantity"' not in market_form
+
+    body = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT", "quantity": "0.01", "price": "60000",
+            "time_in_force": "GTC", "iceberg_quantity": "0.002"}  # fmt: skip
+    assert trader_client.post(ORDER_FORM, body, **HX).status_code == 200
+    # A part typed before switching to MARKET is dropped with the type's other fields.
+    market_body = {**body, "order_type": "MARKET", "price": "", "time_in_force": ""}
+    assert trader_client.post(ORDER_FORM, market_body, **HX).status_code == 200
+
+    limit, market_order = PaperOrder.objects.order_by("id")
+    assert (limit.order_type, limit.iceberg_quantity) == ("LIMIT", Decimal("0.002"))
+    assert (market_order.order_type, market_order.iceberg_quantity) == ("MARKET", None)
