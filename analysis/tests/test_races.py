@@ -6,14 +6,12 @@ SQLite serialises every write, so these only say something on PostgreSQL; elsewh
 import uuid
 
 import pytest
-from django.db import connection
 
 from analysis.models import AnalysisRun
 from conftest import api_client_for
-from papertrading.balances import check_balances, ensure_account
+from papertrading.balances import check_balances
 from papertrading.models import PaperOrder
-from papertrading.symbols import load_default_symbol_rules
-from papertrading.tests.support import run_together
+from papertrading.tests.support import prepare_race, run_together
 from portfolio.models import Trade
 from portfolio.services import client_order_id_for
 
@@ -25,10 +23,7 @@ POSTS = 8
 
 @pytest.fixture(autouse=True)
 def postgres_only(market):
-    if connection.vendor != "postgresql":
-        pytest.skip("concurrent transactions need PostgreSQL (set DATABASE_URL)")
-    load_default_symbol_rules()  # an earlier transactional test may have flushed them
-    ensure_account()
+    prepare_race()
 
 
 def post_together(user, body: dict) -> list:

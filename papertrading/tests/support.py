@@ -25,6 +25,21 @@ def balances() -> dict[str, tuple[Decimal, Decimal]]:
     return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
 
 
+def prepare_race() -> None:
+    """Skip unless on PostgreSQL (concurrent transactions and row locks need it), then reload the shipped symbol
+    rules, which an earlier transactional test may have flushed, and open the simulated account."""
+    import pytest
+    from django.db import connection
+
+    from papertrading.balances import ensure_account
+    from papertrading.symbols import load_default_symbol_rules
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions and row locks need PostgreSQL (set DATABASE_URL)")
+    load_default_symbol_rules()
+    ensure_account()
+
+
 def run_together(*jobs) -> list:
     """Start every job at the same moment in its own thread; return each one's result or exception."""
     results: list = [None] * len(jobs)

@@ -6,24 +6,19 @@ SQLite serialises every write, so these only say something on PostgreSQL; elsewh
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
 
-from papertrading.balances import check_balances, ensure_account
+from papertrading.balances import check_balances
 from papertrading.errors import OrderNotWorking, OrderRejected
 from papertrading.models import PaperOrder, SimulatedBalance
 from papertrading.services import cancel_order, match_orders, place_order
-from papertrading.symbols import load_default_symbol_rules
-from papertrading.tests.support import run_together
+from papertrading.tests.support import prepare_race, run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
 def postgres_only(market):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks and concurrent transactions need PostgreSQL (set DATABASE_URL)")
-    load_default_symbol_rules()  # an earlier transactional test may have flushed them
-    ensure_account()
+    prepare_race()
 
 
 def test_two_posts_with_the_same_client_order_id_at_once_make_one_order_and_one_reservation():
