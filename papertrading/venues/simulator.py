@@ -267,7 +267,9 @@ class SimulatorVenue:
             price = self._slipped(order.side, market_price, rule)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
             move_free_amounts(deltas)
-            return self._filled(order, [fill], f"Filled at {price} (market {market_price}).")
+            return self._filled(
+                order, [fill], f"Filled at {format_decimal(price)} (market {format_decimal(market_price)})."
+            )
         asset, needed = self._whole_order_cost(order, rule, market_price)
         if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price):
             # A marketable limit takes the market but never trades through its own limit.
@@ -275,13 +277,17 @@ class SimulatorVenue:
             price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
             move_free_amounts(deltas, needs={asset: needed})
-            return self._filled(order, [fill], f"Marketable on arrival: filled at {price} (market {market_price}).")
+            return self._filled(
+                order,
+                [fill],
+                f"Marketable on arrival: filled at {format_decimal(price)} (market {format_decimal(market_price)}).",
+            )
         # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and with no
         # cross there is nothing to take. Binance still checks the whole order against the free balance first.
         require_free_amount(asset, needed)
         return ExecutionReport(
             status=Status.EXPIRED,
-            detail=f"{order.time_in_force} limit not marketable at {market_price}: expired unfilled.",
+            detail=f"{order.time_in_force} limit not marketable at {format_decimal(market_price)}: expired unfilled.",
         )
 
     def trigger(self, order: PaperOrder, *, market_price: Decimal) -> ExecutionReport:
@@ -299,7 +305,7 @@ class SimulatorVenue:
         if maker:
             # A resting limit (a stop-limit's too, once working) fills at its own price, as a maker.
             price, fill_rule = order.price, OrderFill.Rule.LIMIT_CROSSED
-            detail = f"Limit crossed: market {market_price}."
+            detail = f"Limit crossed: market {format_decimal(market_price)}."
         elif stop_reached:
             # The stop was reached and its limit is marketable: it takes the market, never through its limit.
             slipped = self._slipped(order.side, market_price, rule)
@@ -311,7 +317,7 @@ class SimulatorVenue:
             )
         else:
             price, fill_rule = self._slipped(order.side, market_price, rule), OrderFill.Rule.STOP_TRIGGERED
-            detail = f"Filled at {price} (market {market_price})."
+            detail = f"Filled at {format_decimal(price)} (market {format_decimal(market_price)})."
         fill, deltas = self._fill_terms(order, rule, price, market_price, fill_rule, maker=maker)
         if any(balances[asset].free + delta < 0 for asset, delta in deltas.items()):
             # The market gapped past the stop and the account cannot pay the higher price.
@@ -320,7 +326,7 @@ class SimulatorVenue:
                 status=Status.EXPIRED,
                 reject_code=errors.INSUFFICIENT_BALANCE[0],
                 reject_reason=errors.INSUFFICIENT_BALANCE[1],
-                detail=f"Stop triggered at {market_price} but the account could not pay.",
+                detail=f"Stop triggered at {format_decimal(market_price)} but the account could not pay.",
             )
         for asset, delta in deltas.items():
             balances[asset].free += delta
@@ -392,7 +398,7 @@ class SimulatorVenue:
             if fires_at_or_below(order.order_type, order.side)
             else PaperOrder.Trigger.AT_OR_ABOVE
         )
-        return ExecutionReport(status=Status.PENDING, detail=f"Resting; locked {amount} {asset}.")
+        return ExecutionReport(status=Status.PENDING, detail=f"Resting; locked {format_decimal(amount)} {asset}.")
 
     @staticmethod
     def _refuse_at_open_order_limits(order, rule, limits: list) -> None:
