@@ -97,16 +97,16 @@ def reserve_free_amount(asset: str, amount: Decimal, *, limits: Iterable[OpenOrd
         return True
     if SimulatedBalance.objects.filter(asset=asset).exists():
         return False  # the balance is there: it is short, or a limit is reached
-    ensure_account()  # first order ever: open the account, then try once more
-    SimulatedBalance.objects.get_or_create(asset=asset)
+    open_missing_balances(asset)  # first order ever, or a new asset: open it, then try once more
     return bool(move())
 
 
 def require_free_amount(asset: str, amount: Decimal) -> None:
-    """InsufficientBalance unless `asset` has `amount` free; MissingBalance when it has no balance row yet."""
+    """InsufficientBalance unless `asset` has `amount` free (the account opens on its first use)."""
     free = SimulatedBalance.objects.filter(asset=asset).values_list("free", flat=True).first()
     if free is None:
-        raise MissingBalance(asset)
+        open_missing_balances(asset)
+        free = SimulatedBalance.objects.get(asset=asset).free
     if free < amount:
         raise InsufficientBalance(asset)
 
@@ -126,16 +126,13 @@ def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimi
     return limits
 
 
-class MissingBalance(Exception):
-    """A balance row the move needs does not exist yet (the account or the asset is new)."""
-
-
 def move_free_amounts(deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
     """Add each delta to its asset's free amount in one UPDATE, only where free covers what the asset needs.
 
     An asset needs its own debit at least, and more when `needs` says so (Binance checks a whole order against
-    the free balance before matching). Raises InsufficientBalance or MissingBalance when a row was not moved:
-    the caller's transaction must then roll back, since the other rows were.
+    the free balance before matching). A balance the account does not have yet is opened (the account too, on
+    its first use) and moved then. Raises InsufficientBalance when a row could not be moved: the caller's
+    transaction must then roll back, since the other rows were.
     """
     needs = {asset: max(-delta, (needs or {}).get(asset, ZERO), ZERO) for asset, delta in deltas.items()}
     field = SimulatedBalance._meta.get_field("free")
@@ -150,9 +147,12 @@ def move_free_amounts(deltas: dict[str, Decimal], *, needs: dict[str, Decimal] |
     if moved == len(deltas):
         return
     present = set(SimulatedBalance.objects.filter(asset__in=list(deltas)).values_list("asset", flat=True))
-    if present != set(deltas):
-        raise MissingBalance(*sorted(set(deltas) - present))
-    raise InsufficientBalance(*sorted(deltas))
+    missing = set(deltas) - present
+    if not missing or moved < len(present):
+        raise InsufficientBalance(*sorted(deltas))
+    # Every row there moved; the missing ones are new: open them and move them too.
+    open_missing_balances(*sorted(missing))
+    move_free_amounts({asset: deltas[asset] for asset in missing}, needs={asset: needs[asset] for asset in missing})
 
 
 def open_missing_balances(*assets: str) -> None:

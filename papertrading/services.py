@@ -10,11 +10,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from . import prices
-from .balances import InsufficientBalance, MissingBalance, move_free_amounts, open_missing_balances
+from .balances import InsufficientBalance, move_free_amounts
 from .errors import INSUFFICIENT_BALANCE, DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
-from .fees import trading_fee
-from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderType, PaperOrder, Side, Venue
-from .money import to_money
+from .fees import fill_moves
+from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderType, PaperOrder, Venue
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
 from .validation import validate_client_order_id, validate_order
@@ -174,28 +173,17 @@ def fill_directly(*, symbol: str, side: str, quantity: Decimal, reason: str) -> 
     symbol = (symbol or "").upper()
     price = check_order(symbol=symbol, side=side, order_type=OrderType.MARKET, quantity=quantity, on_venue=False)
     rule = get_symbol_rule(symbol)
-    commission, commission_asset = trading_fee(
+    commission, commission_asset, deltas = fill_moves(
         side=side, quantity=quantity, price=price, base_asset=rule.base_asset, quote_asset=rule.quote_asset
     )
-    quote_amount = to_money(quantity * price)
-    if side == Side.BUY:
-        deltas = {rule.quote_asset: -quote_amount, rule.base_asset: quantity - commission}
-    else:
-        deltas = {rule.base_asset: -quantity, rule.quote_asset: quote_amount - commission}
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                move_free_amounts(deltas)
-                BalanceAdjustment.objects.bulk_create(
-                    BalanceAdjustment(asset=asset, amount=delta, reason=reason[:255]) for asset, delta in deltas.items()
-                )
-            break
-        except MissingBalance as exc:
-            if attempt:
-                raise
-            open_missing_balances(*exc.args)
-        except InsufficientBalance:
-            raise OrderRejected(*INSUFFICIENT_BALANCE) from None
+    try:
+        with transaction.atomic():
+            move_free_amounts(deltas)
+            BalanceAdjustment.objects.bulk_create(
+                BalanceAdjustment(asset=asset, amount=delta, reason=reason[:255]) for asset, delta in deltas.items()
+            )
+    except InsufficientBalance:
+        raise OrderRejected(*INSUFFICIENT_BALANCE) from None
     return FillReport(
         price=price,
         quantity=quantity,

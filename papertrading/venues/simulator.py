@@ -16,7 +16,6 @@ from django.utils import timezone
 from .. import errors
 from ..balances import (
     InsufficientBalance,
-    MissingBalance,
     ensure_account,
     lock_balances,
     move_free_amounts,
@@ -29,7 +28,7 @@ from ..balances import (
     reserve_free_amount,
     save_balances,
 )
-from ..fees import trading_fee
+from ..fees import fill_moves
 from ..models import (
     OrderEvent,
     OrderFill,
@@ -79,19 +78,13 @@ class SimulatorVenue:
 
     def submit(self, fields: dict, *, market_price: Decimal | None, source: str, actor: str) -> PaperOrder:
         """Decide and insert the order in one transaction, in its final state (the row is written once)."""
-        for attempt in range(2):
-            try:
-                with transaction.atomic():
-                    order = PaperOrder(status=Status.PENDING, **fields)
-                    report = self.decide(order, market_price=market_price)
-                    return apply_report(order, report, source=source, actor=actor, from_status="")
-            except MissingBalance as exc:
-                # The account or one of its assets is new: open them outside the undone transaction, try again.
-                if attempt:
-                    raise
-                open_missing_balances(*exc.args)
-            except InsufficientBalance:
-                break
+        try:
+            with transaction.atomic():
+                order = PaperOrder(status=Status.PENDING, **fields)
+                report = self.decide(order, market_price=market_price)
+                return apply_report(order, report, source=source, actor=actor, from_status="")
+        except InsufficientBalance:
+            pass
         # Refused for funds, with nothing moved (the transaction was undone): kept as REJECTED, as Binance answers.
         rule = get_symbol_rule(fields["symbol"])
         open_missing_balances(rule.base_asset, rule.quote_asset)
@@ -247,7 +240,7 @@ class SimulatorVenue:
     def decide(self, order: PaperOrder, *, market_price: Decimal | None) -> ExecutionReport:
         """What happens to a new order on arrival: rest, fill or expire, with its balances moved.
 
-        Raises InsufficientBalance (or MissingBalance) when the account cannot pay: the caller's transaction must
+        Raises InsufficientBalance when the account cannot pay: the caller's transaction must
         be undone, since a fill moves both assets in one statement.
         """
         if market_price is None:
@@ -423,9 +416,8 @@ class SimulatorVenue:
     def _fill_terms(order, rule, price, market_price, fill_rule, *, maker: bool = False) -> tuple[FillReport, dict]:
         """One fill of the order's remaining quantity and what it moves: the fee is paid in the asset received."""
         quantity = order.remaining_quantity
-        quote_amount = to_money(quantity * price)
         fee_rate = settings.SIMULATOR_FEE_RATE
-        commission, commission_asset = trading_fee(
+        commission, commission_asset, deltas = fill_moves(
             side=order.side,
             quantity=quantity,
             price=price,
@@ -433,10 +425,6 @@ class SimulatorVenue:
             quote_asset=rule.quote_asset,
             rate=fee_rate,
         )
-        if order.side == Side.BUY:
-            deltas = {rule.quote_asset: -quote_amount, rule.base_asset: quantity - commission}
-        else:
-            deltas = {rule.base_asset: -quantity, rule.quote_asset: quote_amount - commission}
         slippage = ZERO if maker else abs(price - market_price) / market_price
         fill = FillReport(
             price=price,

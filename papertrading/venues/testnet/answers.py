@@ -10,7 +10,7 @@ from typing import Any
 
 from ...models import OrderType, PaperOrder
 from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
-from ..base import ExecutionReport, FillReport
+from ..base import BalanceReport, ExecutionReport, FillReport
 from .messages import NO_SUCH_ORDER_CODE, RESET_REASON
 
 Status = PaperOrder.Status
@@ -172,8 +172,8 @@ def external_order_fields(symbol: str, entry: dict) -> dict | None:
     )
 
 
-def balances_from_account(data: Any) -> list[tuple[str, Decimal, Decimal]]:
-    """(asset, free, locked) of each non-empty balance of ``GET /api/v3/account``."""
+def balances_from_account(data: Any) -> list[BalanceReport]:
+    """Each non-empty balance of ``GET /api/v3/account``, by asset."""
     if not isinstance(data, dict) or not isinstance(data.get("balances") or [], list):
         raise MalformedAnswer("the account answer has no balances list")
     rows = []
@@ -182,5 +182,5 @@ def balances_from_account(data: Any) -> list[tuple[str, Decimal, Decimal]]:
             raise MalformedAnswer("a balance has no asset")
         free, locked = decimal_field(entry, "free"), decimal_field(entry, "locked")
         if free or locked:
-            rows.append((str(entry["asset"]), free, locked))
-    return sorted(rows)
+            rows.append(BalanceReport(str(entry["asset"]), free, locked))
+    return sorted(rows, key=lambda row: row.asset)

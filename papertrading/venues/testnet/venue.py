@@ -42,7 +42,7 @@ from ...binance import (
 )
 from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
-from ...models import OrderEvent, OrderType, PaperOrder, SymbolRule, Venue
+from ...models import OrderEvent, OrderFill, OrderType, PaperOrder, SymbolRule, Venue
 from ...money import MoneySum
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
 from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
@@ -311,8 +311,6 @@ class TestnetVenue:
     def stored_fill_quantity(order_id: int | None) -> Decimal:
         if order_id is None:
             return ZERO
-        from ...models import OrderFill
-
         return OrderFill.objects.filter(order_id=order_id).aggregate(q=MoneySum("quantity"))["q"] or ZERO
 
     # --- reading one order -----------------------------------------------------------------------------------
@@ -400,10 +398,9 @@ class TestnetVenue:
         with exchange_errors():
             data = self.client.account(omit_zero_balances=True)
         try:
-            rows = balances_from_account(data)
+            return balances_from_account(data)
         except MalformedAnswer as exc:
             raise VenueUnavailable(f"The exchange's account answer could not be read ({exc}).") from None
-        return [BalanceReport(asset, free, locked) for asset, free, locked in rows]
 
     # --- sync ----------------------------------------------------------------------------------------------
     def sync(self, *, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
