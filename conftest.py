@@ -70,6 +70,32 @@ def viewer(db) -> User:
 
 
 @pytest.fixture
+def account(trader):
+    """The trader's own (default) account: where the `api` client's orders go."""
+    from papertrading.services import default_account_for
+
+    return default_account_for(trader)
+
+
+@pytest.fixture
+def rival(db) -> User:
+    """Another trader, with the same permissions, for proving that accounts never see each other."""
+    return make_user("rival", "add_paperorder", "change_paperorder", "view_paperorder")
+
+
+@pytest.fixture
+def rival_account(rival):
+    from papertrading.services import default_account_for
+
+    return default_account_for(rival)
+
+
+@pytest.fixture
+def rival_api(rival) -> APIClient:
+    return api_client_for(rival)
+
+
+@pytest.fixture
 def api(trader) -> APIClient:
     return api_client_for(trader)
 

@@ -1,8 +1,8 @@
 """The built-in demo agents: two deterministic strategies over stored prices and a consensus of their votes.
 
 Strategies are pure functions of a price series (oldest first), so a fixed series always gives the same votes.
-`run_demo_agents` samples the price table, asks both strategies per symbol, combines the votes, and posts the
-consensus through `submit_decision`, the same service the API uses.
+`run_demo_agents` samples the price table, asks both strategies per symbol and combines the votes; each strategy
+and the consensus trade their own account through `submit_decision`, the same service the API uses.
 """
 
 import logging
@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from papertrading import selectors as papertrading_selectors
+from papertrading.models import Account
 from papertrading.money import MoneySum, format_decimal, round_to_step
 from portfolio.models import Trade
 
@@ -119,19 +120,38 @@ def recent_prices(symbol: str, *, count: int = 50) -> list[Decimal]:
     return list(reversed(prices[:count]))
 
 
-def held_by_agent(agent: str, symbol: str) -> Decimal:
-    """The base quantity an agent's trades left in the account for this symbol."""
-    held = Trade.objects.filter(agent=agent, symbol=symbol).aggregate(total=MoneySum("base_delta"))["total"]
+def held_by_agent(account: Account, agent: str, symbol: str) -> Decimal:
+    """The base quantity an agent's trades left in its account for this symbol (this P&L period)."""
+    trades = Trade.objects.filter(account=account, period=account.period, agent=agent, symbol=symbol)
+    held = trades.aggregate(total=MoneySum("base_delta"))["total"]
     return max(held or Decimal("0"), Decimal("0"))
 
 
-def run_demo_agents(*, posted_by=None) -> dict[str, str]:
-    """One round: sample prices, vote per symbol, and act on consensus; returns symbol -> what happened.
+DEMO_AGENTS = tuple(strategy.name for strategy in STRATEGIES) + (CONSENSUS_AGENT,)
 
-    The demo agent holds at most one position per symbol: it buys `DEMO_AGENT_ORDER_QUOTE` worth when the
-    consensus is BUY and it holds none, and sells all it holds when the consensus is SELL. Anything else posts
-    nothing, so the runs list shows decisions, not a heartbeat.
+
+def demo_account_name(agent: str) -> str:
+    return f"Demo agent {agent}"
+
+
+def demo_accounts(owner=None) -> dict[str, Account]:
+    """Each demo agent's own account (owned by the demo login), so the leaderboard compares them."""
+    accounts = Account.objects.filter(name__in=[demo_account_name(a) for a in DEMO_AGENTS], is_external=False)
+    if owner is not None:
+        accounts = accounts.filter(owner=owner)
+    by_name = {account.name: account for account in accounts.order_by("id")}
+    return {agent: by_name[demo_account_name(agent)] for agent in DEMO_AGENTS if demo_account_name(agent) in by_name}
+
+
+def run_demo_agents(*, accounts: dict[str, Account] | None = None) -> dict[str, str]:
+    """One round: sample prices, vote per symbol, and let each demo agent act on its own vote in its own account
+    (the consensus agent on the combined vote); returns "agent symbol" -> what happened.
+
+    An agent holds at most one position per symbol: it buys `DEMO_AGENT_ORDER_QUOTE` worth when its vote is BUY
+    and it holds none, and sells all it holds when its vote is SELL. Anything else posts nothing, so the runs list
+    shows decisions, not a heartbeat. Agents without an account (bootstrap_demo opens them) sit the round out.
     """
+    accounts = demo_accounts() if accounts is None else accounts
     outcome: dict[str, str] = {}
     for row in papertrading_selectors.market_price_list(limit=None):
         record_price_sample(symbol=row.symbol, price=row.price, observed_at=row.updated_at)
@@ -140,34 +160,39 @@ def run_demo_agents(*, posted_by=None) -> dict[str, str]:
     for symbol in sorted(rules):
         prices = recent_prices(symbol)
         votes = [strategy.vote(prices) for strategy in STRATEGIES]
-        verdict = consensus(votes)
-        rule = rules[symbol]
-        held = held_by_agent(CONSENSUS_AGENT, symbol)
-        sellable = round_to_step(held, rule.step_size, up=False)
-        # Dust left by fees (less than a lot, or below the minimum order value) counts as flat.
-        flat = not prices or sellable == 0 or sellable * prices[-1] < rule.min_notional
-        size: dict[str, Decimal] = {}
-        if verdict.decision == BUY and flat:
-            size = {"quote_amount": settings.DEMO_AGENT_ORDER_QUOTE}
-        elif verdict.decision == SELL and not flat:
-            size = {"quantity": sellable}
-        if not size:
-            outcome[symbol] = f"{verdict.decision}: nothing to do (holding {format_decimal(held)})"
-            continue
-        try:
-            result = submit_decision(
-                agent=CONSENSUS_AGENT,
-                symbol=symbol,
-                decision=verdict.decision,
-                confidence=verdict.confidence,
-                rationale=verdict.rationale,
-                signals=[v.as_json() for v in votes],
-                posted_by=posted_by,
-                **size,
-            )
-        except Exception as exc:  # one symbol's trouble (no price, below notional) must not stop the others
-            logger.warning("Demo agent skipped %s: %s", symbol, exc)
-            outcome[symbol] = f"{verdict.decision}: not posted ({exc})"
-            continue
-        outcome[symbol] = f"{verdict.decision}: run {result.run.run_id} {result.run.status}"
+        for verdict in [*votes, consensus(votes)]:
+            account = accounts.get(verdict.agent)
+            if account is not None:
+                key = f"{verdict.agent} {symbol}"
+                outcome[key] = _act(account, verdict, votes, rules[symbol], prices)
     return outcome
+
+
+def _act(account: Account, verdict: Vote, votes: list[Vote], rule, prices: list[Decimal]) -> str:
+    held = held_by_agent(account, verdict.agent, rule.symbol)
+    sellable = round_to_step(held, rule.step_size, up=False)
+    # Dust left by fees (less than a lot, or below the minimum order value) counts as flat.
+    flat = not prices or sellable == 0 or sellable * prices[-1] < rule.min_notional
+    size: dict[str, Decimal] = {}
+    if verdict.decision == BUY and flat:
+        size = {"quote_amount": settings.DEMO_AGENT_ORDER_QUOTE}
+    elif verdict.decision == SELL and not flat:
+        size = {"quantity": sellable}
+    if not size:
+        return f"{verdict.decision}: nothing to do (holding {format_decimal(held)})"
+    try:
+        result = submit_decision(
+            account=account,
+            agent=verdict.agent,
+            symbol=rule.symbol,
+            decision=verdict.decision,
+            confidence=verdict.confidence,
+            rationale=verdict.rationale,
+            signals=[v.as_json() for v in votes] if verdict.agent == CONSENSUS_AGENT else [verdict.as_json()],
+            posted_by=account.owner,
+            **size,
+        )
+    except Exception as exc:  # one symbol's trouble (no price, below notional) must not stop the others
+        logger.warning("Demo agent %s skipped %s: %s", verdict.agent, rule.symbol, exc)
+        return f"{verdict.decision}: not posted ({exc})"
+    return f"{verdict.decision}: run {result.run.run_id} {result.run.status}"

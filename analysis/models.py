@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from papertrading.models import money_field
+from papertrading.models import Account, money_field
 
 
 class AnalysisRun(models.Model):
@@ -31,7 +31,9 @@ class AnalysisRun(models.Model):
         SKIPPED = "skipped", "Skipped"
         FAILED = "failed", "Failed"
 
-    run_id = models.UUIDField(unique=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="analysis_runs")
+    # Unique per account: an order can carry only a run_id of its own account.
+    run_id = models.UUIDField(default=uuid.uuid4, editable=False)
     agent = models.CharField(max_length=100)
     symbol = models.CharField(max_length=20)
     decision = models.CharField(max_length=4, choices=Decision.choices)
@@ -57,11 +59,12 @@ class AnalysisRun(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # The runs list (newest first) and its agent/symbol filters.
-            models.Index(fields=["-created_at", "-id"], name="analysis_run_newest_idx"),
-            models.Index(fields=["agent", "-created_at"], name="analysis_run_agent_idx"),
-            models.Index(fields=["symbol", "-created_at"], name="analysis_run_symbol_idx"),
+            models.Index(fields=["account", "-created_at", "-id"], name="analysis_run_newest_idx"),
+            models.Index(fields=["account", "agent", "-created_at"], name="analysis_run_agent_idx"),
+            models.Index(fields=["account", "symbol", "-created_at"], name="analysis_run_symbol_idx"),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["account", "run_id"], name="analysis_run_id_per_account"),
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
                 name="analysis_run_confidence_0_1",

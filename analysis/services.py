@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from papertrading.errors import OrderValidationError
-from papertrading.models import PaperOrder
+from papertrading.models import Account, PaperOrder
 from papertrading.money import round_to_step
 from portfolio.models import Trade
 from portfolio.services import Decision, ExecutionResult, PortfolioManager
@@ -35,6 +35,7 @@ class SubmitResult:
 
 def submit_decision(
     *,
+    account: Account,
     agent: str,
     symbol: str,
     decision: str,
@@ -55,14 +56,15 @@ def submit_decision(
     A `run_id` already stored returns that run (created=False); one left RECEIVED by a crash is executed again,
     safely, since its order's client id derives from the run id. Of posts of one `run_id` racing each other, only
     the one whose insert wins answers created=True and executes; the others get that run (created=False).
+    Runs belong to `account`: its run_ids are its own, and its decisions trade its money.
     """
-    if run_id is not None and (existing := AnalysisRun.objects.filter(run_id=run_id).first()):
+    manager = manager or PortfolioManager(account=account)
+    if run_id is not None and (existing := account.analysis_runs.filter(run_id=run_id).first()):
         if existing.status == Status.RECEIVED and existing.is_trade:
-            return SubmitResult(existing, created=False, execution=_execute(existing, manager or PortfolioManager()))
+            return SubmitResult(existing, created=False, execution=_execute(existing, manager))
         return SubmitResult(existing, created=False)
 
     symbol = (symbol or "").upper()
-    manager = manager or PortfolioManager()
     errors: dict[str, list[str]] = {}
     rule = manager.symbol_rule(symbol) if symbol else None
     if rule is None:
@@ -76,6 +78,7 @@ def submit_decision(
         raise OrderValidationError(errors)
 
     fields = dict(
+        account=account,
         agent=agent,
         symbol=symbol,
         decision=decision,
@@ -136,7 +139,8 @@ def _create_run(fields: dict) -> tuple[AnalysisRun, bool]:
             return AnalysisRun.objects.create(**fields), True
     except IntegrityError:
         # The same run_id posted twice at once passed the lookup in submit_decision: the first insert is the run.
-        existing = AnalysisRun.objects.filter(run_id=fields["run_id"]).first() if "run_id" in fields else None
+        runs = AnalysisRun.objects.filter(account=fields["account"])
+        existing = runs.filter(run_id=fields["run_id"]).first() if "run_id" in fields else None
         if existing is None:
             raise
         return existing, False
@@ -166,11 +170,15 @@ def label_trades(*, trades: list[Trade]) -> int:
     run_ids = {t.run_id for t in trades if t.run_id and not t.agent}
     if not run_ids:
         return 0
-    agents = dict(AnalysisRun.objects.filter(run_id__in=run_ids).values_list("run_id", "agent"))
+    runs = AnalysisRun.objects.filter(account_id__in={t.account_id for t in trades}, run_id__in=run_ids)
+    agents = {
+        (account_id, run_id): agent for account_id, run_id, agent in runs.values_list("account_id", "run_id", "agent")
+    }
     labelled = 0
     for trade in trades:
-        if trade.run_id in agents and not trade.agent:
-            trade.agent = agents[trade.run_id]
+        agent = agents.get((trade.account_id, trade.run_id))
+        if agent and not trade.agent:
+            trade.agent = agent
             labelled += Trade.objects.filter(pk=trade.pk, agent="").update(agent=trade.agent)
     return labelled
 
@@ -188,7 +196,8 @@ def follow_order_outcome(*, order: PaperOrder, to_status: str) -> bool:
     if not order.run_id or order.executed_quantity or to_status not in FAILED_ORDER_STATUSES:
         return False
     reason = order.reject_reason or f"The order ended {to_status.lower()} without a fill."
-    changed = AnalysisRun.objects.filter(run_id=order.run_id, status=Status.EXECUTED).update(
+    runs = AnalysisRun.objects.filter(account_id=order.account_id, run_id=order.run_id, status=Status.EXECUTED)
+    changed = runs.update(
         status=Status.FAILED, error_code=order.reject_code, reason=reason[:255], updated_at=timezone.now()
     )
     return bool(changed)
@@ -221,3 +230,8 @@ def prune_price_samples(*, keep: int | None = None) -> int:
         if cutoff:
             removed += PriceSample.objects.filter(symbol=symbol, observed_at__lte=cutoff[0]).delete()[0]
     return removed
+
+
+def run_belongs_to(account: Account, run_id: uuid.UUID) -> bool:
+    """Registered with papertrading's order service: an order may carry only a run_id of its own account."""
+    return AnalysisRun.objects.filter(account=account, run_id=run_id).exists()

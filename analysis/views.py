@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
+from papertrading.acting import request_account
+
 from . import selectors
 
 
@@ -12,13 +14,14 @@ def index(request):
     """Runs newest first with their orders and P&L, filtered by agent and symbol, and the agents' leaderboard."""
     agent = request.GET.get("agent", "").strip()
     symbol = request.GET.get("symbol", "").strip().upper()
-    runs = selectors.run_list()
+    account = request_account(request)
+    runs = selectors.run_list(account)
     if agent:
         runs = runs.filter(agent=agent)
     if symbol:
         runs = runs.filter(symbol=symbol)
     page = Paginator(runs, 25).get_page(request.GET.get("page"))
-    page.object_list = selectors.attach_outcomes(page.object_list)
+    page.object_list = selectors.attach_outcomes(account, page.object_list)
     context = {
         "page": page,
         "runs": page.object_list,
@@ -30,9 +33,9 @@ def index(request):
     if request.htmx:
         return render(request, "analysis/partials/runs.html", context)
     context.update(
-        leaderboard=selectors.leaderboard(),
-        agents=selectors.agent_names(),
-        symbols=selectors.symbol_names(),
+        leaderboard=selectors.leaderboard(account),
+        agents=selectors.agent_names(account),
+        symbols=selectors.symbol_names(account),
     )
     return render(request, "analysis/index.html", context)
 

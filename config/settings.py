@@ -118,6 +118,8 @@ LOGGING = {
 # --- API -------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # An account's API key ("ptk_..."), then a user's own token, then the session.
+        "papertrading.api.authentication.AccountKeyAuthentication",
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -241,8 +243,8 @@ DEMO_AGENTS_INTERVAL_SECONDS = env.int("DEMO_AGENTS_INTERVAL_SECONDS", default=3
 # What one demo BUY spends, in the quote asset; a demo SELL sells what the demo agent holds.
 DEMO_AGENT_ORDER_QUOTE = Decimal(env.str("DEMO_AGENT_ORDER_QUOTE", default="500"))
 EQUITY_SNAPSHOT_INTERVAL_SECONDS = env.int("EQUITY_SNAPSHOT_INTERVAL_SECONDS", default=60)
-# The portfolio's cash before its first trade (quote asset); equity = cash + positions at the last price.
-PORTFOLIO_STARTING_CASH = Decimal(env.str("PORTFOLIO_STARTING_CASH", default="100000"))
+# The asset every account is valued in (its cash); holdings of other assets are valued at their price in it.
+PORTFOLIO_VALUATION_ASSET = env.str("PORTFOLIO_VALUATION_ASSET", default="USDT").upper()
 # Price samples kept per symbol for the demo agents' indicators.
 PRICE_SAMPLES_KEPT = env.int("PRICE_SAMPLES_KEPT", default=500)
 if DEMO_AGENTS_INTERVAL_SECONDS <= 0 or EQUITY_SNAPSHOT_INTERVAL_SECONDS <= 0 or DEMO_AGENT_ORDER_QUOTE <= 0:

@@ -268,8 +268,10 @@ class BalanceAdjustmentForm(forms.Form):
 
 @admin.register(SimulatedBalance)
 class SimulatedBalanceAdmin(admin.ModelAdmin):
-    list_display = ["asset", "free", "locked", "updated_at"]
-    readonly_fields = ["asset", "free", "locked", "updated_at"]
+    list_display = ["account", "asset", "free", "locked", "updated_at"]
+    list_filter = ["account"]
+    list_select_related = ["account"]
+    readonly_fields = ["account", "asset", "free", "locked", "updated_at"]
     actions = ["adjust_free_balance"]
 
     def has_add_permission(self, request):
@@ -286,6 +288,7 @@ class SimulatedBalanceAdmin(admin.ModelAdmin):
                 for balance in queryset:
                     try:
                         adjust_balance(
+                            account_id=balance.account_id,
                             asset=balance.asset,
                             amount=form.cleaned_data["amount"],
                             reason=form.cleaned_data["reason"],
@@ -307,9 +310,9 @@ class SimulatedBalanceAdmin(admin.ModelAdmin):
 
 @admin.register(BalanceAdjustment)
 class BalanceAdjustmentAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "asset", "amount", "reason", "created_by"]
-    list_filter = ["asset"]
-    readonly_fields = ["asset", "amount", "reason", "created_by", "created_at"]
+    list_display = ["created_at", "account", "asset", "amount", "reason", "created_by"]
+    list_filter = ["asset", "account"]
+    readonly_fields = ["account", "asset", "amount", "reason", "created_by", "created_at"]
 
     def has_add_permission(self, request):
         return False

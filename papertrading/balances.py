@@ -4,51 +4,57 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from .models import BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
+from .models import Account, BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
 from .validation import ALGO_TYPES, PRICED_TYPES
 
 STARTING_BALANCE_REASON = "Starting balance"
+RESET_REASON = "Reset to the starting balances"
 
 
 class InsufficientBalance(Exception):
     pass
 
 
-def ensure_account() -> None:
-    """Open the simulated account with the starting balances the first time it is needed.
+def open_balances(account: Account, starting_balances: dict[str, Decimal]) -> None:
+    """Give a new account (or one being reset, whose balances are all free) these balances.
 
-    Starting balances are written as adjustments, so the balance check recomputes from the rows alone and a later
-    change of the setting cannot make an old account look wrong.
+    Each change is written as an adjustment, so the balance check recomputes the account from its rows alone and
+    a later change of the settings cannot make an old account look wrong.
     """
-    if SimulatedBalance.objects.exists():
-        return
-    for asset, amount in settings.SIMULATOR_STARTING_BALANCES.items():
-        try:
-            with transaction.atomic():
-                SimulatedBalance.objects.create(asset=asset, free=to_money(amount))
-                BalanceAdjustment.objects.create(asset=asset, amount=to_money(amount), reason=STARTING_BALANCE_REASON)
-        except IntegrityError:
-            pass  # another process opened it at the same moment
+    current = {b.asset: b for b in SimulatedBalance.objects.select_for_update().filter(account=account)}
+    for asset in sorted(set(current) | set(starting_balances)):
+        target = to_money(starting_balances.get(asset, ZERO))
+        row = current.get(asset) or SimulatedBalance(account=account, asset=asset)
+        change = target - row.free - row.locked
+        if row.pk and not change:
+            continue
+        row.free, row.locked = target, ZERO
+        row.save()
+        if change:
+            reason = STARTING_BALANCE_REASON if account.period == 1 else RESET_REASON
+            BalanceAdjustment.objects.create(account=account, asset=asset, amount=change, reason=reason)
 
 
-def lock_balances(*assets: str) -> dict[str, SimulatedBalance]:
-    """Row-lock the balances of these assets (creating empty ones), always in the same order to avoid deadlocks."""
+def lock_balances(account_id: int, *assets: str) -> dict[str, SimulatedBalance]:
+    """Row-lock the account's balances of these assets (creating empty ones), always in the same order to avoid
+    deadlocks."""
 
     def locked_rows():
-        rows = SimulatedBalance.objects.select_for_update().filter(asset__in=assets).order_by("asset")
+        rows = (
+            SimulatedBalance.objects.select_for_update()
+            .filter(account_id=account_id, asset__in=assets)
+            .order_by("asset")
+        )
         return {row.asset: row for row in rows}
 
     balances = locked_rows()
     if len(balances) < len(set(assets)):
-        ensure_account()
-        for asset in assets:
-            SimulatedBalance.objects.get_or_create(asset=asset)
+        open_missing_balances(account_id, *assets)
         balances = locked_rows()
     for balance in balances.values():
         balance.loaded = (balance.free, balance.locked)
@@ -57,15 +63,15 @@ def lock_balances(*assets: str) -> dict[str, SimulatedBalance]:
 
 @dataclass(frozen=True)
 class OpenOrderLimit:
-    """At most `maximum` working simulated orders on `symbol` (of `order_types`, or of any type)."""
+    """At most `maximum` working simulated orders of the account on `symbol` (of `order_types`, or of any type)."""
 
     symbol: str
     maximum: int
     order_types: tuple[str, ...] = ()
 
 
-def reserve_free_amount(asset: str, amount: Decimal, *, limits: Iterable[OpenOrderLimit] = ()) -> bool:
-    """Move `amount` of `asset` from free to locked in one conditional UPDATE; False (and no change) when short,
+def reserve_free_amount(account_id: int, asset: str, amount: Decimal, *, limits: Iterable[OpenOrderLimit] = ()) -> bool:
+    """Move `amount` of the account's `asset` from free to locked in one conditional UPDATE; False (and no change) when short,
     or when one of the open-order `limits` is already reached.
 
     The row count says whether it moved: no read-then-write window, and no query of its own for the limits. The
@@ -76,17 +82,24 @@ def reserve_free_amount(asset: str, amount: Decimal, *, limits: Iterable[OpenOrd
     quote = connection.ops.quote_name
     sql = (
         f"UPDATE {quote(SimulatedBalance._meta.db_table)} SET free = free - %s, locked = locked + %s, updated_at = %s"
-        " WHERE asset = %s AND free >= %s"
+        " WHERE account_id = %s AND asset = %s AND free >= %s"
     )
-    params = [amount, amount, connection.ops.adapt_datetimefield_value(timezone.now()), asset, amount]
+    params = [amount, amount, connection.ops.adapt_datetimefield_value(timezone.now()), account_id, asset, amount]
     for limit in limits:
         # "The limit-th working order exists", read through the matcher's partial index.
         types = f" AND order_type IN ({', '.join(['%s'] * len(limit.order_types))})" if limit.order_types else ""
         sql += (
-            f" AND NOT EXISTS (SELECT 1 FROM {quote(PaperOrder._meta.db_table)} WHERE venue = %s AND symbol = %s"
-            f" AND status IN (%s, %s){types} LIMIT 1 OFFSET %s)"
+            f" AND NOT EXISTS (SELECT 1 FROM {quote(PaperOrder._meta.db_table)} WHERE account_id = %s AND venue = %s"
+            f" AND symbol = %s AND status IN (%s, %s){types} LIMIT 1 OFFSET %s)"
         )
-        params += [Venue.SIMULATION, limit.symbol, *PaperOrder.WORKING_STATUSES, *limit.order_types, limit.maximum - 1]
+        params += [
+            account_id,
+            Venue.SIMULATION,
+            limit.symbol,
+            *PaperOrder.WORKING_STATUSES,
+            *limit.order_types,
+            limit.maximum - 1,
+        ]
 
     def move() -> int:
         with connection.cursor() as cursor:
@@ -95,25 +108,24 @@ def reserve_free_amount(asset: str, amount: Decimal, *, limits: Iterable[OpenOrd
 
     if move():
         return True
-    if SimulatedBalance.objects.filter(asset=asset).exists():
+    if SimulatedBalance.objects.filter(account_id=account_id, asset=asset).exists():
         return False  # the balance is there: it is short, or a limit is reached
-    open_missing_balances(asset)  # first order ever, or a new asset: open it, then try once more
+    open_missing_balances(account_id, asset)  # a new asset: open it, then try once more
     return bool(move())
 
 
-def require_free_amount(asset: str, amount: Decimal) -> None:
-    """InsufficientBalance unless `asset` has `amount` free (the account opens on its first use)."""
-    free = SimulatedBalance.objects.filter(asset=asset).values_list("free", flat=True).first()
-    if free is None:
-        open_missing_balances(asset)
-        free = SimulatedBalance.objects.get(asset=asset).free
-    if free < amount:
+def require_free_amount(account_id: int, asset: str, amount: Decimal) -> None:
+    """InsufficientBalance unless the account has `amount` of `asset` free."""
+    free = SimulatedBalance.objects.filter(account_id=account_id, asset=asset).values_list("free", flat=True).first()
+    if (free or ZERO) < amount:
         raise InsufficientBalance(asset)
 
 
-def open_orders_on(symbol: str):
-    """The simulated orders working on `symbol` (what MAX_NUM_ORDERS counts)."""
-    return PaperOrder.objects.filter(symbol=symbol, venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
+def open_orders_on(account_id: int, symbol: str):
+    """The account's simulated orders working on `symbol` (what MAX_NUM_ORDERS counts)."""
+    return PaperOrder.objects.filter(
+        account_id=account_id, symbol=symbol, venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES
+    )
 
 
 def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimit]:
@@ -126,12 +138,11 @@ def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimi
     return limits
 
 
-def move_free_amounts(deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
-    """Add each delta to its asset's free amount in one UPDATE, only where free covers what the asset needs.
+def move_free_amounts(account_id: int, deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
+    """Add each delta to the account's free amount of its asset in one UPDATE, only where free covers what the asset needs.
 
     An asset needs its own debit at least, and more when `needs` says so (Binance checks a whole order against
-    the free balance before matching). A balance the account does not have yet is opened (the account too, on
-    its first use) and moved then. Raises InsufficientBalance when a row could not be moved: the caller's
+    the free balance before matching). A balance the account does not have yet is opened and moved then. Raises InsufficientBalance when a row could not be moved: the caller's
     transaction must then roll back, since the other rows were.
     """
     needs = {asset: max(-delta, (needs or {}).get(asset, ZERO), ZERO) for asset, delta in deltas.items()}
@@ -141,25 +152,25 @@ def move_free_amounts(deltas: dict[str, Decimal], *, needs: dict[str, Decimal] |
         whens = [When(asset=asset, then=Value(value, output_field=field)) for asset, value in values.items()]
         return Case(*whens, default=Value(ZERO, output_field=field), output_field=field)
 
-    moved = SimulatedBalance.objects.filter(asset__in=list(deltas), free__gte=by_asset(needs)).update(
-        free=F("free") + by_asset(deltas), updated_at=timezone.now()
-    )
+    rows = SimulatedBalance.objects.filter(account_id=account_id, asset__in=list(deltas))
+    moved = rows.filter(free__gte=by_asset(needs)).update(free=F("free") + by_asset(deltas), updated_at=timezone.now())
     if moved == len(deltas):
         return
-    present = set(SimulatedBalance.objects.filter(asset__in=list(deltas)).values_list("asset", flat=True))
+    present = set(rows.values_list("asset", flat=True))
     missing = set(deltas) - present
     if not missing or moved < len(present):
         raise InsufficientBalance(*sorted(deltas))
     # Every row there moved; the missing ones are new: open them and move them too.
-    open_missing_balances(*sorted(missing))
-    move_free_amounts({asset: deltas[asset] for asset in missing}, needs={asset: needs[asset] for asset in missing})
+    open_missing_balances(account_id, *sorted(missing))
+    move_free_amounts(
+        account_id, {asset: deltas[asset] for asset in missing}, needs={asset: needs[asset] for asset in missing}
+    )
 
 
-def open_missing_balances(*assets: str) -> None:
-    """Open the account if needed, then an empty balance for each asset that has none."""
-    ensure_account()
+def open_missing_balances(account_id: int, *assets: str) -> None:
+    """An empty balance for each asset the account has none of."""
     for asset in assets:
-        SimulatedBalance.objects.get_or_create(asset=asset)
+        SimulatedBalance.objects.get_or_create(account_id=account_id, asset=asset)
 
 
 def release(balance: SimulatedBalance, amount: Decimal) -> None:
@@ -176,16 +187,18 @@ def save_balances(balances: dict[str, SimulatedBalance]) -> None:
 
 
 @transaction.atomic
-def adjust_balance(*, asset: str, amount: Decimal, reason: str, user=None) -> SimulatedBalance:
+def adjust_balance(*, account_id: int, asset: str, amount: Decimal, reason: str, user=None) -> SimulatedBalance:
     """An operator's deliberate change to a free amount; refused when it would go negative or has no reason."""
     if not reason.strip():
         raise ValueError("Say why the balance changes.")
-    balance = lock_balances(asset.upper())[asset.upper()]
+    balance = lock_balances(account_id, asset.upper())[asset.upper()]
     if balance.free + amount < 0:
         raise ValueError(f"{asset} free would become negative ({balance.free + amount}).")
     balance.free += to_money(amount)
     balance.save(update_fields=["free", "updated_at"])
-    BalanceAdjustment.objects.create(asset=balance.asset, amount=to_money(amount), reason=reason, created_by=user)
+    BalanceAdjustment.objects.create(
+        account_id=account_id, asset=balance.asset, amount=to_money(amount), reason=reason, created_by=user
+    )
     return balance
 
 
@@ -199,6 +212,7 @@ def reservation(order: PaperOrder, rule: SymbolRule) -> tuple[str, Decimal]:
 
 @dataclass
 class BalanceDrift:
+    account: Account
     asset: str
     stored_free: Decimal
     stored_locked: Decimal
@@ -207,29 +221,37 @@ class BalanceDrift:
 
     def __str__(self) -> str:
         return (
-            f"{self.asset}: stored free {self.stored_free} locked {self.stored_locked}, "
+            f"{self.account} (#{self.account.pk}) {self.asset}: stored free {self.stored_free} locked {self.stored_locked}, "
             f"expected free {self.expected_free} locked {self.expected_locked}"
         )
 
 
-def check_balances() -> list[BalanceDrift]:
-    """Recompute the simulated account from its history and report every asset that differs from storage.
+def check_balances(accounts: Iterable[Account] | None = None) -> list[BalanceDrift]:
+    """Recompute each account (every account by default) from its history and report every asset that differs.
 
     total = adjustments (starting balances included) + fills net of fees; locked = what working orders hold by
     their terms; free = total - locked. An empty list means the stored balances are right.
     """
+    accounts = list(Account.objects.order_by("id") if accounts is None else accounts)
+    rules = {rule.symbol: rule for rule in SymbolRule.objects.all()}
+    drifts = []
+    for account in accounts:
+        drifts += _check_account(account, rules)
+    return drifts
+
+
+def _check_account(account: Account, rules: dict[str, SymbolRule]) -> list[BalanceDrift]:
     from .models import OrderFill
 
-    rules = {rule.symbol: rule for rule in SymbolRule.objects.all()}
     totals: dict[str, Decimal] = {}
     locked: dict[str, Decimal] = {}
 
     def add(table: dict[str, Decimal], asset: str, amount: Decimal) -> None:
         table[asset] = table.get(asset, ZERO) + amount
 
-    for adjustment in BalanceAdjustment.objects.all():
-        add(totals, adjustment.asset, adjustment.amount)
-    fills = OrderFill.objects.filter(order__venue=Venue.SIMULATION).select_related("order")
+    for asset, amount in BalanceAdjustment.objects.filter(account=account).values_list("asset", "amount"):
+        add(totals, asset, amount)
+    fills = OrderFill.objects.filter(order__account=account).select_related("order")
     for fill in fills.iterator():
         rule = rules[fill.order.symbol]
         quote_amount = to_money(fill.quantity * fill.price)
@@ -237,12 +259,15 @@ def check_balances() -> list[BalanceDrift]:
         add(totals, rule.base_asset, sign * fill.quantity)
         add(totals, rule.quote_asset, -sign * quote_amount)
         add(totals, fill.commission_asset, -fill.commission)
-    working = PaperOrder.objects.filter(venue=Venue.SIMULATION, status__in=PaperOrder.WORKING_STATUSES)
+    working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.WORKING_STATUSES)
     for order in working.iterator():
-        asset, amount = reservation(order, rules[order.symbol])
-        add(locked, asset, amount)
+        if order.venue == Venue.SIMULATION:
+            add(locked, *reservation(order, rules[order.symbol]))
+        elif order.locked_amount:
+            # A testnet order holds what was reserved when it was sent, less what its fills released.
+            add(locked, order.locked_asset, order.locked_amount)
 
-    stored = {balance.asset: balance for balance in SimulatedBalance.objects.all()}
+    stored = {balance.asset: balance for balance in SimulatedBalance.objects.filter(account=account)}
     drifts = []
     for asset in sorted(set(totals) | set(locked) | set(stored)):
         expected_locked = locked.get(asset, ZERO)
@@ -251,5 +276,5 @@ def check_balances() -> list[BalanceDrift]:
         stored_free = row.free if row else ZERO
         stored_locked = row.locked if row else ZERO
         if (stored_free, stored_locked) != (expected_free, expected_locked):
-            drifts.append(BalanceDrift(asset, stored_free, stored_locked, expected_free, expected_locked))
+            drifts.append(BalanceDrift(account, asset, stored_free, stored_locked, expected_free, expected_locked))
     return drifts

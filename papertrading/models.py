@@ -1,8 +1,14 @@
+import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+
+def new_venue_order_ref() -> str:
+    """34 characters from Binance's newClientOrderId charset."""
+    return f"pt{uuid.uuid4().hex}"
 
 
 def money_field(**kwargs) -> models.DecimalField:
@@ -36,6 +42,61 @@ class TimeInForce(models.TextChoices):
     GTC = "GTC", "Good till cancelled"
     IOC = "IOC", "Immediate or cancel"
     FOK = "FOK", "Fill or kill"
+
+
+class Account(models.Model):
+    """The unit of money: its own balances, orders, fills, ledger, runs and P&L. Agents are labels inside one.
+
+    `starting_balances` is what the account opened with (and returns to on a reset); each reset starts a new P&L
+    `period`, and the ledger of earlier periods stays readable. The external account holds orders found on the
+    exchange that no desk account placed; it has no owner and no starting balances.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="paper_accounts"
+    )
+    name = models.CharField(max_length=100)
+    venue = models.CharField(max_length=12, choices=Venue.choices)
+    starting_balances = models.JSONField(default=dict, help_text="Asset to amount, as decimal strings.")
+    is_default = models.BooleanField(default=False, help_text="Where the owner's own token and session act.")
+    is_external = models.BooleanField(default=False, help_text="Orders on the exchange not placed by this desk.")
+    period = models.PositiveIntegerField(default=1, help_text="The P&L period; a reset starts the next one.")
+    period_started_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="account_name_unique_per_owner"),
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="account_one_default"),
+            models.UniqueConstraint(fields=["venue"], condition=Q(is_external=True), name="account_one_external"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApiKey(models.Model):
+    """A key that acts as one account and nothing else; only its hash and a short prefix are stored."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, help_text="The key's first characters, to recognise it by.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.account})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class SymbolRule(models.Model):
@@ -131,6 +192,7 @@ class PaperOrder(models.Model):
         AT_OR_BELOW = "BELOW", "Market at or below trigger price"
         AT_OR_ABOVE = "ABOVE", "Market at or above trigger price"
 
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
     symbol = models.CharField(max_length=20)
     side = models.CharField(max_length=4, choices=Side.choices)
     order_type = models.CharField(max_length=20, choices=OrderType.choices)
@@ -142,7 +204,10 @@ class PaperOrder(models.Model):
     time_in_force = models.CharField(max_length=3, choices=TimeInForce.choices, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     venue = models.CharField(max_length=12, choices=Venue.choices)
-    client_order_id = models.CharField(max_length=36, unique=True)
+    # Unique per account; the venue knows the order by `venue_order_ref`, unique across accounts (the testnet's
+    # one key backs every account, and the exchange's client ids must not clash).
+    client_order_id = models.CharField(max_length=36)
+    venue_order_ref = models.CharField(max_length=36, unique=True, default=new_venue_order_ref)
     binance_order_id = models.BigIntegerField(null=True, blank=True)
     run_id = models.UUIDField(null=True, blank=True)
     executed_quantity = money_field(default=Decimal("0"))
@@ -169,10 +234,10 @@ class PaperOrder(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             # List filters and the open-orders view.
-            models.Index(fields=["status", "-created_at"], name="paper_order_status_idx"),
-            models.Index(fields=["symbol", "-created_at"], name="paper_order_symbol_idx"),
-            models.Index(fields=["run_id"], name="paper_order_run_idx"),
-            models.Index(fields=["-created_at", "-id"], name="paper_order_newest_idx"),
+            models.Index(fields=["account", "status", "-created_at"], name="paper_order_status_idx"),
+            models.Index(fields=["account", "symbol", "-created_at"], name="paper_order_symbol_idx"),
+            models.Index(fields=["account", "run_id"], name="paper_order_run_idx"),
+            models.Index(fields=["account", "-created_at", "-id"], name="paper_order_newest_idx"),
             # The matcher: "working orders on SYMBOL whose trigger the new price reached", one range scan per
             # direction, touching only working orders (partial index), never a scan of every open order.
             models.Index(
@@ -188,6 +253,7 @@ class PaperOrder(models.Model):
             ),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["account", "client_order_id"], name="paper_order_client_id_per_account"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="paper_order_quantity_positive"),
             models.CheckConstraint(condition=Q(executed_quantity__gte=0), name="paper_order_executed_not_negative"),
             models.CheckConstraint(
@@ -272,16 +338,19 @@ class OrderEvent(models.Model):
 
 
 class SimulatedBalance(models.Model):
-    """The simulated account: one row per asset, free and locked, never negative."""
+    """An account's holding of one asset, free and locked, never negative (on the testnet: its share of the
+    exchange account)."""
 
-    asset = models.CharField(max_length=10, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="balances")
+    asset = models.CharField(max_length=10)
     free = money_field(default=Decimal("0"))
     locked = money_field(default=Decimal("0"))
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["asset"]
+        ordering = ["account", "asset"]
         constraints = [
+            models.UniqueConstraint(fields=["account", "asset"], name="balance_asset_per_account"),
             models.CheckConstraint(condition=Q(free__gte=0), name="balance_free_not_negative"),
             models.CheckConstraint(condition=Q(locked__gte=0), name="balance_locked_not_negative"),
         ]
@@ -295,8 +364,10 @@ class SimulatedBalance(models.Model):
 
 
 class BalanceAdjustment(models.Model):
-    """An operator's deliberate change to a simulated balance, with the reason; the balance check counts it."""
+    """A deliberate change to a balance with its reason (starting balances, an operator's change, a direct trade,
+    a reset); the balance check counts it."""
 
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="adjustments")
     asset = models.CharField(max_length=10)
     amount = money_field(help_text="Added to the free amount; negative to remove.")
     reason = models.CharField(max_length=255)

@@ -6,19 +6,19 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from . import prices
-from .models import MarketPrice, OrderEvent, OrderFill, PaperOrder, SymbolRule
+from .models import Account, MarketPrice, OrderEvent, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
 from .symbols import get_symbol_rule
 from .venues import get_venue
 from .venues.base import BalanceReport, VenueStatus
 
 
-def order_list() -> QuerySet[PaperOrder]:
-    """Every order, newest first."""
-    return PaperOrder.objects.select_related("placed_by").order_by("-created_at", "-id")
+def order_list(account: Account) -> QuerySet[PaperOrder]:
+    """The account's orders, newest first."""
+    return PaperOrder.objects.filter(account=account).select_related("placed_by").order_by("-created_at", "-id")
 
 
-def open_order_list() -> QuerySet[PaperOrder]:
-    return order_list().filter(status__in=PaperOrder.WORKING_STATUSES)
+def open_order_list(account: Account) -> QuerySet[PaperOrder]:
+    return order_list(account).filter(status__in=PaperOrder.WORKING_STATUSES)
 
 
 def _history() -> tuple[Prefetch, Prefetch]:
@@ -28,8 +28,8 @@ def _history() -> tuple[Prefetch, Prefetch]:
     )
 
 
-def order_with_history() -> QuerySet[PaperOrder]:
-    return order_list().prefetch_related(*_history())
+def order_with_history(account: Account) -> QuerySet[PaperOrder]:
+    return order_list(account).prefetch_related(*_history())
 
 
 def with_history(order: PaperOrder) -> PaperOrder:
@@ -44,8 +44,15 @@ def venue_status() -> VenueStatus:
     return get_venue().status()
 
 
-def account_balances() -> tuple[str, list[BalanceReport]]:
-    """The configured venue's name and its balances (VenueUnavailable when it cannot be asked)."""
+def account_balances(account: Account) -> tuple[str, list[BalanceReport]]:
+    """The account's venue and its balances, by asset."""
+    rows = SimulatedBalance.objects.filter(account=account).order_by("asset")
+    return account.venue, [BalanceReport(b.asset, b.free, b.locked) for b in rows]
+
+
+def venue_balances() -> tuple[str, list[BalanceReport]]:
+    """The configured venue's name and what it holds (the exchange account, or every simulated account added up);
+    VenueUnavailable when it cannot be asked."""
     venue = get_venue()
     return venue.name, venue.balances()
 
@@ -94,9 +101,9 @@ def last_prices(symbols=None) -> dict[str, Decimal]:
     return dict(rows.values_list("symbol", "price"))
 
 
-def orders_for_runs(run_ids) -> QuerySet[PaperOrder]:
-    """The orders placed for these analysis runs, oldest first."""
-    return PaperOrder.objects.filter(run_id__in=list(run_ids)).order_by("id")
+def orders_for_runs(account: Account, run_ids) -> QuerySet[PaperOrder]:
+    """The account's orders placed for these analysis runs, oldest first."""
+    return PaperOrder.objects.filter(account=account, run_id__in=list(run_ids)).order_by("id")
 
 
 def market_price_list(*, limit: int = 20) -> list[MarketPrice]:
@@ -110,13 +117,13 @@ def latest_event_id() -> int:
 
 
 def fill_event_list(
-    *, placed_by, after: int, until: int, excluding_sources: tuple[str, ...] = (), limit: int = 10
+    *, account: Account, after: int, until: int, excluding_sources: tuple[str, ...] = (), limit: int = 10
 ) -> list[OrderEvent]:
-    """Fills and partial fills of `placed_by`'s orders recorded after event `after` up to `until`, oldest first."""
+    """Fills and partial fills of the account's orders recorded after event `after` up to `until`, oldest first."""
     events = OrderEvent.objects.filter(
         id__gt=after,
         id__lte=until,
-        order__placed_by=placed_by,
+        order__account=account,
         to_status__in=[PaperOrder.Status.FILLED, PaperOrder.Status.PARTIALLY_FILLED],
     ).exclude(source__in=excluding_sources)
     return list(events.select_related("order").order_by("id")[:limit])

@@ -8,12 +8,32 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from . import prices
-from .balances import InsufficientBalance, move_free_amounts
-from .errors import INSUFFICIENT_BALANCE, DuplicateOrder, OrderRejected, OrderValidationError, VenueUnavailable
+from . import accounts, prices
+from .balances import InsufficientBalance, move_free_amounts, open_balances
+from .errors import (
+    INSUFFICIENT_BALANCE,
+    DuplicateOrder,
+    OrderNotWorking,
+    OrderRejected,
+    OrderValidationError,
+    VenueUnavailable,
+)
 from .fees import fill_moves
-from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderType, PaperOrder, Venue
+from .models import (
+    Account,
+    BalanceAdjustment,
+    MarketPrice,
+    OrderEvent,
+    OrderType,
+    PaperOrder,
+    SimulatedBalance,
+    Venue,
+    new_venue_order_ref,
+)
+from .money import MoneySum
+from .signals import account_opened
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
 from .validation import validate_client_order_id, validate_order
@@ -43,7 +63,7 @@ class PlaceResult:
 
 def new_client_order_id() -> str:
     """34 characters from Binance's newClientOrderId charset."""
-    return f"pt{uuid.uuid4().hex}"
+    return new_venue_order_ref()
 
 
 def check_order(
@@ -93,6 +113,7 @@ def check_order(
 
 def place_order(
     *,
+    account: Account,
     symbol: str,
     side: str,
     order_type: str,
@@ -111,9 +132,11 @@ def place_order(
     A `client_order_id` that exists returns that order unchanged (created=False) when the terms are the same,
     and raises DuplicateOrder (409) when they differ. Invalid input raises OrderValidationError before anything
     is written or reserved; a venue refusal leaves a REJECTED order and raises OrderRejected with the venue's
-    own code (or none).
+    own code (or none). `client_order_id` is the account's own: another account's orders are never looked at.
     """
     validate_client_order_id(client_order_id)
+    if run_id is not None and not run_belongs_to(account, run_id):
+        raise OrderValidationError({"run_id": ["No analysis run of this account has this id."]})
     symbol = (symbol or "").upper()
     fields = dict(
         symbol=symbol,
@@ -130,11 +153,12 @@ def place_order(
         market_price = check_order(**{name: fields[name] for name in ORDER_TERMS if name != "run_id"})
     except (OrderValidationError, VenueUnavailable):
         # A retry of an order placed before the market moved or the venue paused still gets its order back.
-        if result := _replayed(client_order_id, fields):
+        if result := _replayed(account, client_order_id, fields):
             return result
         raise
     venue = get_venue()
     fields.update(
+        account=account,
         venue=venue.name,
         client_order_id=client_order_id or new_client_order_id(),
         placed_by=placed_by if getattr(placed_by, "pk", None) else None,
@@ -144,7 +168,7 @@ def place_order(
     except IntegrityError:
         # Looking only when the insert fails saves every new order a query: the unique index refuses a duplicate
         # client_order_id inside the transaction, which undoes whatever it moved.
-        if result := _replayed(client_order_id, fields):
+        if result := _replayed(account, client_order_id, fields):
             return result
         raise
     if order.status == Status.REJECTED:
@@ -152,9 +176,9 @@ def place_order(
     return PlaceResult(order, created=True)
 
 
-def _replayed(client_order_id: str | None, fields: dict) -> PlaceResult | None:
-    """The order already stored under this client_order_id (a retry, or two requests racing), if any."""
-    existing = client_order_id and PaperOrder.objects.filter(client_order_id=client_order_id).first()
+def _replayed(account: Account, client_order_id: str | None, fields: dict) -> PlaceResult | None:
+    """The account's order already stored under this client_order_id (a retry, or two requests racing), if any."""
+    existing = client_order_id and account.orders.filter(client_order_id=client_order_id).first()
     if not existing:
         return None
     if any(getattr(existing, name) != fields[name] for name in ORDER_TERMS):
@@ -162,7 +186,7 @@ def _replayed(client_order_id: str | None, fields: dict) -> PlaceResult | None:
     return PlaceResult(existing, created=False)
 
 
-def fill_directly(*, symbol: str, side: str, quantity: Decimal, reason: str) -> FillReport:
+def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal, reason: str) -> FillReport:
     """An instant fill at the price table's last price, without an order (paper trading off).
 
     The same market as a paper order: the same validation (filters, funds), the simulator's fee in the asset
@@ -178,9 +202,10 @@ def fill_directly(*, symbol: str, side: str, quantity: Decimal, reason: str) -> 
     )
     try:
         with transaction.atomic():
-            move_free_amounts(deltas)
+            move_free_amounts(account.pk, deltas)
             BalanceAdjustment.objects.bulk_create(
-                BalanceAdjustment(asset=asset, amount=delta, reason=reason[:255]) for asset, delta in deltas.items()
+                BalanceAdjustment(account=account, asset=asset, amount=delta, reason=reason[:255])
+                for asset, delta in deltas.items()
             )
     except InsufficientBalance:
         raise OrderRejected(*INSUFFICIENT_BALANCE) from None
@@ -194,9 +219,12 @@ def fill_directly(*, symbol: str, side: str, quantity: Decimal, reason: str) -> 
     )
 
 
-def cancel_order(*, order_id: int, source: str = OrderEvent.Source.API, actor: str = "") -> PaperOrder:
-    """Cancel a working order on its venue; OrderNotWorking (HTTP 409) when it has already finished."""
-    order = PaperOrder.objects.filter(pk=order_id).first()
+def cancel_order(
+    *, account: Account, order_id: int, source: str = OrderEvent.Source.API, actor: str = ""
+) -> PaperOrder:
+    """Cancel a working order of the account on its venue; PaperOrder.DoesNotExist for another account's order,
+    OrderNotWorking (HTTP 409) when it has already finished."""
+    order = account.orders.filter(pk=order_id).first()
     if order is None:
         raise PaperOrder.DoesNotExist(order_id)
     return get_venue(order.venue).cancel(order, source=source, actor=actor)
@@ -217,11 +245,135 @@ def refresh_prices(*, symbols: list[str] | None = None, match: bool = True) -> l
     return rows
 
 
-def sync_orders(*, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None) -> SyncReport:
-    """Bring local orders of the active venue up to date with it now.
+def sync_orders(
+    *, account: Account | None = None, source: str = OrderEvent.Source.SYNC, progress: SyncProgress | None = None
+) -> SyncReport:
+    """Bring local orders of the active venue up to date with it now: every account's, or only `account`'s.
 
     `progress(done, total, symbol, orders)` is called after each symbol (the sync_orders command prints it).
     """
-    report = get_venue().sync(source=source, progress=progress)
+    venue = get_venue()
+    if account is not None:
+        open_ids = account.orders.filter(venue=venue.name, status__in=PaperOrder.OPEN_STATUSES).values_list(
+            "pk", flat=True
+        )
+        return venue.sync_orders(list(open_ids), source=source)
+    report = venue.sync(source=source, progress=progress)
     record_successful_sync()
     return report
+
+
+# --- accounts ----------------------------------------------------------------------------------------------------
+
+# Checks that an order's run_id names a run of its account; the analysis app registers one (papertrading does not
+# know runs). With none registered, no run_id is accepted.
+RUN_OWNERSHIP_CHECKS: list = []
+
+
+def run_belongs_to(account: Account, run_id: uuid.UUID) -> bool:
+    return any(check(account, run_id) for check in RUN_OWNERSHIP_CHECKS)
+
+
+def opening_prices(assets) -> dict[str, Decimal]:
+    """Each asset's price in the valuation asset now (from the price table; a first price is fetched), where known."""
+    valuation = settings.PORTFOLIO_VALUATION_ASSET
+    found = {}
+    for asset in assets:
+        if asset == valuation:
+            continue
+        try:
+            row = prices.ensure_price(f"{asset}{valuation}")
+        except VenueUnavailable:
+            row = None
+        if row is not None:
+            found[asset] = row.price
+    return found
+
+
+def open_account(
+    *, owner, name: str, starting_balances=None, venue: str | None = None, is_default: bool = False
+) -> Account:
+    """Open an account with its starting balances (SIMULATOR_STARTING_BALANCES when none are given).
+
+    On the testnet, the balances are an allocation of the one exchange account: they must fit in what it holds
+    and the other accounts have not taken (AccountInputError otherwise). Raises AccountInputError for a blank or
+    taken name or unreadable balances, having written nothing.
+    """
+    venue = venue or settings.PAPER_TRADING_MODE
+    name = accounts.check_name(owner, name)
+    balances = accounts.parse_starting_balances(starting_balances)
+    if venue == Venue.TESTNET:
+        check_allocation(balances)
+    return accounts.create_account(
+        owner=owner,
+        name=name,
+        starting_balances=balances,
+        venue=venue,
+        prices=opening_prices(balances),
+        is_default=is_default,
+    )
+
+
+def unallocated_balances(*, exclude: Account | None = None) -> dict[str, Decimal]:
+    """What the testnet account holds that no desk account has been given (VenueUnavailable when it cannot be
+    asked)."""
+    held = {b.asset: b.free + b.locked for b in get_venue(Venue.TESTNET).balances()}
+    allocated = (
+        SimulatedBalance.objects.filter(account__venue=Venue.TESTNET)
+        .exclude(account=exclude)
+        .values("asset")
+        .annotate(free=MoneySum("free"), locked=MoneySum("locked"))
+    )
+    for row in allocated:
+        held[row["asset"]] = held.get(row["asset"], Decimal("0")) - row["free"] - row["locked"]
+    return held
+
+
+def check_allocation(balances: dict[str, Decimal], *, exclude: Account | None = None) -> None:
+    free = unallocated_balances(exclude=exclude)
+    problems = [
+        f"{asset}: {amount} asked, {max(free.get(asset, Decimal('0')), Decimal('0'))} not allocated on the testnet."
+        for asset, amount in sorted(balances.items())
+        if amount > free.get(asset, Decimal("0"))
+    ]
+    if problems:
+        raise accounts.AccountInputError({"starting_balances": problems})
+
+
+def default_account_for(user) -> Account:
+    """The user's own account, where their token and session act; opened on first use."""
+    account = accounts.stored_default_account(user)
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return open_account(owner=user, name=f"{user.get_username()}'s desk", is_default=True)
+    except (IntegrityError, accounts.AccountInputError):
+        # Opened by a concurrent request, or the name is taken by an account the user made: fall back to it.
+        return accounts.stored_default_account(user) or user.paper_accounts.order_by("id").first()
+
+
+def reset_account(*, account: Account, actor: str = "", source: str = OrderEvent.Source.API) -> Account:
+    """Cancel the account's working orders, restore its starting balances, close the book and start a new P&L
+    period. Orders, fills and the ledger of earlier periods stay readable.
+
+    Refused (OrderNotWorking, 409) while an order's outcome is unknown: sync must settle it first.
+    """
+    if account.orders.filter(status=PaperOrder.Status.UNKNOWN).exists():
+        raise OrderNotWorking("An order's outcome is not known yet; sync the account, then reset it.")
+    for order in account.orders.filter(status__in=PaperOrder.WORKING_STATUSES).order_by("id"):
+        try:
+            get_venue(order.venue).cancel(order, source=source, actor=actor)
+        except OrderNotWorking:
+            pass  # it finished meanwhile: its fill is history of the closing period
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(pk=account.pk)
+        if account.orders.filter(status__in=PaperOrder.OPEN_STATUSES).exists():
+            raise OrderNotWorking("An order was placed while resetting; try again.")
+        starting = accounts.starting_balances_of(account)
+        account.period += 1
+        account.period_started_at = timezone.now()
+        account.save(update_fields=["period", "period_started_at"])
+        open_balances(account, starting)
+        account_opened.send(sender=Account, account=account, prices=opening_prices(starting))
+    return account

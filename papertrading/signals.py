@@ -11,3 +11,12 @@ fills_recorded = Signal()
 # Lets a higher layer follow an order it caused (an agent's run) to its real outcome, e.g. an UNKNOWN order that
 # sync later finds was never placed.
 order_status_changed = Signal()
+
+# Sent inside the transaction that opens an account (or starts its next period on a reset), after its balances are
+# written: kwargs `account` and `prices` (asset to its price in the valuation asset, where known). The portfolio
+# books what the account holds as opening positions at those prices.
+account_opened = Signal()
+
+# Sent by `check_balances` (the command) to collect higher layers' own checks; each receiver returns a list of
+# problems as sentences (the portfolio checks each account's ledger identity).
+ledger_checks = Signal()

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import trigger_client_event
 
 from . import selectors, services
+from .acting import request_account
 from .descriptions import describe_fill, describe_placed
 from .errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
 from .forms import OrderForm
@@ -35,13 +36,15 @@ def poll_seconds() -> int:
 # --- context builders (reads) -------------------------------------------------------------------------------
 
 
-def account_context() -> dict:
+def account_context(request) -> dict:
+    account = request_account(request)
     status = selectors.venue_status()
     context = {
         "mode": status.venue,
         "venue_label": status.label,
         "masked_api_key": status.masked_api_key,
         "notices": status.notices,
+        "account": account,
         "balances": [],
         "venue_error": "",
         "retry_after": None,
@@ -49,7 +52,7 @@ def account_context() -> dict:
         "poll_seconds": poll_seconds(),
     }
     try:
-        _, balances = selectors.account_balances()
+        _, balances = selectors.account_balances(account)
     except VenueUnavailable as exc:
         context.update(venue_error=exc.message, retry_after=exc.retry_after)
     except PaperTradingError as exc:
@@ -61,7 +64,8 @@ def account_context() -> dict:
 
 
 def orders_context(request, state: TableState, *, since: int | None = None) -> dict:
-    orders = selectors.open_order_list() if state.show == "open" else selectors.order_list()
+    account = request_account(request)
+    orders = selectors.open_order_list(account) if state.show == "open" else selectors.order_list(account)
     return {
         **orders_table(orders, state, since=selectors.latest_event_id() if since is None else since),
         "poll_seconds": poll_seconds(),
@@ -78,7 +82,7 @@ def form_context(request, form: OrderForm | None = None) -> dict:
 
 def desk_context(request, *, state: TableState | None = None, form: OrderForm | None = None) -> dict:
     return {
-        **account_context(),
+        **account_context(request),
         **orders_context(request, state or TableState.from_query(request.GET)),
         **form_context(request, form),
     }
@@ -127,7 +131,7 @@ def announce_fills(request, *, since: int, until: int) -> None:
     sync's fills are announced.
     """
     events = selectors.fill_event_list(
-        placed_by=request.user, after=since, until=until, excluding_sources=(OrderEvent.Source.PAGE,)
+        account=request_account(request), after=since, until=until, excluding_sources=(OrderEvent.Source.PAGE,)
     )
     for event in events:
         messages.success(request, describe_fill(event.order, to_status=event.to_status))
@@ -150,7 +154,7 @@ def desk(request):
 def account(request):
     if not request.htmx:
         return render(request, DESK_TEMPLATE, desk_context(request))
-    return render_fragment(request, "papertrading/partials/account.html", account_context())
+    return render_fragment(request, "papertrading/partials/account.html", account_context(request))
 
 
 @login_required
@@ -189,7 +193,10 @@ def place_order(request):
     if form.is_valid():
         try:
             result = services.place_order(
-                **form.order_arguments(), placed_by=request.user, source=OrderEvent.Source.PAGE
+                account=request_account(request),
+                **form.order_arguments(),
+                placed_by=request.user,
+                source=OrderEvent.Source.PAGE,
             )
         except OrderValidationError as exc:
             form.add_service_errors(exc)
@@ -229,7 +236,9 @@ def cancel_order(request, pk: int):
     require_perm(request, CAN_MANAGE)
     state = TableState.from_query(request.GET)
     try:
-        services.cancel_order(order_id=pk, source=OrderEvent.Source.PAGE, actor=request.user.username)
+        services.cancel_order(
+            account=request_account(request), order_id=pk, source=OrderEvent.Source.PAGE, actor=request.user.username
+        )
     except PaperOrder.DoesNotExist:
         raise Http404(f"No order #{pk}.") from None
     except OrderNotWorking as exc:
@@ -250,7 +259,7 @@ def cancel_order(request, pk: int):
 def sync_orders(request):
     require_perm(request, CAN_MANAGE)
     try:
-        report = services.sync_orders(source=OrderEvent.Source.PAGE)
+        report = services.sync_orders(account=request_account(request), source=OrderEvent.Source.PAGE)
     except PaperTradingError as exc:
         messages.error(request, f"Sync failed: {exc.message}")
     else:

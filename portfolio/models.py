@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 
-from papertrading.models import OrderFill, PaperOrder, Side, money_field
+from papertrading.models import Account, OrderFill, PaperOrder, Side, money_field
 
 
 class Trade(models.Model):
@@ -20,7 +20,11 @@ class Trade(models.Model):
     class Source(models.TextChoices):
         FILL = "fill", "Paper order fill"
         DIRECT = "direct", "Direct trade (paper trading off)"
+        OPENING = "opening", "Opening position (what the account started with)"
 
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="trades")
+    # The account's P&L period the trade belongs to; a reset starts the next one.
+    period = models.PositiveIntegerField(default=1)
     symbol = models.CharField(max_length=20)
     base_asset = models.CharField(max_length=10)
     quote_asset = models.CharField(max_length=10)
@@ -37,7 +41,7 @@ class Trade(models.Model):
     quote_delta = money_field()
     # Only for sells: proceeds net of fee minus the average cost of what was sold.
     realized_pnl = money_field(null=True, blank=True)
-    source = models.CharField(max_length=6, choices=Source.choices)
+    source = models.CharField(max_length=10, choices=Source.choices)
     order = models.ForeignKey(
         PaperOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="portfolio_trades"
     )
@@ -54,16 +58,16 @@ class Trade(models.Model):
         ordering = ["-executed_at", "-id"]
         indexes = [
             # P&L per run and per agent (the analysis page and the leaderboard).
-            models.Index(fields=["run_id"], name="portfolio_trade_run_idx"),
-            models.Index(fields=["agent", "symbol"], name="portfolio_trade_agent_idx"),
+            models.Index(fields=["account", "run_id"], name="portfolio_trade_run_idx"),
+            models.Index(fields=["account", "period", "agent", "symbol"], name="portfolio_trade_agent_idx"),
             # The ledger list and the realized-P&L curve, both in time order.
-            models.Index(fields=["executed_at", "id"], name="portfolio_trade_time_idx"),
+            models.Index(fields=["account", "period", "executed_at", "id"], name="portfolio_trade_time_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="portfolio_trade_quantity_positive"),
             # A retried direct decision must not book a second trade.
             models.UniqueConstraint(
-                fields=["run_id"], condition=Q(source="direct"), name="portfolio_trade_one_direct_per_run"
+                fields=["account", "run_id"], condition=Q(source="direct"), name="portfolio_trade_one_direct_per_run"
             ),
         ]
 
@@ -72,9 +76,13 @@ class Trade(models.Model):
 
 
 class Position(models.Model):
-    """The running average-cost book of one symbol, updated under a row lock with every trade."""
+    """An account's running average-cost book of one symbol in the current period, updated under a row lock with
+    every trade."""
 
-    symbol = models.CharField(max_length=20, unique=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="positions")
+    # The account's period this book belongs to (a reset closes it and opens the next); its trades carry it.
+    period = models.PositiveIntegerField(default=1)
+    symbol = models.CharField(max_length=20)
     base_asset = models.CharField(max_length=10)
     quote_asset = models.CharField(max_length=10)
     quantity = money_field(default=Decimal("0"))
@@ -85,8 +93,9 @@ class Position(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["symbol"]
+        ordering = ["account", "symbol"]
         constraints = [
+            models.UniqueConstraint(fields=["account", "symbol"], name="portfolio_position_per_account"),
             models.CheckConstraint(condition=Q(quantity__gte=0), name="portfolio_position_quantity_not_negative"),
         ]
 
@@ -101,9 +110,11 @@ class Position(models.Model):
 
 
 class EquitySnapshot(models.Model):
-    """The portfolio's value at one moment, for the equity curve."""
+    """An account's value at one moment, for the equity curve, the drawdown and the Sharpe ratio."""
 
-    taken_at = models.DateTimeField(db_index=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="equity_snapshots")
+    period = models.PositiveIntegerField(default=1)
+    taken_at = models.DateTimeField()
     cash = money_field()
     market_value = money_field()
     equity = money_field()
@@ -115,6 +126,7 @@ class EquitySnapshot(models.Model):
     class Meta:
         ordering = ["-taken_at"]
         get_latest_by = "taken_at"
+        indexes = [models.Index(fields=["account", "period", "-taken_at"], name="portfolio_equity_account_idx")]
 
     def __str__(self) -> str:
         return f"{self.taken_at:%Y-%m-%d %H:%M} equity {self.equity}"

@@ -8,10 +8,16 @@ from decimal import Decimal
 from django.conf import settings
 from django.db.models import Count, Max, QuerySet
 
+from papertrading.models import Account
 from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.selectors import last_prices
 
 from .models import EquitySnapshot, Position, Trade
+
+
+def period_trades(account: Account, period: int | None = None) -> QuerySet[Trade]:
+    """The account's ledger in one P&L period (the current one unless asked)."""
+    return Trade.objects.filter(account=account, period=account.period if period is None else period)
 
 
 def _marks(symbols) -> dict[str, Decimal]:
@@ -46,9 +52,9 @@ class PositionView:
         return self.quantity > 0
 
 
-def position_list(*, include_closed: bool = False) -> list[PositionView]:
-    """Positions per asset with market value and unrealized P&L at the last price; open ones unless asked."""
-    positions = Position.objects.order_by("symbol")
+def position_list(account: Account, *, include_closed: bool = False) -> list[PositionView]:
+    """The account's positions with market value and unrealized P&L at the last price; open ones unless asked."""
+    positions = Position.objects.filter(account=account).order_by("symbol")
     if not include_closed:
         positions = positions.filter(quantity__gt=0)
     positions = list(positions)
@@ -78,9 +84,14 @@ def position_list(*, include_closed: bool = False) -> list[PositionView]:
 
 @dataclass
 class PortfolioSummary:
-    """Totals in the quote asset (USDT for every shipped symbol)."""
+    """An account's totals in its current period, in the valuation asset (USDT for every shipped symbol).
+
+    The ledger identity: equity = starting_equity + total_pnl, where starting_equity is what the account held
+    when the period began, valued at that moment's prices (cash plus the opening positions).
+    """
 
     starting_cash: Decimal
+    starting_equity: Decimal
     cash: Decimal
     market_value: Decimal
     equity: Decimal
@@ -94,11 +105,17 @@ class PortfolioSummary:
     positions: list[PositionView] = field(default_factory=list)
 
 
-def portfolio_summary() -> PortfolioSummary:
-    """Cash is the starting cash plus every trade's quote flow; equity is cash plus positions at the last price."""
-    positions = position_list(include_closed=True)
-    totals = Trade.objects.aggregate(quote=MoneySum("quote_delta"), count=Count("id"))
-    starting_cash = settings.PORTFOLIO_STARTING_CASH
+def portfolio_summary(account: Account) -> PortfolioSummary:
+    """Cash is the starting cash plus every trade's quote flow; equity is cash plus positions at the last price.
+
+    Opening positions are booked as buys at the opening price, so the starting equity is the starting cash plus
+    what they cost, and their quote flow does not leave the cash.
+    """
+    positions = position_list(account, include_closed=True)
+    trades = period_trades(account)
+    totals = trades.exclude(source=Trade.Source.OPENING).aggregate(quote=MoneySum("quote_delta"), count=Count("id"))
+    opening = trades.filter(source=Trade.Source.OPENING).aggregate(quote=MoneySum("quote_delta"))["quote"] or ZERO
+    starting_cash = Decimal(account.starting_balances.get(settings.PORTFOLIO_VALUATION_ASSET, "0"))
     cash = starting_cash + (totals["quote"] or ZERO)
     market_value = sum((p.market_value or ZERO for p in positions), ZERO)
     cost_basis = sum((p.cost_basis for p in positions), ZERO)
@@ -106,6 +123,7 @@ def portfolio_summary() -> PortfolioSummary:
     unrealized = sum((p.unrealized_pnl or ZERO for p in positions), ZERO)
     return PortfolioSummary(
         starting_cash=starting_cash,
+        starting_equity=starting_cash - opening,
         cash=cash,
         market_value=market_value,
         equity=cash + market_value,
@@ -163,37 +181,41 @@ def _pnl_by(key: str, trades: QuerySet[Trade]) -> dict:
     return result
 
 
-def pnl_by_run(run_ids=None) -> dict[uuid.UUID, PnL]:
-    trades = Trade.objects.exclude(run_id=None)
+def pnl_by_run(account: Account, run_ids=None) -> dict[uuid.UUID, PnL]:
+    trades = Trade.objects.filter(account=account).exclude(run_id=None)
     if run_ids is not None:
         trades = trades.filter(run_id__in=list(run_ids))
     return _pnl_by("run_id", trades)
 
 
-def pnl_by_agent() -> list[PnL]:
-    """Agents by P&L, best first; trades placed by hand on the desk are grouped under the empty name."""
-    by_agent = _pnl_by("agent", Trade.objects.all())
+def pnl_by_agent(account: Account) -> list[PnL]:
+    """The account's agents by P&L in the current period, best first. What no agent decided (trades placed by
+    hand, and the opening positions' move since the period began) is the line under the empty name; the lines add
+    up to the account's total P&L."""
+    by_agent = _pnl_by("agent", period_trades(account))
     return sorted(by_agent.values(), key=lambda p: (-p.pnl, str(p.key)))
 
 
-def trade_list() -> QuerySet[Trade]:
-    return Trade.objects.select_related("order").order_by("-executed_at", "-id")
+def trade_list(account: Account) -> QuerySet[Trade]:
+    """The account's whole ledger, every period, newest first."""
+    return Trade.objects.filter(account=account).select_related("order").order_by("-executed_at", "-id")
 
 
-def realized_pnl_curve(*, limit: int = 1000) -> list[tuple[datetime, Decimal]]:
-    """Cumulative realized P&L after each sell, oldest first (the last `limit` sells)."""
+def realized_pnl_curve(account: Account, *, limit: int = 1000) -> list[tuple[datetime, Decimal]]:
+    """Cumulative realized P&L after each sell in the current period, oldest first (the last `limit` sells)."""
+    ledger = period_trades(account)
     rows = list(
-        Trade.objects.exclude(realized_pnl=None)
+        ledger.exclude(realized_pnl=None)
         .order_by("-executed_at", "-id")
         .values_list("executed_at", "realized_pnl")[:limit]
     )
     rows.reverse()
-    before = Trade.objects.exclude(realized_pnl=None).aggregate(total=MoneySum("realized_pnl"))["total"] or ZERO
+    before = ledger.exclude(realized_pnl=None).aggregate(total=MoneySum("realized_pnl"))["total"] or ZERO
     before -= sum((r for _, r in rows), ZERO)
     curve, running = [], before
     if rows:
         # The staircase starts flat at the first trade, so a single sell already draws a step.
-        first = Trade.objects.order_by("executed_at", "id").values_list("executed_at", flat=True).first()
+        first = ledger.order_by("executed_at", "id").values_list("executed_at", flat=True).first()
         curve.append((min(first, rows[0][0]), before))
     for at, realized in rows:
         running += realized
@@ -201,8 +223,10 @@ def realized_pnl_curve(*, limit: int = 1000) -> list[tuple[datetime, Decimal]]:
     return curve
 
 
-def equity_curve(*, limit: int = 500) -> list[EquitySnapshot]:
-    """The last `limit` snapshots, oldest first."""
-    snapshots = list(EquitySnapshot.objects.order_by("-taken_at")[:limit])
+def equity_curve(account: Account, *, limit: int = 500) -> list[EquitySnapshot]:
+    """The account's last `limit` snapshots in the current period, oldest first."""
+    snapshots = list(
+        EquitySnapshot.objects.filter(account=account, period=account.period).order_by("-taken_at")[:limit]
+    )
     snapshots.reverse()
     return snapshots

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from papertrading import selectors as papertrading_selectors
 from papertrading.errors import OrderRejected, OrderValidationError, VenueUnavailable
-from papertrading.models import OrderEvent, OrderFill, OrderType, PaperOrder, SymbolRule
-from papertrading.money import ZERO, to_money
+from papertrading.models import Account, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
+from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.services import check_order, fill_directly, place_order
 
 from . import selectors
@@ -49,6 +49,7 @@ def _third_asset_fee_in_quote(fee: Decimal, fee_asset: str, quote_asset: str) ->
 
 def record_trade(
     *,
+    account: Account | int,
     symbol: str,
     side: str,
     quantity: Decimal,
@@ -62,7 +63,9 @@ def record_trade(
     run_id: uuid.UUID | None = None,
     agent: str = "",
 ) -> Trade:
-    """Book one trade: the ledger row and the symbol's position, together, under the position's row lock."""
+    """Book one trade of an account: the ledger row and the symbol's position, together, under the position's row
+    lock. The trade belongs to the position's period (the account's current one)."""
+    account_id = account if isinstance(account, int) else account.pk
     base_asset, quote_asset = symbol_assets(symbol)
     third = ZERO
     if fee and fee_asset not in (base_asset, quote_asset):
@@ -80,15 +83,21 @@ def record_trade(
     # No savepoint: inside a fill's transaction this joins it (a failure undoes the fill too), alone it is one.
     with transaction.atomic(savepoint=False):
         # Two fills of the same symbol take turns here, so each sell sees the average cost the one before left.
-        position = Position.objects.select_for_update().filter(symbol=symbol).first()
+        positions = Position.objects.select_for_update().filter(account_id=account_id, symbol=symbol)
+        position = positions.first()
         if position is None:
+            period = account.period if isinstance(account, Account) else Account.objects.get(pk=account_id).period
             Position.objects.get_or_create(
-                symbol=symbol, defaults={"base_asset": base_asset, "quote_asset": quote_asset}
+                account_id=account_id,
+                symbol=symbol,
+                defaults={"base_asset": base_asset, "quote_asset": quote_asset, "period": period},
             )
-            position = Position.objects.select_for_update().get(symbol=symbol)
+            position = positions.get()
         book = Book(position.quantity, position.cost_basis, position.realized_pnl, position.fees_paid)
         realized = book.apply(side=side, flows=flows)
         trade = Trade.objects.create(
+            account_id=account_id,
+            period=position.period,
             symbol=symbol,
             base_asset=base_asset,
             quote_asset=quote_asset,
@@ -132,6 +141,7 @@ def record_fills(*, order: PaperOrder, fills: list[OrderFill], new: bool = False
             continue
         trades.append(
             record_trade(
+                account=order.account_id,
                 symbol=order.symbol,
                 side=order.side,
                 quantity=fill.quantity,
@@ -155,18 +165,24 @@ def on_fills_recorded(sender, *, order: PaperOrder, fills: list[OrderFill], **kw
     record_fills(order=order, fills=fills, new=True)
 
 
-@transaction.atomic
-def rebuild_positions() -> int:
-    """Replay the whole ledger in booking order and rewrite every position and realized P&L; returns trades seen.
+def rebuild_positions(accounts=None) -> int:
+    """Replay each account's ledger of its current period in booking order and rewrite its positions and realized
+    P&L; returns trades seen. The incremental path (record_trade) must always agree with this; an operator runs it
+    after editing trades."""
+    accounts = Account.objects.order_by("id") if accounts is None else accounts
+    return sum(_rebuild_account(account) for account in accounts)
 
-    The incremental path (record_trade) must always agree with this; an operator runs it after editing trades.
-    """
+
+@transaction.atomic
+def _rebuild_account(account: Account) -> int:
     books: dict[str, Book] = {}
-    trades = Trade.objects.select_for_update().order_by("id")
-    count = 0
+    trades = Trade.objects.select_for_update().filter(account=account, period=account.period).order_by("id")
+    firsts: dict[str, Trade] = {}
+    counts: dict[str, int] = {}
     for trade in trades:
-        count += 1
         book = books.setdefault(trade.symbol, Book())
+        firsts.setdefault(trade.symbol, trade)
+        counts[trade.symbol] = counts.get(trade.symbol, 0) + 1
         flows = trade_flows(
             side=trade.side,
             quantity=trade.quantity,
@@ -181,28 +197,55 @@ def rebuild_positions() -> int:
         if realized != trade.realized_pnl:
             trade.realized_pnl = realized
             trade.save(update_fields=["realized_pnl"])
-    Position.objects.exclude(symbol__in=books).delete()
+    Position.objects.filter(account=account).exclude(symbol__in=books).delete()
     for symbol, book in books.items():
-        first = Trade.objects.filter(symbol=symbol).first()
         Position.objects.update_or_create(
+            account=account,
             symbol=symbol,
             defaults={
-                "base_asset": first.base_asset,
-                "quote_asset": first.quote_asset,
+                "period": account.period,
+                "base_asset": firsts[symbol].base_asset,
+                "quote_asset": firsts[symbol].quote_asset,
                 "quantity": book.quantity,
                 "cost_basis": book.cost_basis,
                 "realized_pnl": book.realized_pnl,
                 "fees_paid": book.fees_paid,
-                "trade_count": Trade.objects.filter(symbol=symbol).count(),
+                "trade_count": counts[symbol],
             },
         )
-    return count
+    return sum(counts.values())
 
 
-def snapshot_equity(*, now: datetime | None = None) -> EquitySnapshot:
-    """Store the portfolio's value now (positions at the last prices plus cash) for the equity curve."""
-    summary = selectors.portfolio_summary()
+def on_account_opened(sender, *, account: Account, prices: dict[str, Decimal], **kwargs) -> None:
+    """Receiver of papertrading's `account_opened` (a new account, or a reset's new period): close the book and
+    enter what the account holds as opening positions at the prices of the moment, so selling them later counts
+    only what the price did since, and equity = starting equity + P&L from the first moment."""
+    Position.objects.filter(account=account).delete()
+    valuation = settings.PORTFOLIO_VALUATION_ASSET
+    now = timezone.now()
+    for asset, amount in sorted(account.starting_balances.items()):
+        amount = Decimal(amount)
+        if asset == valuation or not amount or asset not in prices:
+            continue
+        record_trade(
+            account=account,
+            symbol=f"{asset}{valuation}",
+            side=Side.BUY,
+            quantity=amount,
+            price=prices[asset],
+            fee=ZERO,
+            fee_asset="",
+            source=Trade.Source.OPENING,
+            executed_at=now,
+        )
+
+
+def snapshot_equity(account: Account, *, now: datetime | None = None) -> EquitySnapshot:
+    """Store the account's value now (positions at the last prices plus cash) for its equity curve."""
+    summary = selectors.portfolio_summary(account)
     return EquitySnapshot.objects.create(
+        account=account,
+        period=account.period,
         taken_at=now or timezone.now(),
         cash=summary.cash,
         market_value=summary.market_value,
@@ -212,6 +255,58 @@ def snapshot_equity(*, now: datetime | None = None) -> EquitySnapshot:
         unrealized_pnl=summary.unrealized_pnl,
         total_pnl=summary.total_pnl,
     )
+
+
+def snapshot_all_accounts(*, now: datetime | None = None) -> list[EquitySnapshot]:
+    """One snapshot of every account that trades (the external account holds no money of the desk's)."""
+    now = now or timezone.now()
+    return [snapshot_equity(account, now=now) for account in Account.objects.filter(is_external=False).order_by("id")]
+
+
+# Each amount in the ledger is rounded to 8 decimals once; the identity may differ by that much per trade.
+ROUNDING_PER_TRADE = Decimal("0.00000002")
+
+
+def ledger_problems(account: Account) -> list[str]:
+    """What breaks the account's ledger identity now, as sentences (empty: it adds up).
+
+    - equity (cash plus every holding at the last price) = starting equity + realized + unrealized P&L;
+    - each position's quantity = what the period's trades of that symbol delivered;
+    - the agents' P&L lines (with the "not from an agent" line) add up to the total P&L.
+    """
+    summary = selectors.portfolio_summary(account)
+    tolerance = ROUNDING_PER_TRADE * (summary.trade_count + len(summary.positions) + 1)
+    problems = []
+    if abs(summary.equity - (summary.starting_equity + summary.total_pnl)) > tolerance:
+        problems.append(
+            f"{account} (#{account.pk}): equity {summary.equity} != starting equity {summary.starting_equity} "
+            f"+ P&L {summary.total_pnl}"
+        )
+    delivered = dict(
+        selectors.period_trades(account)
+        .order_by()
+        .values("symbol")
+        .annotate(q=MoneySum("base_delta"))
+        .values_list("symbol", "q")
+    )
+    for position in Position.objects.filter(account=account):
+        if position.quantity != (delivered.get(position.symbol) or ZERO):
+            problems.append(
+                f"{account} (#{account.pk}) {position.symbol}: position {position.quantity} != trades "
+                f"{delivered.get(position.symbol) or ZERO}"
+            )
+    agents_total = sum((row.pnl for row in selectors.pnl_by_agent(account)), ZERO)
+    if abs(agents_total - summary.total_pnl) > tolerance:
+        problems.append(f"{account} (#{account.pk}): agents' P&L {agents_total} != total P&L {summary.total_pnl}")
+    return problems
+
+
+def on_ledger_checks(sender, **kwargs) -> list[str]:
+    """Receiver of papertrading's `ledger_checks` (the check_balances command)."""
+    problems = []
+    for account in Account.objects.filter(is_external=False).order_by("id"):
+        problems += ledger_problems(account)
+    return problems
 
 
 # --- the manager -------------------------------------------------------------------------------------------------
@@ -254,7 +349,8 @@ class PortfolioManager:
     Callers never branch on the mode: `check`, `market_price` and `execute` behave alike in both.
     """
 
-    def __init__(self, *, use_paper_trading: bool | None = None):
+    def __init__(self, *, account: Account, use_paper_trading: bool | None = None):
+        self.account = account
         self.use_paper_trading = settings.PAPER_TRADING_ENABLED if use_paper_trading is None else use_paper_trading
 
     @property
@@ -299,6 +395,7 @@ class PortfolioManager:
     def _place_paper_order(self, decision: Decision) -> ExecutionResult:
         try:
             result = place_order(
+                account=self.account,
                 symbol=decision.symbol,
                 side=decision.side,
                 order_type=OrderType.MARKET,
@@ -317,25 +414,28 @@ class PortfolioManager:
         except VenueUnavailable as exc:
             return ExecutionResult(reason=exc.message)
         order = result.order
-        trades = list(Trade.objects.filter(order=order).order_by("id"))
+        trades = list(Trade.objects.filter(order=order).order_by("id"))  # the order is the account's own
         if order.status == PaperOrder.Status.REJECTED:  # a retry that found its earlier, rejected order
             return ExecutionResult(orders=[order], error_code=order.reject_code, reason=order.reject_reason)
         return ExecutionResult(orders=[order], trades=trades)
 
     def _trade_directly(self, decision: Decision) -> ExecutionResult:
         """Trade at the last price at once, like an instant fill: the account pays, the ledger books it, together."""
-        existing = Trade.objects.filter(run_id=decision.run_id, source=Trade.Source.DIRECT).first()
+        ledger = Trade.objects.filter(account=self.account, run_id=decision.run_id, source=Trade.Source.DIRECT)
+        existing = ledger.first()
         if existing:
             return ExecutionResult(trades=[existing])
         try:
             with transaction.atomic():
                 fill = fill_directly(
+                    account=self.account,
                     symbol=decision.symbol,
                     side=decision.side,
                     quantity=decision.quantity,
                     reason=f"Direct trade of run {decision.run_id} ({decision.agent})",
                 )
                 trade = record_trade(
+                    account=self.account,
                     symbol=decision.symbol,
                     side=decision.side,
                     quantity=decision.quantity,
@@ -353,6 +453,6 @@ class PortfolioManager:
             return ExecutionResult(reason=exc.message)
         except IntegrityError:
             # The same run executed twice at once; the first trade is the answer (this one moved nothing).
-            return ExecutionResult(trades=list(Trade.objects.filter(run_id=decision.run_id, source="direct")))
+            return ExecutionResult(trades=list(ledger))
         trades_recorded.send(sender=Trade, trades=[trade])
         return ExecutionResult(trades=[trade])

@@ -5,6 +5,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from papertrading.acting import request_account
 from papertrading.api.serializers import ErrorSerializer
 from papertrading.api.views import INVALID_FILTER, INVALID_INPUT, INVALID_PAGE, RETRY_AFTER, VENUE_UNAVAILABLE
 
@@ -34,7 +35,7 @@ class RunListCreateApi(generics.ListAPIView):
     filterset_class = RunFilter
 
     def get_queryset(self):
-        return selectors.run_list()
+        return selectors.run_list(request_account(self.request))
 
     @extend_schema(
         summary="List analysis runs, newest first, with their orders and P&L",
@@ -46,7 +47,8 @@ class RunListCreateApi(generics.ListAPIView):
 
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(RunSerializer(selectors.attach_outcomes(page), many=True).data)
+        runs = selectors.attach_outcomes(request_account(request), page)
+        return self.get_paginated_response(RunSerializer(runs, many=True).data)
 
     @extend_schema(
         summary="Post an agent's decision; BUY/SELL is executed at once",
@@ -73,8 +75,9 @@ class RunListCreateApi(generics.ListAPIView):
     def post(self, request):
         serializer = RunCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.submit_decision(**serializer.validated_data, posted_by=request.user)
-        run = selectors.attach_outcomes([selectors.run_list().get(pk=result.run.pk)])[0]
+        account = request_account(request)
+        result = services.submit_decision(account=account, **serializer.validated_data, posted_by=request.user)
+        run = selectors.attach_outcomes(account, [selectors.run_list(account).get(pk=result.run.pk)])[0]
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(RunSerializer(run).data, status=code)
 
@@ -85,11 +88,12 @@ class RunDetailApi(APIView):
         responses={200: RunSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such run.")},
     )
     def get(self, request, run_id):
-        run = get_object_or_404(selectors.run_list(), run_id=run_id)
-        return Response(RunSerializer(selectors.attach_outcomes([run])[0]).data)
+        account = request_account(request)
+        run = get_object_or_404(selectors.run_list(account), run_id=run_id)
+        return Response(RunSerializer(selectors.attach_outcomes(account, [run])[0]).data)
 
 
 class LeaderboardApi(APIView):
     @extend_schema(summary="Agents by P&L, best first", responses=LeaderboardRowSerializer(many=True))
     def get(self, request):
-        return Response(LeaderboardRowSerializer(selectors.leaderboard(), many=True).data)
+        return Response(LeaderboardRowSerializer(selectors.leaderboard(request_account(request)), many=True).data)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..acting import request_account
 from ..models import OrderEvent, PaperOrder
 from .filters import OrderFilter
 from .permissions import CanSyncOrders, OrderPermissions
@@ -70,7 +71,7 @@ class OrderListCreateApi(generics.GenericAPIView):
     filterset_class = OrderFilter
 
     def get_queryset(self):
-        return selectors.order_list()
+        return selectors.order_list(request_account(self.request))
 
     @extend_schema(
         summary="List orders, newest first",
@@ -101,7 +102,12 @@ class OrderListCreateApi(generics.GenericAPIView):
     def post(self, request):
         serializer = OrderCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        result = services.place_order(**serializer.validated_data, placed_by=request.user, source=OrderEvent.Source.API)
+        result = services.place_order(
+            account=request_account(request),
+            **serializer.validated_data,
+            placed_by=request.user,
+            source=OrderEvent.Source.API,
+        )
         order = selectors.with_history(result.order)
         code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         return Response(OrderDetailSerializer(order).data, status=code)
@@ -118,7 +124,7 @@ class OpenOrderListApi(generics.ListAPIView):
     filterset_class = OrderFilter
 
     def get_queryset(self):
-        return selectors.open_order_list()
+        return selectors.open_order_list(request_account(self.request))
 
 
 class OrderDetailApi(APIView):
@@ -130,7 +136,7 @@ class OrderDetailApi(APIView):
         responses={200: OrderDetailSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such order.")},
     )
     def get(self, request, pk: int):
-        order = get_object_or_404(selectors.order_with_history(), pk=pk)
+        order = get_object_or_404(selectors.order_with_history(request_account(request)), pk=pk)
         return Response(OrderDetailSerializer(order).data)
 
     @extend_schema(
@@ -147,9 +153,10 @@ class OrderDetailApi(APIView):
         },
     )
     def delete(self, request, pk: int):
-        get_object_or_404(PaperOrder, pk=pk)
-        services.cancel_order(order_id=pk, source=OrderEvent.Source.API, actor=request.user.username)
-        return Response(OrderDetailSerializer(selectors.order_with_history().get(pk=pk)).data)
+        account = request_account(request)
+        get_object_or_404(account.orders, pk=pk)
+        services.cancel_order(account=account, order_id=pk, source=OrderEvent.Source.API, actor=request.user.username)
+        return Response(OrderDetailSerializer(selectors.order_with_history(account).get(pk=pk)).data)
 
 
 class OrderSyncApi(APIView):
@@ -157,23 +164,22 @@ class OrderSyncApi(APIView):
     queryset = PaperOrder.objects.none()
 
     @extend_schema(
-        summary="Sync orders with the venue now",
+        summary="Sync the account's orders with the venue now",
         request=None,
         parameters=[RETRY_AFTER],
         responses={200: SyncResultSerializer, 503: VENUE_UNAVAILABLE},
     )
     def post(self, request):
-        report = services.sync_orders(source=OrderEvent.Source.API)
+        report = services.sync_orders(account=request_account(request), source=OrderEvent.Source.API)
         return Response(SyncResultSerializer({**asdict(report), "summary": report.summary()}).data)
 
 
 class AccountApi(APIView):
     @extend_schema(
-        summary="Balances of the active venue's account",
-        parameters=[RETRY_AFTER],
-        responses={200: AccountSerializer, 503: VENUE_UNAVAILABLE},
+        summary="Balances of the account the request acts as",
+        responses={200: AccountSerializer},
     )
     def get(self, request):
-        venue, balances = selectors.account_balances()
+        venue, balances = selectors.account_balances(request_account(request))
         data = {"venue": venue, "balances": [asdict(b) for b in balances]}
         return Response(AccountSerializer(data).data)

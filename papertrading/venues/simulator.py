@@ -16,7 +16,6 @@ from django.utils import timezone
 from .. import errors
 from ..balances import (
     InsufficientBalance,
-    ensure_account,
     lock_balances,
     move_free_amounts,
     open_missing_balances,
@@ -87,7 +86,7 @@ class SimulatorVenue:
             pass
         # Refused for funds, with nothing moved (the transaction was undone): kept as REJECTED, as Binance answers.
         rule = get_symbol_rule(fields["symbol"])
-        open_missing_balances(rule.base_asset, rule.quote_asset)
+        open_missing_balances(fields["account"].pk, rule.base_asset, rule.quote_asset)
         with transaction.atomic():
             order = PaperOrder(status=Status.PENDING, **fields)
             report = ExecutionReport(
@@ -106,7 +105,7 @@ class SimulatorVenue:
                     f"Order {order.pk} is {order.status}; only working orders can be cancelled."
                 )
             rule = get_symbol_rule(order.symbol)
-            balances = lock_balances(rule.base_asset, rule.quote_asset)
+            balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
             self._release_reservation(order, balances)
             save_balances(balances)
             report = ExecutionReport(
@@ -141,8 +140,13 @@ class SimulatorVenue:
         )
 
     def balances(self) -> list[BalanceReport]:
-        ensure_account()
-        return [BalanceReport(b.asset, b.free, b.locked) for b in SimulatedBalance.objects.order_by("asset")]
+        """Every simulated account's balances added up per asset (the simulator has no account of its own)."""
+        totals: dict[str, BalanceReport] = {}
+        for b in SimulatedBalance.objects.filter(account__venue=self.name).order_by("asset"):
+            row = totals.setdefault(b.asset, BalanceReport(b.asset, ZERO, ZERO))
+            row.free += b.free
+            row.locked += b.locked
+        return list(totals.values())
 
     # --- matching ------------------------------------------------------------------------------------------
 
@@ -259,7 +263,7 @@ class SimulatorVenue:
         if order.order_type == OrderType.MARKET:
             price = self._slipped(order.side, market_price, rule)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
-            move_free_amounts(deltas)
+            move_free_amounts(order.account_id, deltas)
             return self._filled(
                 order, [fill], f"Filled at {format_decimal(price)} (market {format_decimal(market_price)})."
             )
@@ -269,7 +273,7 @@ class SimulatorVenue:
             slipped = self._slipped(order.side, market_price, rule)
             price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
-            move_free_amounts(deltas, needs={asset: needed})
+            move_free_amounts(order.account_id, deltas, needs={asset: needed})
             return self._filled(
                 order,
                 [fill],
@@ -277,7 +281,7 @@ class SimulatorVenue:
             )
         # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and with no
         # cross there is nothing to take. Binance still checks the whole order against the free balance first.
-        require_free_amount(asset, needed)
+        require_free_amount(order.account_id, asset, needed)
         return ExecutionReport(
             status=Status.EXPIRED,
             detail=f"{order.time_in_force} limit not marketable at {format_decimal(market_price)}: expired unfilled.",
@@ -292,7 +296,7 @@ class SimulatorVenue:
             order.stop_triggered_at = timezone.now()
             if not self._is_marketable(order, market_price):
                 return self._work_limit(order, rule, market_price)
-        balances = lock_balances(rule.base_asset, rule.quote_asset)
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
         maker = not stop_reached and order.order_type in (*LIMIT_TYPES, *STOP_LIMIT_TYPES)
         if maker:
@@ -343,7 +347,7 @@ class SimulatorVenue:
                     "working."
                 ),
             )
-        balances = lock_balances(rule.base_asset, rule.quote_asset)
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
         save_balances(balances)
         return ExecutionReport(
@@ -381,7 +385,7 @@ class SimulatorVenue:
     def _rest(self, order, rule) -> ExecutionReport:
         asset, amount = reservation(order, rule)
         limits = open_order_limits(order, rule)
-        if not reserve_free_amount(asset, amount, limits=limits):
+        if not reserve_free_amount(order.account_id, asset, amount, limits=limits):
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
@@ -398,7 +402,7 @@ class SimulatorVenue:
         """The reservation was refused: if an open-order limit is why, say so as validate_order words it."""
         if not limits:
             return
-        working = open_orders_on(order.symbol)
+        working = open_orders_on(order.account_id, order.symbol)
         validate_order(
             rule=rule,
             side=order.side,

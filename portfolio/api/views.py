@@ -4,6 +4,7 @@ from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from papertrading.acting import request_account
 from papertrading.api.views import INVALID_FILTER, INVALID_PAGE
 
 from .. import selectors
@@ -19,7 +20,11 @@ class PositionListApi(APIView):
     )
     def get(self, request):
         include_closed = request.query_params.get("include_closed", "").lower() in {"1", "true", "yes"}
-        return Response(PositionSerializer(selectors.position_list(include_closed=include_closed), many=True).data)
+        return Response(
+            PositionSerializer(
+                selectors.position_list(request_account(request), include_closed=include_closed), many=True
+            ).data
+        )
 
 
 class SummaryApi(APIView):
@@ -28,11 +33,12 @@ class SummaryApi(APIView):
         responses=SummarySerializer,
     )
     def get(self, request):
-        summary = selectors.portfolio_summary()
+        account = request_account(request)
+        summary = selectors.portfolio_summary(account)
         data = {
             **vars(summary),
-            "agents": selectors.pnl_by_agent(),
-            "equity_curve": selectors.equity_curve(limit=200),
+            "agents": selectors.pnl_by_agent(account),
+            "equity_curve": selectors.equity_curve(account, limit=200),
         }
         return Response(SummarySerializer(data).data)
 
@@ -62,4 +68,4 @@ class TradeListApi(generics.ListAPIView):
     filterset_class = TradeFilter
 
     def get_queryset(self):
-        return selectors.trade_list()
+        return selectors.trade_list(request_account(self.request))

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from ...accounts import external_account
 from ...binance import BinanceNoSuchOrder, BinanceRejected, BinanceTestnetClient
 from ...models import OrderEvent, OrderFill, PaperOrder, Venue
 from ...money import MoneySum
@@ -68,7 +69,7 @@ class TestnetSync:
         rows = list(
             PaperOrder.objects.filter(venue=Venue.TESTNET, **filters)
             .order_by("symbol", "id")
-            .values("pk", "symbol", "status", "client_order_id", "binance_order_id", "created_at", "updated_at")
+            .values("pk", "symbol", "status", "venue_order_ref", "binance_order_id", "created_at", "updated_at")
         )
         filled = dict(
             OrderFill.objects.filter(order_id__in=[r["pk"] for r in rows])
@@ -134,7 +135,7 @@ class TestnetSync:
             self.checked.append(row["pk"])
             exchange_id = row["binance_order_id"]
             if exchange_id is None:
-                exchange_id = by_client_id.get(row["client_order_id"])
+                exchange_id = by_client_id.get(row["venue_order_ref"])
             if exchange_id in entries:
                 matched.add(exchange_id)
                 self.from_report(row, lambda entry=entries[exchange_id]: report_from_order(entry, fills=[]))
@@ -148,7 +149,7 @@ class TestnetSync:
 
         def fetch() -> ExecutionReport:
             return self.venue.fetch(
-                row["symbol"], exchange_order_id=row["binance_order_id"], client_order_id=row["client_order_id"]
+                row["symbol"], exchange_order_id=row["binance_order_id"], client_order_id=row["venue_order_ref"]
             )
 
         try:
@@ -242,7 +243,7 @@ class TestnetSync:
         client_ids = [str(e.get("clientOrderId") or "") for e in entries]
         exchange_ids = [int(e["orderId"]) for e in entries]
         known_client_ids = dict(
-            PaperOrder.objects.filter(client_order_id__in=client_ids).values_list("client_order_id", "status")
+            PaperOrder.objects.filter(venue_order_ref__in=client_ids).values_list("venue_order_ref", "status")
         )
         known_exchange_ids = set(
             PaperOrder.objects.filter(
@@ -282,7 +283,12 @@ class TestnetSync:
         try:
             with transaction.atomic():
                 order = PaperOrder.objects.create(
-                    **fields, status=Status.UNKNOWN, venue=Venue.TESTNET, last_synced_at=timezone.now()
+                    **fields,
+                    account=external_account(Venue.TESTNET),
+                    venue_order_ref=fields["client_order_id"],
+                    status=Status.UNKNOWN,
+                    venue=Venue.TESTNET,
+                    last_synced_at=timezone.now(),
                 )
                 apply_report(order, report, source=self.source, actor=self.actor, from_status="")
         except IntegrityError:

@@ -2,7 +2,7 @@
 
 How the rules of DESIGN.md ("An order's life") and REFERENCE.md §7 map onto the client's typed errors:
 
-- The order row is written (status UNKNOWN, with its ``client_order_id``) and committed before the POST, and that
+- The order row is written (status UNKNOWN, with its ``venue_order_ref``) and committed before the POST, and that
   id is sent as ``newClientOrderId``. The POST is never resent (the client's only resend is after -1021, which
   Binance decides before the matching engine).
 - ``BinanceOutcomeUnknown`` (read timeout, reset, 5xx, -1006/-1007) and an answer that is not a readable order
@@ -185,7 +185,7 @@ class TestnetVenue:
             order = PaperOrder.objects.create(status=Status.UNKNOWN, **fields)
             record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=f"Sending to {self.label}.")
         # The network call runs outside any transaction: the row above is committed first, so whatever happens
-        # next (timeout, crash), the order exists locally with its client_order_id and sync can find it.
+        # next (timeout, crash), the order exists locally with its venue_order_ref and sync can find it.
         report = self.place(order)
         return self.record_answer(order, report, source=source, actor=actor)
 
@@ -210,7 +210,7 @@ class TestnetVenue:
             return row
 
     def place(self, order: PaperOrder) -> ExecutionReport:
-        """POST the order once with ``newClientOrderId = order.client_order_id``; never resent."""
+        """POST the order once with ``newClientOrderId = order.venue_order_ref``; never resent."""
         timed = order.order_type in (OrderType.LIMIT, *STOP_LIMIT_TYPES)
         try:
             data = self.client.place_order(
@@ -222,7 +222,7 @@ class TestnetVenue:
                 stop_price=order.stop_price if order.order_type in ALGO_TYPES else None,
                 time_in_force=(order.time_in_force or "GTC") if timed else None,
                 iceberg_quantity=order.iceberg_quantity,
-                client_order_id=order.client_order_id,
+                client_order_id=order.venue_order_ref,
             )
         except BinanceOutcomeUnknown as exc:
             # Marks when the POST attempt ended: sync believes -2013 only a recvWindow after this moment.
@@ -265,7 +265,7 @@ class TestnetVenue:
         with transaction.atomic():
             record_note(
                 order,
-                f"{what}. Sync will ask the exchange for client order id {order.client_order_id}; "
+                f"{what}. Sync will ask the exchange for client order id {order.venue_order_ref}; "
                 "the order is not resent.",
             )
 
@@ -331,7 +331,7 @@ class TestnetVenue:
         with exchange_errors():
             try:
                 report = self.fetch(
-                    order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.client_order_id
+                    order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.venue_order_ref
                 )
                 if report.executed_quantity > 0:
                     trades = self.client.my_trades(order.symbol, order_id=report.exchange_order_id)
@@ -351,7 +351,7 @@ class TestnetVenue:
         if not order.is_working:
             raise OrderNotWorking(f"Order {order.pk} is {order.status}; only working orders can be cancelled.")
         self._require_configured()
-        order_id, client_id = order.binance_order_id, None if order.binance_order_id else order.client_order_id
+        order_id, client_id = order.binance_order_id, None if order.binance_order_id else order.venue_order_ref
         with exchange_errors():
             try:
                 data = self.client.cancel_order(order.symbol, order_id=order_id, client_order_id=client_id)
@@ -376,7 +376,7 @@ class TestnetVenue:
     def _state_after_failed_cancel(self, order: PaperOrder, exc: Exception) -> ExecutionReport:
         try:
             report = self.fetch(
-                order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.client_order_id
+                order.symbol, exchange_order_id=order.binance_order_id, client_order_id=order.venue_order_ref
             )
         except BinanceNoSuchOrder:
             if order.binance_order_id:

@@ -1,0 +1,13 @@
+from django.db import migrations
+
+from papertrading.migration_support import move_rows_into_default_account
+
+
+def forwards(apps, schema_editor):
+    move_rows_into_default_account(apps, "analysis", "AnalysisRun")
+
+
+class Migration(migrations.Migration):
+    dependencies = [("analysis", "0002_accounts"), ("papertrading", "0008_move_rows_into_default_account")]
+
+    operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]
