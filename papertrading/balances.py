@@ -71,8 +71,8 @@ class OpenOrderLimit:
 
 
 def reserve_free_amount(account_id: int, asset: str, amount: Decimal, *, limits: Iterable[OpenOrderLimit] = ()) -> bool:
-    """Move `amount` of the account's `asset` from free to locked in one conditional UPDATE; False (and no change) when short,
-    or when one of the open-order `limits` is already reached.
+    """Move `amount` of the account's `asset` from free to locked in one conditional UPDATE; False (and no change)
+    when short, or when one of the open-order `limits` is already reached.
 
     The row count says whether it moved: no read-then-write window, and no query of its own for the limits. The
     statement is written out because it runs for every resting order: the ORM spent twice the database's time
@@ -139,11 +139,13 @@ def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimi
 
 
 def move_free_amounts(account_id: int, deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
-    """Add each delta to the account's free amount of its asset in one UPDATE, only where free covers what the asset needs.
+    """Add each delta to the account's free amount of its asset in one UPDATE, only where free covers what the
+    asset needs.
 
     An asset needs its own debit at least, and more when `needs` says so (Binance checks a whole order against
-    the free balance before matching). A balance the account does not have yet is opened and moved then. Raises InsufficientBalance when a row could not be moved: the caller's
-    transaction must then roll back, since the other rows were.
+    the free balance before matching). A balance the account does not have yet is opened and moved then. Raises
+    InsufficientBalance when a row could not be moved: the caller's transaction must then roll back, since the
+    other rows were.
     """
     needs = {asset: max(-delta, (needs or {}).get(asset, ZERO), ZERO) for asset, delta in deltas.items()}
     field = SimulatedBalance._meta.get_field("free")
@@ -221,7 +223,8 @@ class BalanceDrift:
 
     def __str__(self) -> str:
         return (
-            f"{self.account} (#{self.account.pk}) {self.asset}: stored free {self.stored_free} locked {self.stored_locked}, "
+            f"{self.account} (#{self.account.pk}) {self.asset}: "
+            f"stored free {self.stored_free} locked {self.stored_locked}, "
             f"expected free {self.expected_free} locked {self.expected_locked}"
         )
 

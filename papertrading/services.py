@@ -2,6 +2,7 @@
 and the other apps. Each service asks the configured venue through its interface and never branches on which
 venue it is."""
 
+import contextlib
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -362,10 +363,9 @@ def reset_account(*, account: Account, actor: str = "", source: str = OrderEvent
     if account.orders.filter(status=PaperOrder.Status.UNKNOWN).exists():
         raise OrderNotWorking("An order's outcome is not known yet; sync the account, then reset it.")
     for order in account.orders.filter(status__in=PaperOrder.WORKING_STATUSES).order_by("id"):
-        try:
+        # An order that finished meanwhile is history of the closing period.
+        with contextlib.suppress(OrderNotWorking):
             get_venue(order.venue).cancel(order, source=source, actor=actor)
-        except OrderNotWorking:
-            pass  # it finished meanwhile: its fill is history of the closing period
     with transaction.atomic():
         account = Account.objects.select_for_update().get(pk=account.pk)
         if account.orders.filter(status__in=PaperOrder.OPEN_STATUSES).exists():
