@@ -24,6 +24,7 @@ from papertrading import services
 from papertrading.models import PaperOrder
 from papertrading.symbols import load_default_symbol_rules
 from papertrading.tests.standin import StandIn
+from papertrading.tests.support import balances
 
 BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,10 +113,10 @@ def wait_for(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
-def test_worker_fills_a_resting_simulated_order_when_the_match_task_runs(worker, market):
+def test_worker_fills_a_resting_simulated_order_when_the_match_task_runs(worker, market, account):
     order = services.place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"), price=Decimal("67000"),
-        time_in_force="GTC",
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"),
+        price=Decimal("67000"), time_in_force="GTC",
     ).order  # fmt: skip
     assert order.status == PaperOrder.Status.PENDING
     market.set("BTCUSDT", "66900")  # crossed, but nothing has matched yet
@@ -130,13 +131,14 @@ def test_worker_fills_a_resting_simulated_order_when_the_match_task_runs(worker,
     assert (fill.price, fill.quantity, fill.rule) == (Decimal("67000"), Decimal("0.001"), "LIMIT_CROSSED")
 
 
-def test_worker_syncs_a_testnet_order_that_filled_on_the_exchange(worker, standin, settings):
+def test_worker_syncs_a_testnet_order_that_filled_on_the_exchange(worker, standin, settings, trader):
     settings.PAPER_TRADING_MODE = "testnet"
     settings.BINANCE_TESTNET_API_KEY, settings.BINANCE_TESTNET_API_SECRET = API_KEY, SECRET
     settings.BINANCE_TESTNET_BASE_URL = standin.base_url
+    desk = services.default_account_for(trader)  # on the testnet, with the starting balances the stand-in holds
     order = services.place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"), price=Decimal("60000"),
-        time_in_force="GTC",
+        account=desk, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"),
+        price=Decimal("60000"), time_in_force="GTC",
     ).order  # fmt: skip
     assert order.status == PaperOrder.Status.PENDING and order.binance_order_id
     standin.fill(order.binance_order_id)
@@ -150,3 +152,6 @@ def test_worker_syncs_a_testnet_order_that_filled_on_the_exchange(worker, standi
     assert order.executed_quantity == Decimal("0.001")
     assert order.fills.count() == 1
     assert len(standin.calls("POST", "/api/v3/order")) == 1
+    # The worker moved the desk's balances with the fill: 60 USDT paid, 0.001 BTC received.
+    assert balances(desk)["USDT"] == (Decimal("100000") - 60, Decimal("0"))
+    assert balances(desk)["BTC"] == (Decimal("1.001"), Decimal("0"))

@@ -9,13 +9,28 @@ from django.db import connections
 
 from papertrading.locks import job_lock
 from papertrading.models import MarketPrice, OrderEvent, PaperOrder
-from papertrading.services import place_order
-from papertrading.tests.reconciliation_support import place_resting, standin_fixture
+from papertrading.services import default_account_for, place_order
+from papertrading.tests.reconciliation_support import standin_fixture
+from papertrading.tests.support import balances
 
 assert standin_fixture  # the `standin` fixture, imported for this module
 
 Status = PaperOrder.Status
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(name="desk")
+def desk_fixture(standin, trader):
+    """The trader's default account, opened on the testnet with the starting balances (the stand-in holds them)."""
+    return default_account_for(trader)
+
+
+def place_resting(account, symbol: str = "BTCUSDT", *, price: str = "60000", quantity: str = "0.001"):
+    """A resting LIMIT BUY of `account` on the active venue (the stand-in's BTC market is 68000: 60000 rests)."""
+    return place_order(
+        account=account, symbol=symbol, side="BUY", order_type="LIMIT", quantity=D(quantity), price=D(price),
+        time_in_force="GTC",
+    ).order  # fmt: skip
 
 
 def run(*args, **kwargs) -> tuple[str, str]:
@@ -25,9 +40,9 @@ def run(*args, **kwargs) -> tuple[str, str]:
 
 
 # --- sync_orders: testnet -----------------------------------------------------------------------------------------
-def test_sync_orders_syncs_the_testnet_with_a_progress_line_per_symbol(standin):
-    filled = place_resting()
-    working = place_resting(symbol="ETHUSDT", price="3000", quantity="0.01")
+def test_sync_orders_syncs_the_testnet_with_a_progress_line_per_symbol(standin, desk):
+    filled = place_resting(desk)
+    working = place_resting(desk, symbol="ETHUSDT", price="3000", quantity="0.01")
     standin.fill(filled.binance_order_id)
     standin.add_external_order("ETHUSDT", "BUY", "0.02", "2900.00")
 
@@ -45,11 +60,14 @@ def test_sync_orders_syncs_the_testnet_with_a_progress_line_per_symbol(standin):
     assert PaperOrder.objects.filter(is_external=True).count() == 1
     assert OrderEvent.objects.filter(order=filled, to_status=Status.FILLED, source="sync").exists()
     assert len(standin.calls("GET", "/api/v3/openOrders")) == 2
+    # The fill moved the desk's balances: 60 USDT paid for 0.001 BTC, 30 still held by the ETH order.
+    assert balances(desk)["USDT"] == (D("100000") - 60 - 30, D("30"))
+    assert balances(desk)["BTC"] == (D("1.001"), D("0"))
 
 
-def test_sync_orders_quietly_prints_only_the_summary(standin):
-    place_resting()
-    place_resting(symbol="ETHUSDT", price="3000", quantity="0.01")
+def test_sync_orders_quietly_prints_only_the_summary(standin, desk):
+    place_resting(desk)
+    place_resting(desk, symbol="ETHUSDT", price="3000", quantity="0.01")
 
     out, _ = run("sync_orders", verbosity=0)
 
@@ -57,8 +75,8 @@ def test_sync_orders_quietly_prints_only_the_summary(standin):
     assert line.startswith("Synced testnet: checked 2 orders on 2 symbols; nothing changed; request weight 12; ")
 
 
-def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, settings, capsys, monkeypatch):
-    place_resting()
+def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin, desk, settings, capsys, monkeypatch):
+    place_resting(desk)
     settings.BINANCE_TESTNET_API_SECRET = ""
     # run_from_argv closes every database connection when it ends; the test's own must outlive it.
     monkeypatch.setattr(connections, "close_all", lambda: None)
@@ -73,8 +91,8 @@ def test_sync_orders_without_credentials_exits_non_zero_with_the_reason(standin,
     assert standin.calls("GET", "/api/v3/openOrders") == []
 
 
-def test_sync_orders_on_an_unreachable_exchange_exits_non_zero(standin, settings):
-    order = place_resting()
+def test_sync_orders_on_an_unreachable_exchange_exits_non_zero(standin, desk, settings):
+    order = place_resting(desk)
     settings.BINANCE_TESTNET_BASE_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
 
     with pytest.raises(CommandError, match="cannot be reached right now"):
@@ -83,8 +101,8 @@ def test_sync_orders_on_an_unreachable_exchange_exits_non_zero(standin, settings
     assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
 
 
-def test_sync_orders_while_another_sync_runs_says_it_skipped(standin):
-    place_resting()
+def test_sync_orders_while_another_sync_runs_says_it_skipped(standin, desk):
+    place_resting(desk)
 
     with job_lock("testnet_sync") as acquired:
         assert acquired
@@ -96,13 +114,9 @@ def test_sync_orders_while_another_sync_runs_says_it_skipped(standin):
 
 
 # --- sync_orders: simulation --------------------------------------------------------------------------------------
-def test_sync_orders_in_simulation_fills_the_orders_the_stored_prices_reach(market):
-    btc = place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("67000"), time_in_force="GTC"
-    ).order
-    place_order(
-        symbol="ETHUSDT", side="BUY", order_type="LIMIT", quantity=D("0.1"), price=D("3000"), time_in_force="GTC"
-    )
+def test_sync_orders_in_simulation_fills_the_orders_the_stored_prices_reach(market, account):
+    btc = place_resting(account, price="67000", quantity="0.01")
+    place_resting(account, symbol="ETHUSDT", price="3000", quantity="0.1")
     market.set("BTCUSDT", "66900")  # stored without matching: the sync is what fills it
 
     out, _ = run("sync_orders")

@@ -9,11 +9,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from papertrading import services
+from papertrading import selectors, services
+from papertrading.errors import VenueUnavailable
 from papertrading.models import OrderFill, PaperOrder
+from papertrading.tests.support import balances
 from papertrading.tests.test_testnet_venue import (  # noqa: F401 - the fixtures are used by name
     BASE,
     ORDERS_URL,
+    desk_fixture,
     exchange_fixture,
     limit_payload,
     market_payload,
@@ -63,11 +66,24 @@ def ledger_fills(order: PaperOrder) -> list[str]:
 
 
 def sent_client_ids(exchange) -> list[str]:
-    return [post["newClientOrderId"] for post in exchange.posts()]
+    """The client_order_id of each order the exchange was sent, in order: the exchange knows an order by its
+    venue_order_ref, so anything else it received shows as such."""
+    refs = dict(PaperOrder.objects.values_list("venue_order_ref", "client_order_id"))
+    return [
+        refs.get(post["newClientOrderId"], f"not a venue_order_ref: {post['newClientOrderId']}")
+        for post in exchange.posts()
+    ]
+
+
+def client_id_sent(params) -> str:
+    """The client_order_id of the local order an order POST carries the venue_order_ref of."""
+    return PaperOrder.objects.get(venue_order_ref=params["newClientOrderId"]).client_order_id
 
 
 # --- 1. a fill is counted once, whatever fields an answer lacks ---------------------------------------------------
-def test_full_answer_fills_without_trade_ids_are_read_by_id_and_a_later_sync_never_counts_them_twice(api, exchange):
+def test_full_answer_fills_without_trade_ids_are_read_by_id_and_a_later_sync_never_counts_them_twice(
+    api, desk, exchange
+):
     def partly_filled_on_arrival(params):
         order = accept(exchange, params)
         exchange.fill(order["orderId"], qty="0.001")
@@ -113,11 +129,11 @@ def test_full_answer_fills_without_trade_ids_are_read_by_id_and_a_later_sync_nev
 
 # --- 2. a database refusal is not a replayed client_order_id ------------------------------------------------------
 def test_answer_the_database_refuses_leaves_the_order_unknown_with_a_note_and_sync_goes_on_with_the_others(
-    api, exchange
+    api, desk, exchange
 ):
     def overfilled_or_normal(params):
         order = accept(exchange, params)
-        if params["newClientOrderId"] == "overfilled":
+        if client_id_sent(params) == "overfilled":
             # The exchange claims more executed than was ordered: the ledger's check constraint refuses it.
             exchange.fill(order["orderId"], qty="0.002")
         return 200, placement_answer(exchange, order)
@@ -156,7 +172,7 @@ def test_answer_the_database_refuses_leaves_the_order_unknown_with_a_note_and_sy
 
 
 # --- 3. an executed quantity without fills -------------------------------------------------------------------------
-def test_filled_answer_without_fills_fetches_them_with_one_my_trades_call_at_placement(api, exchange):
+def test_filled_answer_without_fills_fetches_them_with_one_my_trades_call_at_placement(api, desk, exchange):
     def result_answer(params):
         order = accept(exchange, params)
         body = placement_answer(exchange, order)
@@ -180,7 +196,7 @@ def test_filled_answer_without_fills_fetches_them_with_one_my_trades_call_at_pla
     assert sent_client_ids(exchange) == ["result-1"]
 
 
-def test_filled_answer_whose_trades_cannot_be_read_stays_unknown_until_sync_reads_them(api, exchange):
+def test_filled_answer_whose_trades_cannot_be_read_stays_unknown_until_sync_reads_them(api, desk, exchange):
     # A finished order stored without its fills would keep them missing for good: sync looks only at open orders.
     def result_answer(params):
         body = placement_answer(exchange, accept(exchange, params))
@@ -220,7 +236,9 @@ def test_filled_answer_whose_trades_cannot_be_read_stays_unknown_until_sync_read
     ],
     ids=["json-array", "error-object", "no-order-id", "unknown-status"],
 )
-def test_malformed_200_leaves_the_order_unknown_and_sync_resolves_it_by_client_order_id(api, exchange, malform, why):
+def test_malformed_200_leaves_the_order_unknown_and_sync_resolves_it_by_client_order_id(
+    api, desk, exchange, malform, why
+):
     answer_order_posts(exchange, lambda params: (200, malform(placement_answer(exchange, accept(exchange, params)))))
 
     response = place(api, market_payload(client_order_id="odd-answer"))
@@ -236,8 +254,8 @@ def test_malformed_200_leaves_the_order_unknown_and_sync_resolves_it_by_client_o
 
     assert report.changed == {"filled": 1}
     [lookup] = exchange.calls("GET", ORDER_PATH)
-    assert lookup["origClientOrderId"] == "odd-answer" and "orderId" not in lookup
     order = PaperOrder.objects.get()
+    assert lookup["origClientOrderId"] == order.venue_order_ref and "orderId" not in lookup
     [exchange_order] = exchange.created_orders()
     assert order.status == Status.FILLED
     assert order.binance_order_id == exchange_order["orderId"]
@@ -247,7 +265,7 @@ def test_malformed_200_leaves_the_order_unknown_and_sync_resolves_it_by_client_o
 
 
 # --- 5. the exchange's own code, or none ---------------------------------------------------------------------------
-def test_refusal_without_a_json_code_is_rejected_with_no_code_rather_than_an_invented_one(api, exchange):
+def test_refusal_without_a_json_code_is_rejected_with_no_code_rather_than_an_invented_one(api, desk, exchange):
     waf_page = "<html><head><title>403 Forbidden</title></head><body>Request blocked.</body></html>"
     exchange.rsps.remove("POST", f"{BASE}{ORDER_PATH}")
     exchange.rsps.add("POST", f"{BASE}{ORDER_PATH}", body=waf_page, status=403, content_type="text/html")
@@ -268,22 +286,32 @@ def test_refusal_without_a_json_code_is_rejected_with_no_code_rather_than_an_inv
 
 
 # --- 6. -2015 means the same on every call ------------------------------------------------------------------------
-def test_refused_credentials_answer_the_same_503_on_place_account_and_sync_and_close_the_order_unsent(api, exchange):
+def test_refused_credentials_answer_the_same_503_on_place_balances_and_sync_and_close_the_order_unsent(
+    api, desk, exchange
+):
     working = place(api, limit_payload(client_order_id="before-revoke")).json()
     refused = (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
     exchange.post_script.append((False, refused))
     exchange.read_failure["/api/v3/account"] = refused
+    exchange.read_failure[ORDER_PATH] = refused
     exchange.read_failure["/api/v3/openOrders"] = refused
 
     placing = place(api, limit_payload(client_order_id="after-revoke"))
-    account = api.get("/api/paper-trading/account")
+    with pytest.raises(VenueUnavailable) as exchange_balances:
+        selectors.venue_balances()
     syncing = api.post(f"{ORDERS_URL}/sync")
+    with pytest.raises(VenueUnavailable) as full_sync:
+        services.sync_orders()
 
-    assert [placing.status_code, account.status_code, syncing.status_code] == [503, 503, 503]
+    assert [placing.status_code, syncing.status_code] == [503, 503]
     message = placing.json()["detail"]
     assert "refused the API credentials (-2015" in message
-    assert account.json()["detail"] == message
+    assert exchange_balances.value.message == message
     assert syncing.json()["detail"] == message
+    assert full_sync.value.message == message
+    # The account's own balances are the desk's: they still answer, the refused order holding nothing.
+    assert api.get("/api/paper-trading/account").status_code == 200
+    assert balances(desk)["USDT"] == (Decimal("4940"), Decimal("60"))
     order = PaperOrder.objects.get(client_order_id="after-revoke")
     assert order.status == Status.REJECTED
     assert order.reject_reason.startswith("Not sent")

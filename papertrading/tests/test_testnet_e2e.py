@@ -9,10 +9,13 @@ from decimal import Decimal
 
 import pytest
 
-from papertrading import services
+from papertrading import selectors, services
+from papertrading.allocation import allocation_rows
 from papertrading.binance import BinanceTestnetClient
+from papertrading.errors import VenueUnavailable
 from papertrading.models import PaperOrder
 from papertrading.tests.standin import standin_in_testnet_mode
+from papertrading.tests.support import balances as support_balances
 from papertrading.venues.testnet import RESET_REASON
 
 API_KEY = "e2e-key-3f9a7c1d5b2e4a6f8c0d2e4f6a8b0c1d"
@@ -28,6 +31,14 @@ def standin_fixture(settings, monkeypatch):
         yield server
 
 
+@pytest.fixture(name="desk")
+def desk_fixture(standin, trader):
+    """The trader's default account, opened on the testnet with the starting balances (the stand-in holds them)."""
+    account = services.default_account_for(trader)
+    assert account.venue == "testnet"
+    return account
+
+
 def place(api, **fields):
     payload = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT", "quantity": "0.001", "price": "60000",
                "time_in_force": "GTC", **fields}  # fmt: skip
@@ -38,13 +49,14 @@ def place(api, **fields):
 
 
 def assert_each_local_order_sent_once(standin) -> None:
+    """Every order of a desk account was sent exactly once, under its venue_order_ref."""
     sent = [p["newClientOrderId"] for p in standin.calls("POST", "/api/v3/order")]
     assert len(sent) == len(set(sent))
-    local = set(PaperOrder.objects.filter(is_external=False).values_list("client_order_id", flat=True))
+    local = set(PaperOrder.objects.filter(is_external=False).values_list("venue_order_ref", flat=True))
     assert set(sent) == local
 
 
-def test_place_list_cancel_sync_account_against_the_standin(api, standin):
+def test_place_list_cancel_sync_account_against_the_standin(api, desk, standin):
     # Place: a resting limit and a market order that fills at once.
     resting = place(api)
     market = place(api, order_type="MARKET", quantity="0.002")
@@ -74,35 +86,47 @@ def test_place_list_cancel_sync_account_against_the_standin(api, standin):
     standin.set_price("BTCUSDT", "70000")
     weight_before = standin.weight_used
 
-    synced = api.post(f"{ORDERS_URL}/sync")
+    synced = services.sync_orders()
 
-    assert synced.status_code == 200, synced.content
-    body = synced.json()
-    assert body["changed"] == {"filled": 1, "imported": 1}
+    assert synced.changed == {"filled": 1, "imported": 1}
     # 2 symbols × openOrders (6) + GET order (4) + myTrades by orderId (5), as the stand-in counted it too.
-    assert body["request_weight"] == 21
+    assert synced.request_weight == 21
     assert standin.weight_used - weight_before == 21
     filled = PaperOrder.objects.get(pk=sell["id"])
     assert filled.status == Status.FILLED and filled.fills.get().price == Decimal("70000")
     assert PaperOrder.objects.get(pk=eth["id"]).status == Status.PENDING
     imported = PaperOrder.objects.get(binance_order_id=external_id)
     assert imported.is_external and imported.placed_by is None and imported.venue == "testnet"
-    assert api.post(f"{ORDERS_URL}/sync").json()["changed"] == {}
+    assert imported.account.is_external
+    # The account's own sync asks for its one open order, and finds nothing new.
+    account_sync = api.post(f"{ORDERS_URL}/sync")
+    assert account_sync.status_code == 200 and account_sync.json()["changed"] == {}
+    assert account_sync.json()["orders_checked"] == 1
 
-    # Account: the stand-in's balances, locked amounts included.
+    # Account: the desk's own share; the exchange holds it and the other order's 58 USDT besides.
     account = api.get("/api/paper-trading/account")
     assert account.status_code == 200
-    balances = {b["asset"]: b for b in account.json()["balances"]}
     assert account.json()["venue"] == "testnet"
-    assert Decimal(balances["USDT"]["locked"]) == Decimal("0.01") * 3000 + Decimal("0.02") * 2900
-    assert Decimal(balances["BTC"]["free"]) == Decimal("1") + Decimal("0.002") - Decimal("0.001")
+    balances = {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in account.json()["balances"]}
+    assert balances == {
+        "BTC": (Decimal("1") + Decimal("0.002") - Decimal("0.001"), Decimal("0")),
+        "ETH": (Decimal("10"), Decimal("0")),
+        "USDT": (Decimal("100000") - 136 + 70 - 30, Decimal("30")),
+    }
+    _, on_exchange = selectors.venue_balances()
+    exchange_usdt = next(b for b in on_exchange if b.asset == "USDT")
+    assert (exchange_usdt.free, exchange_usdt.locked) == (Decimal("100000") - 136 + 70 - 30 - 58, Decimal("88"))
+    rows = {row.asset: row for row in allocation_rows()}
+    assert (rows["USDT"].exchange_total, rows["USDT"].accounts_total) == (Decimal("99934"), Decimal("99934"))
+    assert (rows["BTC"].unallocated, rows["SOL"].unallocated) == (Decimal("0"), Decimal("100"))
+    assert not any(row.differs for row in rows.values())
 
     # Every signed request passed the stand-in's signature and timestamp checks.
     assert standin.refused == []
     assert_each_local_order_sent_once(standin)
 
 
-def test_cancel_of_an_order_filled_meanwhile_answers_409_and_records_the_fill(api, standin):
+def test_cancel_of_an_order_filled_meanwhile_answers_409_and_records_the_fill(api, desk, standin):
     order = place(api).json()
     standin.fill(order["binance_order_id"])
 
@@ -112,17 +136,33 @@ def test_cancel_of_an_order_filled_meanwhile_answers_409_and_records_the_fill(ap
     local = PaperOrder.objects.get(pk=order["id"])
     assert local.status == Status.FILLED and local.fills.count() == 1
     assert [code for _, code in standin.refused] == [-2011]
+    assert support_balances(desk)["USDT"] == (Decimal("100000") - 60, Decimal("0"))
+    assert support_balances(desk)["BTC"] == (Decimal("1.001"), Decimal("0"))
 
 
-def test_rejection_by_the_standin_is_400_with_its_code_and_message(api, standin):
+def test_an_order_the_desk_cannot_pay_for_is_refused_before_it_reaches_the_standin(api, desk, standin):
     response = place(api, quantity="5", price="60000")  # 300,000 USDT on a 100,000 USDT account
 
     assert response.status_code == 400
     assert response.json()["code"] == -2010
     assert response.json()["detail"] == "Account has insufficient balance for requested action."
+    assert standin.calls("POST", "/api/v3/order") == []
 
 
-def test_limit_maker_rests_on_the_standin_fills_as_maker_and_a_taking_one_is_refused(api, standin):
+def test_rejection_by_the_standin_is_400_with_its_code_and_message_and_frees_the_reservation(api, desk, standin):
+    standin.balances["USDT"][0] = Decimal("100")  # the exchange account was spent from elsewhere
+
+    response = place(api, quantity="0.01", price="60000")  # 600 USDT: the desk has it, the exchange does not
+
+    assert response.status_code == 400
+    assert response.json()["code"] == -2010
+    assert response.json()["detail"] == "Account has insufficient balance for requested action."
+    assert standin.refused == [("/api/v3/order", -2010)]
+    assert support_balances(desk)["USDT"] == (Decimal("100000"), Decimal("0"))
+    assert [row.differs for row in allocation_rows() if row.asset == "USDT"] == [True]
+
+
+def test_limit_maker_rests_on_the_standin_fills_as_maker_and_a_taking_one_is_refused(api, desk, standin):
     maker = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT_MAKER", "quantity": "0.001", "price": "60000"}
     resting = api.post(ORDERS_URL, maker, format="json")
     assert resting.status_code == 201, resting.content
@@ -141,7 +181,7 @@ def test_limit_maker_rests_on_the_standin_fills_as_maker_and_a_taking_one_is_ref
     assert [code for _, code in standin.refused] == [-2010]
 
 
-def test_testnet_reset_on_the_standin_closes_orders_and_resends_nothing(api, standin):
+def test_testnet_reset_on_the_standin_closes_orders_and_resends_nothing(api, desk, standin):
     ids = [place(api).json()["id"] for _ in range(3)]
     standin.reset()
 
@@ -155,17 +195,20 @@ def test_testnet_reset_on_the_standin_closes_orders_and_resends_nothing(api, sta
     assert standin.orders == {}
 
 
-def test_wrong_secret_is_refused_by_the_standin_and_answers_503(api, standin, settings):
+def test_wrong_secret_is_refused_by_the_standin_and_answers_503(api, desk, standin, settings):
     settings.BINANCE_TESTNET_API_SECRET = "not-the-secret"
 
-    response = api.get("/api/paper-trading/account")
+    with pytest.raises(VenueUnavailable, match="refused the API credentials"):
+        selectors.venue_balances()
+    placed = place(api)
 
-    assert response.status_code == 503
-    assert "refused the API credentials" in response.json()["detail"]
-    assert standin.refused == [("/api/v3/account", -1022)]
+    assert placed.status_code == 503
+    assert "refused the API credentials" in placed.json()["detail"]
+    assert standin.refused == [("/api/v3/account", -1022), ("/api/v3/order", -1022)]
+    assert support_balances(desk)["USDT"] == (Decimal("100000"), Decimal("0"))
 
 
-def test_unreachable_exchange_answers_503(api, standin, monkeypatch):
+def test_unreachable_exchange_answers_503(api, desk, standin, monkeypatch):
     monkeypatch.setattr(BinanceTestnetClient, "retry_backoff_seconds", (0.0, 0.0))
     standin.stop()
 
@@ -175,7 +218,7 @@ def test_unreachable_exchange_answers_503(api, standin, monkeypatch):
     assert not PaperOrder.objects.exists()
 
 
-def test_sync_cost_for_100_working_orders_over_5_symbols(api, standin):
+def test_sync_cost_for_100_working_orders_over_5_symbols(api, desk, standin):
     """The closing-note figure: one openOrders per symbol, nothing per unchanged order."""
     plan = {
         "BTCUSDT": ("0.001", "34000"),

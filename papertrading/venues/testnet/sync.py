@@ -23,6 +23,7 @@ from ...money import MoneySum
 from ..base import ExecutionReport, SyncProgress, SyncReport
 from ..recording import apply_report
 from .answers import MalformedAnswer, exchange_order_id, external_order_fields, report_from_order, reset_report
+from .funds import apply_with_funds
 from .messages import NO_SUCH_ORDER_CODE, NO_SUCH_ORDER_REASON
 
 Status = PaperOrder.Status
@@ -218,7 +219,7 @@ class TestnetSync:
                     return 0
                 before = (order.status, order.executed_quantity, order.binance_order_id)
                 fills_before = order.fills.count()
-                apply_report(order, report, source=self.source, actor=self.actor)
+                apply_with_funds(order, report, source=self.source, actor=self.actor)
                 changed = (order.status, order.executed_quantity, order.binance_order_id) != before
                 changed = changed or order.fills.count() != fills_before
         except DatabaseError as exc:

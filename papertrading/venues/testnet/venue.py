@@ -5,6 +5,9 @@ How the rules of DESIGN.md ("An order's life") and REFERENCE.md §7 map onto the
 - The order row is written (status UNKNOWN, with its ``venue_order_ref``) and committed before the POST, and that
   id is sent as ``newClientOrderId``. The POST is never resent (the client's only resend is after -1021, which
   Binance decides before the matching engine).
+- The transaction that writes the row reserves what the order needs from its account's free balance (``funds``);
+  an account that cannot pay gets a REJECTED order (-2010) and nothing is sent. Every report of the exchange is
+  recorded together with the balance moves it implies.
 - ``BinanceOutcomeUnknown`` (read timeout, reset, 5xx, -1006/-1007) and an answer that is not a readable order
   leave the order UNKNOWN; sync asks by ``origClientOrderId`` and adopts what the exchange says. Only -2013 after
   the recvWindow has passed turns it into REJECTED; -2013 for an order the exchange once confirmed means the
@@ -28,6 +31,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
+from ...balances import reserve_free_amount
 from ...binance import (
     BinanceAPIError,
     BinanceAuthError,
@@ -40,9 +44,9 @@ from ...binance import (
     BinanceTestnetClient,
     BinanceUnavailable,
 )
-from ...errors import OrderNotWorking, OrderRejected, VenueUnavailable
+from ...errors import INSUFFICIENT_BALANCE, OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
-from ...models import OrderEvent, OrderFill, OrderType, PaperOrder, SymbolRule, Venue
+from ...models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from ...money import MoneySum
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
 from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
@@ -56,6 +60,7 @@ from .answers import (
     report_from_order,
     reset_report,
 )
+from .funds import apply_with_funds, reservation
 from .messages import (
     INVALID_SYMBOL_CODE,
     NOT_CONFIGURED_MESSAGE,
@@ -180,14 +185,46 @@ class TestnetVenue:
 
     # --- place ---------------------------------------------------------------------------------------------
     def submit(self, fields: dict, *, market_price: Decimal | None, source: str, actor: str) -> PaperOrder:
-        """Write the order as UNKNOWN and commit it, then POST it once and record the answer."""
+        """Reserve the order's funds from its account and write it as UNKNOWN in one transaction, commit, then POST
+        it once and record the answer. An account whose free balance does not cover the order gets a REJECTED
+        order (-2010, as Binance answers) and nothing is sent."""
+        order = PaperOrder(status=Status.UNKNOWN, **fields)
+        rule = get_symbol_rule(order.symbol)
+        if market_price is None and order.order_type == OrderType.MARKET and order.side == Side.BUY:
+            market_price = self.market_price(order.symbol)
+        asset, amount = reservation(order, rule, market_price)
         with transaction.atomic():
-            order = PaperOrder.objects.create(status=Status.UNKNOWN, **fields)
-            record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=f"Sending to {self.label}.")
+            reserved = reserve_free_amount(order.account_id, asset, amount)
+            if reserved:
+                order.locked_asset, order.locked_amount = asset, amount
+                order.save(force_insert=True)
+                record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=f"Sending to {self.label}.")
+        if not reserved:
+            return self._refuse_for_funds(fields, asset, amount, source=source, actor=actor)
         # The network call runs outside any transaction: the row above is committed first, so whatever happens
         # next (timeout, crash), the order exists locally with its venue_order_ref and sync can find it.
         report = self.place(order)
         return self.record_answer(order, report, source=source, actor=actor)
+
+    @staticmethod
+    def _refuse_for_funds(fields: dict, asset: str, amount: Decimal, *, source: str, actor: str) -> PaperOrder:
+        """Record an order its account cannot pay for as REJECTED, without sending it."""
+        account = fields["account"]
+        free = SimulatedBalance.objects.filter(account=account, asset=asset).values_list("free", flat=True).first()
+        code, message = INSUFFICIENT_BALANCE
+        with transaction.atomic():
+            return apply_report(
+                PaperOrder(status=Status.UNKNOWN, **fields),
+                ExecutionReport(
+                    status=Status.REJECTED,
+                    reject_code=code,
+                    reject_reason=message,
+                    detail=f"Not sent: the order needs {amount} {asset} and the account has {free or ZERO} free.",
+                ),
+                source=source,
+                actor=actor,
+                from_status="",
+            )
 
     def record_answer(self, order: PaperOrder, report: ExecutionReport, *, source: str, actor: str) -> PaperOrder:
         """Apply the exchange's answer to an order still UNKNOWN; an answer the database refuses (say, more
@@ -196,7 +233,7 @@ class TestnetVenue:
             with transaction.atomic():
                 row = PaperOrder.objects.select_for_update().get(pk=order.pk)
                 if row.status == Status.UNKNOWN and report.status != Status.UNKNOWN:
-                    apply_report(row, report, source=source, actor=actor)
+                    apply_with_funds(row, report, source=source, actor=actor)
                 return row
         except DatabaseError as exc:
             logger.warning("order %s: the exchange's answer could not be stored (%s)", order.pk, type(exc).__name__)
@@ -276,7 +313,7 @@ class TestnetVenue:
             if row is None:
                 return
             last = row.events.order_by("-id").first()
-            apply_report(
+            apply_with_funds(
                 row,
                 ExecutionReport(status=Status.REJECTED, reject_code=code, reject_reason=reason, detail=reason),
                 source=last.source if last else OrderEvent.Source.API,
@@ -368,7 +405,7 @@ class TestnetVenue:
                 ) from None
         with transaction.atomic():
             order = PaperOrder.objects.select_for_update().get(pk=order.pk)
-            order = apply_report(order, report, source=source, actor=actor)
+            order = apply_with_funds(order, report, source=source, actor=actor)
         if order.status != Status.CANCELLED:
             raise OrderNotWorking(f"Order {order.pk} is {order.status} on the exchange; it could not be cancelled.")
         return order
