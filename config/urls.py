@@ -19,6 +19,8 @@ urlpatterns = [
     path("api/paper-trading/", include(("papertrading.api.urls", "papertrading-api"))),
     path("api/analysis/", include("analysis.api.urls")),
     path("api/portfolio/", include("portfolio.api.urls")),
+    # Accounts, their keys and the leaderboard: /api/accounts..., /api/leaderboard.
+    path("api/", include("portfolio.api.account_urls")),
     path("portfolio/", include("portfolio.urls")),
     path("analysis/", include("analysis.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

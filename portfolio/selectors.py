@@ -6,12 +6,14 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
+from django.utils import timezone
 
 from papertrading.models import Account
 from papertrading.money import ZERO, MoneySum, to_money
-from papertrading.selectors import last_prices
+from papertrading.selectors import account_balances, last_prices
 
+from . import metrics
 from .models import EquitySnapshot, Position, Trade
 
 
@@ -230,3 +232,190 @@ def equity_curve(account: Account, *, limit: int = 500) -> list[EquitySnapshot]:
     )
     snapshots.reverse()
     return snapshots
+
+
+# --- accounts: what each holds and how it performs ----------------------------------------------------------------
+
+
+@dataclass
+class Performance:
+    """An account's figures in its current period (formulas in portfolio.metrics). Ratios are fractions."""
+
+    return_rate: Decimal | None
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    total_pnl: Decimal
+    fees_paid: Decimal
+    max_drawdown: Decimal
+    sharpe_ratio: Decimal | None
+    win_rate: Decimal | None
+    trade_count: int
+
+
+@dataclass
+class AccountOverview:
+    """An account with its balances and totals: what its owner (and staff) may see."""
+
+    account: Account
+    balances: list
+    summary: PortfolioSummary
+    return_rate: Decimal | None
+    performance: Performance | None = None
+
+
+def account_overview(account: Account, *, with_performance: bool = False) -> AccountOverview:
+    summary = portfolio_summary(account)
+    _, balances = account_balances(account)
+    return AccountOverview(
+        account=account,
+        balances=balances,
+        summary=summary,
+        return_rate=metrics.total_return(summary.total_pnl, summary.starting_equity),
+        performance=account_performance(account, summary=summary) if with_performance else None,
+    )
+
+
+def equity_series(account: Account, summary: PortfolioSummary, *, now: datetime | None = None) -> list:
+    """(moment, equity) of the current period in time order: the starting equity when the period began, each
+    snapshot, and the equity now."""
+    snapshots = (
+        EquitySnapshot.objects.filter(account=account, period=account.period)
+        .order_by("taken_at", "id")
+        .values_list("taken_at", "equity")
+    )
+    return [
+        (account.period_started_at, summary.starting_equity),
+        *snapshots.iterator(chunk_size=2000),
+        (now or timezone.now(), summary.equity),
+    ]
+
+
+def account_performance(
+    account: Account, *, summary: PortfolioSummary | None = None, now: datetime | None = None
+) -> Performance:
+    summary = summary or portfolio_summary(account)
+    drawdown, sharpe = metrics.equity_metrics(equity_series(account, summary, now=now))
+    realized = period_trades(account).exclude(realized_pnl=None).values_list("realized_pnl", flat=True)
+    return Performance(
+        return_rate=metrics.total_return(summary.total_pnl, summary.starting_equity),
+        realized_pnl=summary.realized_pnl,
+        unrealized_pnl=summary.unrealized_pnl,
+        total_pnl=summary.total_pnl,
+        fees_paid=summary.fees_paid,
+        max_drawdown=drawdown,
+        sharpe_ratio=sharpe,
+        win_rate=metrics.win_rate(realized),
+        trade_count=summary.trade_count,
+    )
+
+
+def _percent(value: Decimal | None) -> Decimal | None:
+    """A fraction as a percentage, for pages (the API gives the fraction)."""
+    return None if value is None else value * 100
+
+
+@dataclass
+class AgentStanding:
+    """One agent of an account on the leaderboard; the agent "" is what no agent decided (trades by hand and the
+    opening positions' move). An account's lines add up to its total P&L."""
+
+    agent: str
+    pnl: Decimal
+    realized_pnl: Decimal
+    fees_paid: Decimal
+    trade_count: int
+    win_rate: Decimal | None
+
+    @property
+    def win_rate_percent(self) -> Decimal | None:
+        return _percent(self.win_rate)
+
+
+@dataclass
+class AccountStanding:
+    """One account on the leaderboard: its figures only, never its balances, positions or orders."""
+
+    account_id: int
+    name: str
+    owner: str | None
+    venue: str
+    period: int
+    period_started_at: datetime
+    is_own: bool
+    performance: Performance
+    agents: list[AgentStanding]
+
+    @property
+    def return_percent(self) -> Decimal | None:
+        return _percent(self.performance.return_rate)
+
+    @property
+    def max_drawdown_percent(self) -> Decimal | None:
+        return _percent(self.performance.max_drawdown)
+
+    @property
+    def win_rate_percent(self) -> Decimal | None:
+        return _percent(self.performance.win_rate)
+
+
+def agent_standings(account: Account) -> list[AgentStanding]:
+    """The account's agents in the current period, by P&L, best first, with the "not from an agent" line.
+
+    Trade counts and win rates leave the opening positions out: they are what the account started with, not
+    trades anyone made.
+    """
+    counts = {
+        row["agent"]: row
+        for row in period_trades(account)
+        .exclude(source=Trade.Source.OPENING)
+        .order_by()
+        .values("agent")
+        .annotate(
+            trades=Count("id"),
+            sells=Count("id", filter=Q(realized_pnl__isnull=False)),
+            wins=Count("id", filter=Q(realized_pnl__gt=0)),
+        )
+    }
+    pnl = {row.key: row for row in pnl_by_agent(account)}
+    pnl.setdefault("", PnL(key=""))
+    standings = []
+    for agent, row in pnl.items():
+        count = counts.get(agent, {"trades": 0, "sells": 0, "wins": 0})
+        standings.append(
+            AgentStanding(
+                agent=agent,
+                pnl=row.pnl,
+                realized_pnl=row.realized_pnl,
+                fees_paid=row.fees_paid,
+                trade_count=count["trades"],
+                win_rate=metrics.win_rate_of(wins=count["wins"], sells=count["sells"]),
+            )
+        )
+    return sorted(standings, key=lambda s: (-s.pnl, s.agent))
+
+
+def account_leaderboard(user, *, now: datetime | None = None) -> list[AccountStanding]:
+    """Every account but the external ones, best return first (accounts without one last), with their agents.
+
+    Any signed-in user sees every account's figures; `is_own` marks the user's own accounts.
+    """
+    now = now or timezone.now()
+    standings = []
+    for account in Account.objects.filter(is_external=False).select_related("owner").order_by("id"):
+        standings.append(
+            AccountStanding(
+                account_id=account.pk,
+                name=account.name,
+                owner=account.owner.get_username() if account.owner else None,
+                venue=account.venue,
+                period=account.period,
+                period_started_at=account.period_started_at,
+                is_own=account.owner_id is not None and account.owner_id == getattr(user, "pk", None),
+                performance=account_performance(account, now=now),
+                agents=agent_standings(account),
+            )
+        )
+    return sorted(
+        standings,
+        key=lambda s: (s.performance.return_rate is None, -(s.performance.return_rate or 0), s.name, s.account_id),
+    )

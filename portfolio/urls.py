@@ -6,4 +6,5 @@ app_name = "portfolio"
 
 urlpatterns = [
     path("", views.index, name="index"),
+    path("leaderboard/", views.leaderboard, name="leaderboard"),
 ]

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
@@ -29,3 +30,14 @@ def index(request):
         trades=selectors.trade_list(account)[:20],
     )
     return render(request, "portfolio/index.html", context)
+
+
+@login_required
+def leaderboard(request):
+    """Every account's figures in its current period, best return first, with its agents. Anyone signed in sees
+    it; balances, positions and orders stay on their owner's pages."""
+    context = {
+        "standings": selectors.account_leaderboard(request.user),
+        "valuation_asset": settings.PORTFOLIO_VALUATION_ASSET,
+    }
+    return render(request, "portfolio/leaderboard.html", context)

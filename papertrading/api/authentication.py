@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from ..accounts import KEY_PREFIX, key_for
@@ -30,3 +31,18 @@ class AccountKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+class AccountKeyScheme(OpenApiAuthenticationExtension):
+    """Documents AccountKeyAuthentication in the OpenAPI schema."""
+
+    target_class = AccountKeyAuthentication
+    name = "accountKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "An account's API key: `Token ptk_...`. It acts as that account and nothing else.",
+        }

@@ -1,6 +1,9 @@
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from papertrading.api.serializers import amount_field
+from papertrading.api.serializers import BalanceSerializer, amount_field
+from papertrading.models import ApiKey
 
 from ..models import EquitySnapshot, Trade
 
@@ -84,3 +87,168 @@ class TradeSerializer(serializers.ModelSerializer):
             "agent",
         ]
         read_only_fields = fields
+
+
+# --- accounts, their keys and the leaderboard ---------------------------------------------------------------------
+
+
+def ratio_field(**kwargs) -> serializers.DecimalField:
+    """A fraction such as a return or a win rate (0.0125 = 1.25 %), as a string with 8 decimals."""
+    return serializers.DecimalField(max_digits=40, decimal_places=8, allow_null=True, **kwargs)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string"},
+        "example": {"USDT": "5000", "BTC": "0.1"},
+        "nullable": True,
+    }
+)
+class StartingBalancesField(serializers.JSONField):
+    """Passed on as it came: the account service reads and checks it (one place for the rule)."""
+
+
+class AccountCreateSerializer(serializers.Serializer):
+    """Shapes only; the account service checks the name and the balances."""
+
+    name = serializers.CharField(allow_blank=True, help_text="At most 100 characters, unique among your accounts.")
+    starting_balances = StartingBalancesField(
+        required=False,
+        allow_null=True,
+        help_text="Asset to amount as decimal strings; the desk's default starting balances when left out.",
+    )
+    key_name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text="A label for the account's API key."
+    )
+
+
+class KeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=100, help_text="A label to recognise the key by."
+    )
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    """An API key as it is stored: its prefix and dates, never the key itself."""
+
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    is_active = serializers.BooleanField(read_only=True, help_text="False once revoked.")
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "created_by", "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = fields
+
+
+class IssuedKeySerializer(ApiKeySerializer):
+    """A key just issued, with the key itself (`context["raw_key"]`): the only answer that ever shows it."""
+
+    api_key = serializers.SerializerMethodField(help_text="The key itself: shown in this answer only, store it now.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "api_key"]
+        read_only_fields = fields
+
+    def get_api_key(self, key) -> str:
+        return self.context["raw_key"]
+
+
+class PerformanceSerializer(serializers.Serializer):
+    """The current period's figures beyond the totals; the formulas are in the README."""
+
+    max_drawdown = ratio_field(help_text="Largest peak-to-trough fall of equity, as a fraction of the peak.")
+    sharpe_ratio = ratio_field(
+        help_text="Mean / sample standard deviation of daily returns × √365; null with fewer than 2 daily returns."
+    )
+    win_rate = ratio_field(help_text="Sells with a realized gain / sells; null without sells.")
+
+
+class AccountSummarySerializer(serializers.Serializer):
+    """An account with its balances and the current P&L period's totals, valued in the valuation asset."""
+
+    id = serializers.IntegerField(source="account.pk")
+    name = serializers.CharField(source="account.name")
+    owner = serializers.CharField(source="account.owner.username", allow_null=True, help_text="Null: external.")
+    venue = serializers.CharField(source="account.venue")
+    is_default = serializers.BooleanField(
+        source="account.is_default", help_text="Where the owner's own token and session act."
+    )
+    is_external = serializers.BooleanField(
+        source="account.is_external", help_text="Orders found on the exchange that no desk account placed."
+    )
+    period = serializers.IntegerField(source="account.period", help_text="The P&L period; a reset starts the next.")
+    period_started_at = serializers.DateTimeField(source="account.period_started_at")
+    created_at = serializers.DateTimeField(source="account.created_at")
+    starting_balances = serializers.DictField(
+        source="account.starting_balances", child=amount_field(), help_text="What each period starts with."
+    )
+    balances = BalanceSerializer(many=True)
+    valuation_asset = serializers.SerializerMethodField()
+    starting_equity = amount_field(
+        source="summary.starting_equity", help_text="The starting balances at the prices when the period began."
+    )
+    cash = amount_field(source="summary.cash")
+    market_value = amount_field(source="summary.market_value")
+    equity = amount_field(source="summary.equity", help_text="Cash plus positions at the last prices.")
+    realized_pnl = amount_field(source="summary.realized_pnl")
+    unrealized_pnl = amount_field(source="summary.unrealized_pnl")
+    total_pnl = amount_field(source="summary.total_pnl", help_text="Equity − starting equity.")
+    fees_paid = amount_field(source="summary.fees_paid")
+    return_rate = ratio_field(help_text="Total P&L / starting equity (0.0125 = 1.25 %).")
+    trade_count = serializers.IntegerField(source="summary.trade_count")
+    open_positions = serializers.IntegerField(source="summary.open_positions")
+
+    def get_valuation_asset(self, overview) -> str:
+        return settings.PORTFOLIO_VALUATION_ASSET
+
+
+class AccountDetailSerializer(AccountSummarySerializer):
+    performance = PerformanceSerializer()
+
+
+class AccountCreatedSerializer(AccountDetailSerializer):
+    """A new account with its first API key (`context["issued"]`, an IssuedKey): the only answer that shows it."""
+
+    api_key = serializers.SerializerMethodField(
+        help_text="The new account's API key: shown in this answer only, store it now."
+    )
+    key = serializers.SerializerMethodField(help_text="The key as it will be listed.")
+
+    def get_api_key(self, overview) -> str:
+        return self.context["issued"].raw
+
+    @extend_schema_field(ApiKeySerializer)
+    def get_key(self, overview) -> dict:
+        return ApiKeySerializer(self.context["issued"].key).data
+
+
+class AgentStandingSerializer(serializers.Serializer):
+    agent = serializers.CharField(help_text="Empty: not from an agent (by hand, and the opening positions' move).")
+    pnl = amount_field(help_text="Marked to market; an account's lines add up to its total P&L.")
+    realized_pnl = amount_field()
+    fees_paid = amount_field()
+    trade_count = serializers.IntegerField()
+    win_rate = ratio_field()
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    """One account's figures in its current period; its balances, positions and orders stay with its owner."""
+
+    id = serializers.IntegerField(source="account_id")
+    name = serializers.CharField()
+    owner = serializers.CharField(allow_null=True)
+    venue = serializers.CharField()
+    period = serializers.IntegerField()
+    period_started_at = serializers.DateTimeField()
+    is_own = serializers.BooleanField(help_text="One of your accounts.")
+    return_rate = ratio_field(source="performance.return_rate")
+    realized_pnl = amount_field(source="performance.realized_pnl")
+    unrealized_pnl = amount_field(source="performance.unrealized_pnl")
+    total_pnl = amount_field(source="performance.total_pnl")
+    fees_paid = amount_field(source="performance.fees_paid")
+    max_drawdown = ratio_field(source="performance.max_drawdown")
+    sharpe_ratio = ratio_field(source="performance.sharpe_ratio")
+    win_rate = ratio_field(source="performance.win_rate")
+    trade_count = serializers.IntegerField(source="performance.trade_count")
+    agents = AgentStandingSerializer(many=True)

@@ -1,15 +1,33 @@
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from papertrading.acting import request_account
-from papertrading.api.views import INVALID_FILTER, INVALID_PAGE
+from papertrading import services
+from papertrading.accounts import issue_api_key, revoke_api_key
+from papertrading.acting import account_in_request, request_account, visible_accounts
+from papertrading.api.serializers import ErrorSerializer, FieldErrorsSerializer
+from papertrading.api.views import INVALID_FILTER, INVALID_INPUT, INVALID_PAGE, RETRY_AFTER, VENUE_UNAVAILABLE
+from papertrading.models import ApiKey, OrderEvent
 
 from .. import selectors
 from ..models import Trade
-from .serializers import PositionSerializer, SummarySerializer, TradeSerializer
+from .serializers import (
+    AccountCreatedSerializer,
+    AccountCreateSerializer,
+    AccountDetailSerializer,
+    AccountSummarySerializer,
+    ApiKeySerializer,
+    IssuedKeySerializer,
+    KeyCreateSerializer,
+    LeaderboardEntrySerializer,
+    PositionSerializer,
+    SummarySerializer,
+    TradeSerializer,
+)
 
 
 class PositionListApi(APIView):
@@ -68,4 +86,177 @@ class TradeListApi(generics.ListAPIView):
     filterset_class = TradeFilter
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema is generated without a request's account
+            return Trade.objects.none()
         return selectors.trade_list(request_account(self.request))
+
+
+# --- accounts and their keys --------------------------------------------------------------------------------------
+
+NO_SUCH_ACCOUNT = OpenApiResponse(ErrorSerializer, description="No such account (or not one you may see).")
+ACCOUNT_INPUT_ERROR = OpenApiResponse(
+    INVALID_INPUT.response,
+    description="Invalid name or starting balances, or balances the testnet account cannot fund (a message per "
+    "field), or a body that could not be read (`detail`); nothing was written.",
+)
+
+
+def refuse_account_key(request, action: str) -> None:
+    """Managing accounts and keys takes the user's own token or session: a leaked key must not mint keys that
+    outlive its revocation."""
+    if isinstance(request.auth, ApiKey):
+        raise PermissionDenied(f"An account's API key cannot {action}; use your own token or sign in.")
+
+
+def require_permission(request, permission: str) -> None:
+    if not request.user.has_perm(permission):
+        raise PermissionDenied()
+
+
+class AccountListCreateApi(generics.GenericAPIView):
+    serializer_class = AccountSummarySerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return visible_accounts(self.request).order_by("id")
+
+    @extend_schema(
+        summary="Your accounts with balances, equity and P&L (staff: every account)",
+        operation_id="accounts_list",
+        description="With an account's API key, that account alone.",
+        responses={200: AccountSummarySerializer(many=True), 404: INVALID_PAGE},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        overviews = [selectors.account_overview(account) for account in page]
+        return self.get_paginated_response(AccountSummarySerializer(overviews, many=True).data)
+
+    @extend_schema(
+        summary="Open an account, with its first API key",
+        request=AccountCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(
+                AccountCreatedSerializer,
+                description="The account, and its API key (`api_key`), shown in this answer only.",
+            ),
+            400: ACCOUNT_INPUT_ERROR,
+            503: OpenApiResponse(
+                VENUE_UNAVAILABLE.response,
+                description="The testnet could not be asked what it holds; nothing was written.",
+            ),
+        },
+        description="Needs the user's own token or session (an account's API key is refused with 403) and the "
+        "`papertrading.add_paperorder` permission. On the testnet the starting balances are an allocation of the "
+        "exchange account and must fit in what no other account has been given.",
+    )
+    def post(self, request):
+        refuse_account_key(request, "open accounts")
+        require_permission(request, "papertrading.add_paperorder")
+        serializer = AccountCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        account = services.open_account(
+            owner=request.user, name=data["name"], starting_balances=data.get("starting_balances")
+        )
+        issued = issue_api_key(account, name=data["key_name"], created_by=request.user)
+        overview = selectors.account_overview(account, with_performance=True)
+        body = AccountCreatedSerializer(overview, context={"issued": issued}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AccountDetailApi(APIView):
+    @extend_schema(
+        summary="One account: balances, equity, P&L and the current period's figures",
+        responses={200: AccountDetailSerializer, 404: NO_SUCH_ACCOUNT},
+    )
+    def get(self, request, pk: int):
+        account = account_in_request(request, pk)
+        return Response(AccountDetailSerializer(selectors.account_overview(account, with_performance=True)).data)
+
+
+class AccountResetApi(APIView):
+    @extend_schema(
+        summary="Reset an account: cancel its working orders, restore its starting balances, start a new period",
+        operation_id="accounts_reset",
+        request=None,
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OpenApiResponse(AccountDetailSerializer, description="The account in its new period."),
+            400: OpenApiResponse(FieldErrorsSerializer, description="The account cannot be reset (external)."),
+            404: NO_SUCH_ACCOUNT,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="An order's outcome is not known yet (sync first), or one was placed meanwhile.",
+            ),
+            503: VENUE_UNAVAILABLE,
+        },
+        description="The orders, trades and P&L of earlier periods stay readable. Needs the "
+        "`papertrading.change_paperorder` permission (it cancels orders).",
+    )
+    def post(self, request, pk: int):
+        account = account_in_request(request, pk)
+        require_permission(request, "papertrading.change_paperorder")
+        account = services.reset_account(
+            account=account, actor=request.user.get_username(), source=OrderEvent.Source.API
+        )
+        return Response(AccountDetailSerializer(selectors.account_overview(account, with_performance=True)).data)
+
+
+class AccountKeyListCreateApi(APIView):
+    @extend_schema(
+        summary="The account's API keys, newest first (prefix, name, dates; never the key)",
+        responses={200: ApiKeySerializer(many=True), 404: NO_SUCH_ACCOUNT},
+    )
+    def get(self, request, pk: int):
+        account = account_in_request(request, pk)
+        keys = account.api_keys.select_related("created_by").order_by("-created_at", "-id")
+        return Response(ApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(
+        summary="Issue another API key for the account",
+        request=KeyCreateSerializer,
+        responses={
+            201: OpenApiResponse(IssuedKeySerializer, description="The key, shown in this answer only."),
+            400: INVALID_INPUT,
+            404: NO_SUCH_ACCOUNT,
+        },
+        description="Needs the user's own token or session: an account's API key is refused with 403.",
+    )
+    def post(self, request, pk: int):
+        account = account_in_request(request, pk)
+        refuse_account_key(request, "issue keys")
+        serializer = KeyCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = issue_api_key(account, name=serializer.validated_data["name"], created_by=request.user)
+        body = IssuedKeySerializer(issued.key, context={"raw_key": issued.raw}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AccountKeyRevokeApi(APIView):
+    @extend_schema(
+        summary="Revoke an API key: it answers 401 from now on",
+        operation_id="accounts_keys_revoke",
+        responses={
+            200: OpenApiResponse(ApiKeySerializer, description="The key, with `revoked_at`."),
+            404: OpenApiResponse(ErrorSerializer, description="No such account or key."),
+        },
+        description="Revoking a revoked key changes nothing. Needs the user's own token or session: an account's "
+        "API key is refused with 403.",
+    )
+    def delete(self, request, pk: int, key_id: int):
+        account = account_in_request(request, pk)
+        key = get_object_or_404(account.api_keys, pk=key_id)
+        refuse_account_key(request, "revoke keys")
+        return Response(ApiKeySerializer(revoke_api_key(key)).data)
+
+
+class LeaderboardApi(APIView):
+    @extend_schema(
+        summary="Every account's return, P&L, fees, drawdown, Sharpe ratio and win rate, best return first",
+        responses=LeaderboardEntrySerializer(many=True),
+        description="Open to anyone signed in; the figures only (balances, positions and orders stay with each "
+        "account's owner). Each account lists its agents, with the line for what no agent decided.",
+    )
+    def get(self, request):
+        return Response(LeaderboardEntrySerializer(selectors.account_leaderboard(request.user), many=True).data)
