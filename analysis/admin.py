@@ -5,8 +5,19 @@ from .models import AnalysisRun, PriceSample
 
 @admin.register(AnalysisRun)
 class AnalysisRunAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "agent", "symbol", "decision", "quantity", "status", "error_code", "reason"]
-    list_filter = ["status", "decision", "agent", "symbol", "mode"]
+    list_display = [
+        "created_at",
+        "account",
+        "agent",
+        "symbol",
+        "decision",
+        "quantity",
+        "status",
+        "error_code",
+        "reason",
+    ]
+    list_filter = ["account", "status", "decision", "agent", "symbol", "mode"]
+    list_select_related = ["account"]
     search_fields = ["=run_id", "agent", "rationale"]
     date_hierarchy = "created_at"
 

@@ -3,18 +3,32 @@ from contextlib import suppress
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import reconciliation
+from . import allocation, reconciliation, services
+from .accounts import revoke_api_key
 from .balances import adjust_balance
-from .errors import PaperTradingError
-from .models import BalanceAdjustment, MarketPrice, OrderEvent, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
+from .errors import PaperTradingError, VenueUnavailable
+from .models import (
+    Account,
+    ApiKey,
+    BalanceAdjustment,
+    MarketPrice,
+    OrderEvent,
+    OrderFill,
+    PaperOrder,
+    SimulatedBalance,
+    SymbolRule,
+    Venue,
+)
+from .money import format_decimal
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -120,10 +134,12 @@ class PaperOrderAdmin(admin.ModelAdmin):
         "status",
         "executed_quantity",
         "venue",
+        "account",
         "placed_by",
         "last_synced_at",
     ]
     list_filter = [
+        "account",
         "status",
         OutcomeUnknownFilter,
         StaleFilter,
@@ -136,7 +152,7 @@ class PaperOrderAdmin(admin.ModelAdmin):
     ]
     search_fields = ["client_order_id", "=binance_order_id", "=run_id"]
     date_hierarchy = "created_at"
-    list_select_related = ["placed_by"]
+    list_select_related = ["placed_by", "account"]
     inlines = [OrderFillInline, OrderEventInline]
     actions = ["show_differences", "sync_selected_orders", "resolve_unknown_orders", "cancel_selected_orders"]
 
@@ -331,3 +347,193 @@ class SymbolRuleAdmin(admin.ModelAdmin):
 class MarketPriceAdmin(admin.ModelAdmin):
     list_display = ["symbol", "price", "source", "updated_at"]
     readonly_fields = ["symbol", "price", "source", "sequence", "updated_at"]
+
+
+# --- accounts and their keys ---------------------------------------------------------------------------------
+
+
+class AccountBalanceInline(ReadOnlyInline):
+    model = SimulatedBalance
+    verbose_name = "balance"
+    fields = readonly_fields = ["asset", "free", "locked", "updated_at"]
+
+
+class AccountApiKeyInline(ReadOnlyInline):
+    model = ApiKey
+    verbose_name = "API key"
+    # Never the hash: a key is recognised by its prefix, and the key itself was shown once, when it was issued.
+    fields = readonly_fields = ["prefix", "name", "created_by", "created_at", "last_used_at", "revoked_at"]
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "owner",
+        "venue",
+        "period",
+        "period_started_at",
+        "holdings",
+        "active_keys",
+        "is_default",
+        "is_external",
+    ]
+    list_filter = ["venue", "is_external", "is_default", "owner"]
+    search_fields = ["name", "owner__username"]
+    list_select_related = ["owner"]
+    fields = [
+        "name",
+        "owner",
+        "venue",
+        "starting_balances",
+        "period",
+        "period_started_at",
+        "is_default",
+        "is_external",
+        "created_at",
+    ]
+    readonly_fields = fields
+    inlines = [AccountBalanceInline, AccountApiKeyInline]
+    actions = ["reset_selected_accounts"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("balances", Prefetch("api_keys", ApiKey.objects.filter(revoked_at__isnull=True)))
+        )
+
+    @admin.display(description="balances (free + locked)")
+    def holdings(self, account) -> str:
+        held = [f"{b.asset} {format_decimal(b.free + b.locked)}" for b in account.balances.all() if b.free or b.locked]
+        return ", ".join(held) or "—"
+
+    @admin.display(description="active keys")
+    def active_keys(self, account) -> str:
+        return ", ".join(f"{key.prefix}…" for key in account.api_keys.all()) or "—"
+
+    # Accounts open through the desk and the API, which give them their balances and opening positions; the
+    # admin reads them and resets them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_reset_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Reset the selected accounts", permissions=["reset"])
+    def reset_selected_accounts(self, request, queryset):
+        accounts = list(queryset.order_by("id"))
+        if "apply" not in request.POST:
+            working = dict(
+                PaperOrder.objects.filter(account__in=accounts, status__in=PaperOrder.WORKING_STATUSES)
+                .values("account")
+                .annotate(count=Count("id"))
+                .values_list("account", "count")
+            )
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Reset accounts",
+                "rows": [{"account": account, "working": working.get(account.pk, 0)} for account in accounts],
+            }
+            return TemplateResponse(request, "admin/papertrading/account/reset.html", context)
+        actor = request.user.get_username()
+        for account in accounts:
+            try:
+                account = services.reset_account(account=account, actor=actor, source=OrderEvent.Source.ADMIN)
+            except PaperTradingError as exc:
+                self.message_user(request, f"{account.name}: not reset. {exc.message}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"{account.name}: reset to its starting balances; period {account.period} has started.",
+                    messages.SUCCESS,
+                )
+        return None
+
+    # --- the testnet allocation ----------------------------------------------------------------------------
+    def get_urls(self):
+        return [
+            path(
+                "allocation/",
+                self.admin_site.admin_view(self.allocation_view),
+                name=f"{self.opts.app_label}_{self.opts.model_name}_allocation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def allocation_view(self, request):
+        """Per asset: what the testnet account holds, what the desk's accounts were given, and the rest."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows, problem = [], ""
+        if settings.PAPER_TRADING_MODE != Venue.TESTNET:
+            problem = (
+                "The desk runs on the simulator: each account's balances are its own and no exchange account "
+                "backs them, so there is nothing to allocate."
+            )
+        else:
+            try:
+                rows = allocation.allocation_rows()
+            except VenueUnavailable as exc:
+                problem = f"The testnet cannot be asked now: {exc.message}"
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Testnet allocation",
+            "rows": rows,
+            "differing": sum(1 for row in rows if row.differs),
+            "problem": problem,
+            "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
+        }
+        return TemplateResponse(request, "admin/papertrading/account/allocation.html", context)
+
+
+class KeyStateFilter(FlagFilter):
+    title = "state"
+    parameter_name = "revoked"
+    yes_label, no_label = "Revoked", "Active"
+
+    def condition(self) -> Q:
+        return Q(revoked_at__isnull=False)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "name", "account", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [KeyStateFilter, "account"]
+    list_select_related = ["account", "created_by"]
+    # Never the hash (nor a search on it): a key is told by its prefix.
+    search_fields = ["prefix", "name", "account__name"]
+    fields = readonly_fields = ["prefix", "name", "account", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected_keys"]
+
+    # Keys are issued through the API, which shows the key once; the admin only reads and revokes them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Revoke the selected keys", permissions=["revoke"])
+    def revoke_selected_keys(self, request, queryset):
+        revoked, already = [], []
+        for key in queryset.order_by("id"):
+            (already if key.revoked_at else revoked).append(key.prefix)
+            revoke_api_key(key)
+        if revoked:
+            self.message_user(request, f"Revoked {len(revoked)} key(s): {', '.join(revoked)}.", messages.SUCCESS)
+        if already:
+            self.message_user(request, f"Already revoked: {', '.join(already)}.", messages.INFO)

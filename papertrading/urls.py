@@ -7,6 +7,7 @@ app_name = "papertrading"
 urlpatterns = [
     path("", views.desk, name="desk"),
     path("account/", views.account, name="account"),
+    path("account/choose/", views.choose_account, name="choose_account"),
     path("orders/", views.orders, name="orders"),
     path("orders/new/", views.order_form, name="order_form"),
     path("orders/sync/", views.sync_orders, name="sync"),

@@ -12,15 +12,16 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import trigger_client_event
+from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from . import selectors, services
+from . import acting, selectors, services
 from .acting import request_account
 from .descriptions import describe_fill, describe_placed
 from .errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
 from .forms import OrderForm
-from .models import OrderEvent, PaperOrder, Venue
+from .models import Account, OrderEvent, PaperOrder, Venue
 from .prices import is_stale
 from .tables import TableState, orders_table
 
@@ -36,8 +37,17 @@ def poll_seconds() -> int:
 # --- context builders (reads) -------------------------------------------------------------------------------
 
 
+def acting_account(request) -> tuple[Account | None, PaperTradingError | None]:
+    """The account the page acts as, or (None, why) when the user has none yet and none can be opened now (the
+    testnet is unreachable): the page still draws and says why."""
+    try:
+        return request_account(request), None
+    except PaperTradingError as exc:
+        return None, exc
+
+
 def account_context(request) -> dict:
-    account = request_account(request)
+    account, problem = acting_account(request)
     status = selectors.venue_status()
     context = {
         "mode": status.venue,
@@ -52,6 +62,8 @@ def account_context(request) -> dict:
         "poll_seconds": poll_seconds(),
     }
     try:
+        if problem is not None:
+            raise problem  # reported like a balances read that failed
         _, balances = selectors.account_balances(account)
     except VenueUnavailable as exc:
         context.update(venue_error=exc.message, retry_after=exc.retry_after)
@@ -64,8 +76,11 @@ def account_context(request) -> dict:
 
 
 def orders_context(request, state: TableState, *, since: int | None = None) -> dict:
-    account = request_account(request)
-    orders = selectors.open_order_list(account) if state.show == "open" else selectors.order_list(account)
+    account, _ = acting_account(request)
+    if account is None:
+        orders = PaperOrder.objects.none()
+    else:
+        orders = selectors.open_order_list(account) if state.show == "open" else selectors.order_list(account)
     return {
         **orders_table(orders, state, since=selectors.latest_event_id() if since is None else since),
         "poll_seconds": poll_seconds(),
@@ -111,6 +126,15 @@ def desk_url(query: str = "") -> str:
     return f"{url}?{query}" if query else url
 
 
+def safe_next(request, default: str) -> str:
+    """`next` from the form when it is a path on this site, else `default` (never an open redirect)."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    # No allowed hosts: only a URL without a scheme or host passes, so `//evil.example` and `https://…` do not.
+    if target.startswith("/") and url_has_allowed_host_and_scheme(target, allowed_hosts=None):
+        return target
+    return default
+
+
 def require_perm(request, perm: str) -> None:
     if not request.user.has_perm(perm):
         raise PermissionDenied
@@ -130,8 +154,11 @@ def announce_fills(request, *, since: int, until: int) -> None:
     Fills the page itself caused were already reported by the page's own answer, so only the matcher's and
     sync's fills are announced.
     """
+    account, _ = acting_account(request)
+    if account is None:
+        return
     events = selectors.fill_event_list(
-        account=request_account(request), after=since, until=until, excluding_sources=(OrderEvent.Source.PAGE,)
+        account=account, after=since, until=until, excluding_sources=(OrderEvent.Source.PAGE,)
     )
     for event in events:
         messages.success(request, describe_fill(event.order, to_status=event.to_status))
@@ -155,6 +182,19 @@ def account(request):
     if not request.htmx:
         return render(request, DESK_TEMPLATE, desk_context(request))
     return render_fragment(request, "papertrading/partials/account.html", account_context(request))
+
+
+@login_required
+@require_POST
+def choose_account(request):
+    """The header's account switcher: act as another of the user's accounts (staff: any), then go back."""
+    account = acting.choose_account(request, request.POST.get("account"))
+    messages.info(request, f"Now acting as {account.name}.")
+    target = safe_next(request, desk_url())
+    # Every panel on the page belongs to the account, so htmx reloads the whole page rather than swapping one.
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
 
 
 @login_required

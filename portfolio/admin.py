@@ -15,8 +15,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
-    list_display = ["executed_at", "side", "symbol", "quantity", "price", "fee", "fee_asset", "realized_pnl", "agent"]
-    list_filter = ["side", "source", "symbol", "agent"]
+    list_display = [
+        "executed_at",
+        "account",
+        "period",
+        "side",
+        "symbol",
+        "quantity",
+        "price",
+        "fee",
+        "fee_asset",
+        "realized_pnl",
+        "agent",
+    ]
+    list_filter = ["account", "period", "side", "source", "symbol", "agent"]
+    list_select_related = ["account"]
     search_fields = ["=run_id", "agent", "symbol"]
     raw_id_fields = ["order", "fill"]
     date_hierarchy = "executed_at"
@@ -24,10 +37,34 @@ class TradeAdmin(ReadOnlyAdmin):
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
-    list_display = ["symbol", "quantity", "average_cost", "cost_basis", "realized_pnl", "fees_paid", "trade_count"]
+    list_display = [
+        "account",
+        "period",
+        "symbol",
+        "quantity",
+        "average_cost",
+        "cost_basis",
+        "realized_pnl",
+        "fees_paid",
+        "trade_count",
+    ]
+    list_filter = ["account", "symbol"]
+    list_select_related = ["account"]
 
 
 @admin.register(EquitySnapshot)
 class EquitySnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["taken_at", "equity", "cash", "market_value", "realized_pnl", "unrealized_pnl", "total_pnl"]
+    list_display = [
+        "taken_at",
+        "account",
+        "period",
+        "equity",
+        "cash",
+        "market_value",
+        "realized_pnl",
+        "unrealized_pnl",
+        "total_pnl",
+    ]
+    list_filter = ["account", "period"]
+    list_select_related = ["account"]
     date_hierarchy = "taken_at"
