@@ -5,10 +5,11 @@ header names (API) or the one chosen with the account switcher (pages), when the
 the user's own default account. An account the user may not act as answers 404, like one that does not exist.
 """
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from . import services
-from .accounts import visible_account
+from .accounts import accounts_visible_to, visible_account
 from .models import Account, ApiKey
 
 ACCOUNT_HEADER = "HTTP_X_ACCOUNT"
@@ -31,6 +32,24 @@ def request_account(request) -> Account:
         account = _chosen(request) or services.default_account_for(request.user)
     request._paper_account = account
     return account
+
+
+def visible_accounts(request) -> QuerySet[Account]:
+    """The accounts a request may see and act on: with an API key, the key's own account alone; otherwise the
+    user's own accounts (staff: every account)."""
+    auth = getattr(request, "auth", None)
+    if isinstance(auth, ApiKey):
+        return Account.objects.select_related("owner").filter(pk=auth.account_id)
+    return accounts_visible_to(request.user)
+
+
+def account_in_request(request, account_id) -> Account:
+    """The account `account_id` if the request may act on it; Http404 otherwise, like an account that does not
+    exist."""
+    try:
+        return visible_accounts(request).get(pk=int(account_id))
+    except (Account.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such account.") from None
 
 
 def choose_account(request, account_id) -> Account:

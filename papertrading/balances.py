@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, Count, F, Subquery, Value, When
+from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from .models import Account, BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
@@ -155,18 +156,23 @@ def move_free_amounts(account_id: int, deltas: dict[str, Decimal], *, needs: dic
         return Case(*whens, default=Value(ZERO, output_field=field), output_field=field)
 
     rows = SimulatedBalance.objects.filter(account_id=account_id, asset__in=list(deltas))
-    moved = rows.filter(free__gte=by_asset(needs)).update(free=F("free") + by_asset(deltas), updated_at=timezone.now())
-    if moved == len(deltas):
-        return
-    present = set(rows.values_list("asset", flat=True))
-    missing = set(deltas) - present
-    if not missing or moved < len(present):
+    # Only when the statement itself sees every row: a balance another transaction opens meanwhile is invisible to
+    # it, and a partial move could not tell that row from a short one. Then nothing moves, and it is tried again.
+    every_row = Exact(Subquery(rows.order_by().values("account_id").annotate(n=Count("pk")).values("n")), len(deltas))
+
+    def move() -> int:
+        return rows.filter(every_row, free__gte=by_asset(needs)).update(
+            free=F("free") + by_asset(deltas), updated_at=timezone.now()
+        )
+
+    moved = move()
+    if not moved:
+        # A balance was missing (perhaps opened since by another transaction), or every one is short: open what
+        # is missing and try once more.
+        open_missing_balances(account_id, *sorted(set(deltas) - set(rows.values_list("asset", flat=True))))
+        moved = move()
+    if moved < len(deltas):
         raise InsufficientBalance(*sorted(deltas))
-    # Every row there moved; the missing ones are new: open them and move them too.
-    open_missing_balances(account_id, *sorted(missing))
-    move_free_amounts(
-        account_id, {asset: deltas[asset] for asset in missing}, needs={asset: needs[asset] for asset in missing}
-    )
 
 
 def open_missing_balances(account_id: int, *assets: str) -> None:
@@ -239,6 +245,8 @@ def check_balances(accounts: Iterable[Account] | None = None) -> list[BalanceDri
     rules = {rule.symbol: rule for rule in SymbolRule.objects.all()}
     drifts = []
     for account in accounts:
+        if account.is_external:
+            continue  # it holds no balances: its orders were paid from what no desk account holds on the exchange
         drifts += _check_account(account, rules)
     return drifts
 
@@ -262,12 +270,13 @@ def _check_account(account: Account, rules: dict[str, SymbolRule]) -> list[Balan
         add(totals, rule.base_asset, sign * fill.quantity)
         add(totals, rule.quote_asset, -sign * quote_amount)
         add(totals, fill.commission_asset, -fill.commission)
-    working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.WORKING_STATUSES)
+    working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.OPEN_STATUSES)
     for order in working.iterator():
         if order.venue == Venue.SIMULATION:
             add(locked, *reservation(order, rules[order.symbol]))
         elif order.locked_amount:
-            # A testnet order holds what was reserved when it was sent, less what its fills released.
+            # A testnet order (working, or sent with its outcome unknown) holds what was reserved when it was sent,
+            # less what its fills released.
             add(locked, order.locked_asset, order.locked_amount)
 
     stored = {balance.asset: balance for balance in SimulatedBalance.objects.filter(account=account)}

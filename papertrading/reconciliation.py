@@ -239,11 +239,11 @@ def cancel_selected_orders(order_ids: Iterable[int], actor: str = "") -> list[Or
     """
     order_ids = sorted({int(pk) for pk in order_ids})
     _check_selection(order_ids)
-    venues = dict(PaperOrder.objects.filter(pk__in=order_ids).values_list("pk", "venue"))
+    orders = {order.pk: order for order in PaperOrder.objects.filter(pk__in=order_ids).select_related("account")}
     unavailable: dict[str, str] = {}
     outcomes = []
     for pk in order_ids:
-        venue = venues.get(pk)
+        venue = orders[pk].venue if pk in orders else None
         if venue is None:
             outcomes.append(OrderOutcome(pk, False, f"Order {pk} no longer exists."))
             continue
@@ -251,7 +251,7 @@ def cancel_selected_orders(order_ids: Iterable[int], actor: str = "") -> list[Or
             outcomes.append(OrderOutcome(pk, False, f"Order {pk} not attempted: {unavailable[venue]}"))
             continue
         try:
-            order = cancel_order(order_id=pk, source=OrderEvent.Source.ADMIN, actor=actor)
+            order = cancel_order(account=orders[pk].account, order_id=pk, source=OrderEvent.Source.ADMIN, actor=actor)
         except OrderNotWorking as exc:
             outcomes.append(OrderOutcome(pk, False, exc.message))
         except OrderRejected as exc:

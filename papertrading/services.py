@@ -301,8 +301,17 @@ def open_account(
     taken name or unreadable balances, having written nothing.
     """
     venue = venue or settings.PAPER_TRADING_MODE
-    name = accounts.check_name(owner, name)
-    balances = accounts.parse_starting_balances(starting_balances)
+    errors: dict[str, list[str]] = {}
+    try:
+        name = accounts.check_name(owner, name)
+    except accounts.AccountInputError as error:
+        errors |= error.errors
+    try:
+        balances = accounts.parse_starting_balances(starting_balances)
+    except accounts.AccountInputError as error:
+        errors |= error.errors
+    if errors:  # every field's problem at once, as the order checks report theirs
+        raise accounts.AccountInputError(errors)
     if venue == Venue.TESTNET:
         check_allocation(balances)
     return accounts.create_account(
@@ -346,20 +355,37 @@ def default_account_for(user) -> Account:
     account = accounts.stored_default_account(user)
     if account is not None:
         return account
+    starting = None
+    if settings.PAPER_TRADING_MODE == Venue.TESTNET:
+        # On the testnet the default balances are capped at what no other account has taken, so a user's first
+        # request never fails for an allocation they did not ask for (VenueUnavailable when it cannot be asked).
+        free = unallocated_balances()
+        starting = {
+            asset: str(min(Decimal(amount), max(free.get(asset, Decimal("0")), Decimal("0"))))
+            for asset, amount in settings.SIMULATOR_STARTING_BALANCES.items()
+        }
     try:
         with transaction.atomic():
-            return open_account(owner=user, name=f"{user.get_username()}'s desk", is_default=True)
+            return open_account(
+                owner=user, name=f"{user.get_username()}'s desk", starting_balances=starting, is_default=True
+            )
     except (IntegrityError, accounts.AccountInputError):
         # Opened by a concurrent request, or the name is taken by an account the user made: fall back to it.
-        return accounts.stored_default_account(user) or user.paper_accounts.order_by("id").first()
+        account = accounts.stored_default_account(user) or user.paper_accounts.order_by("id").first()
+        if account is None:
+            raise  # none to fall back to (say, the testnet cannot fund it): never act as no account
+        return account
 
 
 def reset_account(*, account: Account, actor: str = "", source: str = OrderEvent.Source.API) -> Account:
     """Cancel the account's working orders, restore its starting balances, close the book and start a new P&L
     period. Orders, fills and the ledger of earlier periods stay readable.
 
-    Refused (OrderNotWorking, 409) while an order's outcome is unknown: sync must settle it first.
+    Refused (OrderNotWorking, 409) while an order's outcome is unknown: sync must settle it first; refused
+    (AccountInputError) for the external account, whose orders were placed by someone else on the exchange.
     """
+    if account.is_external:
+        raise accounts.AccountInputError({"account": ["The external account holds others' orders; it has no reset."]})
     if account.orders.filter(status=PaperOrder.Status.UNKNOWN).exists():
         raise OrderNotWorking("An order's outcome is not known yet; sync the account, then reset it.")
     for order in account.orders.filter(status__in=PaperOrder.WORKING_STATUSES).order_by("id"):

@@ -1,8 +1,10 @@
 """The demo agents on fixed price series: each strategy's vote, the consensus, and a round that trades."""
 
 from decimal import Decimal as D
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 
 from analysis.agents import CONSENSUS_AGENT, MeanReversion, MovingAverageCrossover, Vote, consensus
 from analysis.models import AnalysisRun, PriceSample
@@ -65,33 +67,81 @@ def feed(market, prices):
         market.set("BTCUSDT", price)
 
 
-def test_a_round_buys_on_an_up_trend_holds_while_long_and_sells_on_the_down_trend(market):
+def test_a_round_buys_on_an_up_trend_holds_while_long_and_sells_on_the_down_trend(market, demo_agent_accounts):
     PriceSample.objects.all().delete()  # forget the fixture's opening prices
     feed(market, STEP_UP)
+    trend, consensus_account = demo_agent_accounts["ma-crossover"], demo_agent_accounts[CONSENSUS_AGENT]
 
     outcome = run_demo_agents.apply().get()
 
-    run = AnalysisRun.objects.get()
+    # The trend follower votes BUY, mean reversion HOLD, so the consensus is BUY: each buyer in its own account.
+    assert AnalysisRun.objects.count() == 2
+    run, trend_run = AnalysisRun.objects.get(agent=CONSENSUS_AGENT), AnalysisRun.objects.get(agent="ma-crossover")
     assert (run.agent, run.symbol, run.decision, run.status) == (CONSENSUS_AGENT, "BTCUSDT", "BUY", "executed")
+    assert (trend_run.agent, trend_run.decision, trend_run.status) == ("ma-crossover", "BUY", "executed")
+    assert (run.account, trend_run.account) == (consensus_account, trend)
     # 500 USDT at 68500 = 0.0072992... BTC, snapped down to the 0.00001 lot: 0.00729.
     assert (run.quote_amount, run.quantity) == (D("500"), D("0.00729"))
     assert [v["agent"] for v in run.signals] == ["ma-crossover", "mean-reversion"]
-    assert PaperOrder.objects.get().run_id == run.run_id
-    assert "executed" in outcome["BTCUSDT"]
+    assert [v["agent"] for v in trend_run.signals] == ["ma-crossover"]
+    assert PaperOrder.objects.get(account=consensus_account).run_id == run.run_id
+    assert "executed" in outcome[f"{CONSENSUS_AGENT} BTCUSDT"] and "executed" in outcome["ma-crossover BTCUSDT"]
+    assert "nothing to do" in outcome["mean-reversion BTCUSDT"]
     # Other symbols have one sample each: no votes, no runs.
-    assert "nothing to do" in outcome["ETHUSDT"]
+    assert "nothing to do" in outcome[f"{CONSENSUS_AGENT} ETHUSDT"]
 
-    run_demo_agents.apply()  # still up: the agent already holds BTC, so it posts nothing
-    assert AnalysisRun.objects.count() == 1
+    run_demo_agents.apply()  # still up: the agents already hold BTC, so they post nothing
+    assert AnalysisRun.objects.count() == 2
 
     feed(market, STEP_DOWN[10:])
     run_demo_agents.apply()
 
-    sell = AnalysisRun.objects.get(decision="SELL")
+    sell = AnalysisRun.objects.get(agent=CONSENSUS_AGENT, decision="SELL")
     # Bought 0.00729 less the 0.00000729 fee = 0.00728271; sells what fills the lot grid: 0.00728.
     assert (sell.status, sell.quantity) == ("executed", D("0.00728"))
-    assert Trade.objects.filter(agent=CONSENSUS_AGENT).count() == 2
-    assert Position.objects.get(symbol="BTCUSDT").quantity == D("0.00000271")
+    assert AnalysisRun.objects.get(agent="ma-crossover", decision="SELL").status == "executed"
+    assert Trade.objects.filter(account=consensus_account, agent=CONSENSUS_AGENT).count() == 2
+    # The 1 BTC the account opened with is not the agent's to sell: it keeps that, and the fee's dust.
+    assert Position.objects.get(account=consensus_account, symbol="BTCUSDT").quantity == D("1.00000271")
+    assert not AnalysisRun.objects.filter(account=demo_agent_accounts["mean-reversion"]).exists()
+
+
+def test_an_agent_without_an_account_sits_the_round_out(market, demo_agent_accounts):
+    PriceSample.objects.all().delete()
+    feed(market, STEP_UP)
+    demo_agent_accounts["ma-crossover"].delete()
+
+    outcome = run_demo_agents.apply().get()
+
+    assert not any(key.startswith("ma-crossover ") for key in outcome)
+    assert list(AnalysisRun.objects.values_list("agent", "decision")) == [(CONSENSUS_AGENT, "BUY")]
+
+
+def test_the_command_prints_one_line_per_agent_and_symbol(market, demo_agent_accounts):
+    from papertrading.selectors import tradable_symbol_rules
+
+    PriceSample.objects.all().delete()
+    feed(market, STEP_UP)
+    out = StringIO()
+
+    call_command("run_demo_agents", stdout=out)
+
+    lines = out.getvalue().splitlines()
+    symbols = [rule.symbol for rule in tradable_symbol_rules()]
+    assert len(lines) == 3 * len(symbols)
+    assert {line.split(":")[0] for line in lines} == {f"{a} {s}" for a in demo_agent_accounts for s in symbols}
+    assert next(line for line in lines if line.startswith(f"{CONSENSUS_AGENT} BTCUSDT: BUY: run ")).endswith(
+        " executed"
+    )
+
+
+def test_the_command_says_when_no_demo_agent_has_an_account(market):
+    out = StringIO()
+
+    call_command("run_demo_agents", stdout=out)
+
+    assert out.getvalue() == "No demo agent has an account yet: run bootstrap_demo first.\n"
+    assert not AnalysisRun.objects.exists()
 
 
 def test_task_does_nothing_when_demo_agents_are_disabled(market, settings):
@@ -102,18 +152,20 @@ def test_task_does_nothing_when_demo_agents_are_disabled(market, settings):
     assert not AnalysisRun.objects.exists()
 
 
-def test_what_an_agent_holds_is_exact_whatever_the_database_adds_with(db):
+def test_what_an_agent_holds_is_exact_whatever_the_database_adds_with(demo_agent_accounts):
     from django.utils import timezone
 
     from analysis.agents import held_by_agent
     from portfolio.services import record_trade
 
+    account = demo_agent_accounts[CONSENSUS_AGENT]
     for quantity in ("0.1", "0.2", "0.000337"):
         record_trade(
-            symbol="BTCUSDT", side="BUY", quantity=D(quantity), price=D("100"), fee=D("0"),
-            fee_asset="USDT", source="direct", executed_at=timezone.now(), agent="demo-consensus",
+            account=account, symbol="BTCUSDT", side="BUY", quantity=D(quantity), price=D("100"), fee=D("0"),
+            fee_asset="USDT", source="direct", executed_at=timezone.now(), agent=CONSENSUS_AGENT,
         )  # fmt: skip
 
-    held = held_by_agent("demo-consensus", "BTCUSDT")
+    held = held_by_agent(account, CONSENSUS_AGENT, "BTCUSDT")
 
+    # The account's opening BTC is nobody's: only the agent's own trades count.
     assert held == D("0.300337") and held.as_tuple().exponent >= -8

@@ -8,9 +8,15 @@ from django.db import connection
 
 from analysis.models import AnalysisRun
 from papertrading.models import PaperOrder, SimulatedBalance
+from papertrading.services import open_account
 from portfolio.models import Position, Trade
 
 URL = "/api/analysis/runs"
+
+
+def traded():
+    """The ledger's rows of trading: the opening trades (what an account started with) left out."""
+    return Trade.objects.exclude(source=Trade.Source.OPENING)
 
 
 def post(client, **data):
@@ -21,7 +27,7 @@ def post(client, **data):
 # --- paper trading on, simulation ---------------------------------------------------------------------------
 
 
-def test_buy_in_simulation_places_a_market_order_linked_to_the_run_and_books_its_fill(agent_api, market):
+def test_buy_in_simulation_places_a_market_order_linked_to_the_run_and_books_its_fill(agent_api, agent_account, market):
     response = post(agent_api, quantity="0.01", confidence="0.8", rationale="breakout")
 
     assert response.status_code == 201, response.data
@@ -33,11 +39,13 @@ def test_buy_in_simulation_places_a_market_order_linked_to_the_run_and_books_its
     assert order.run_id == run.run_id and order.order_type == "MARKET" and order.status == "FILLED"
     assert [o["id"] for o in body["orders"]] == [order.pk]
     # Market 68000 plus 0.05 % slippage = 68034.00; fee 0.1 % of 0.01 BTC = 0.00001 BTC.
-    trade = Trade.objects.get()
+    assert run.account == order.account == agent_account
+    trade = traded().get()
     assert (trade.price, trade.fee, trade.fee_asset) == (Decimal("68034.00"), Decimal("0.00001"), "BTC")
     assert (trade.run_id, trade.agent, trade.fill_id) == (run.run_id, "momentum-1", order.fills.get().pk)
-    position = Position.objects.get(symbol="BTCUSDT")
-    assert (position.quantity, position.cost_basis) == (Decimal("0.00999"), Decimal("680.34"))
+    # On top of the 1 BTC the account opened with at 68000: 0.00999 BTC for 680.34.
+    position = Position.objects.get(account=agent_account, symbol="BTCUSDT")
+    assert (position.quantity, position.cost_basis) == (Decimal("1.00999"), Decimal("68680.34"))
     assert body["pnl"]["trade_count"] == 1
     # Marked at the market (68000): 0.00999 x 68000 = 679.32, paid 680.34 -> -1.02.
     assert Decimal(body["pnl"]["pnl"]) == Decimal("-1.02")
@@ -61,20 +69,22 @@ def test_quote_amount_is_converted_at_the_fill_price_and_snapped_down_to_the_lot
 @pytest.mark.parametrize(
     ("symbol", "quote_amount"), [("ETHUSDT", "35"), ("BTCUSDT", "1000"), ("BTCUSDT", "5000"), ("SOLUSDT", "12.5")]
 )
-def test_quote_amount_never_spends_more_than_asked(agent_api, market, symbol, quote_amount):
-    agent_api.get("/api/paper-trading/account")  # open the account
-    usdt_before = SimulatedBalance.objects.get(asset="USDT").free
+def test_quote_amount_never_spends_more_than_asked(agent_api, agent_account, market, symbol, quote_amount):
+    usdt = SimulatedBalance.objects.filter(account=agent_account, asset="USDT")
+    usdt_before = usdt.get().free
 
     response = post(agent_api, symbol=symbol, quote_amount=quote_amount)
 
     assert response.status_code == 201, response.data
-    spent = usdt_before - SimulatedBalance.objects.get(asset="USDT").free
+    spent = usdt_before - usdt.get().free
     fill = PaperOrder.objects.get().fills.get()
     assert spent == fill.quantity * fill.price
     assert 0 < spent <= Decimal(quote_amount)
 
 
-def test_sell_decision_books_realized_pnl_on_the_run(agent_api, market):
+def test_sell_decision_books_realized_pnl_on_the_run(agent_api, agent_user, market):
+    # An account with cash alone, so the buy below is the whole BTC book.
+    open_account(owner=agent_user, name="cash", starting_balances={"USDT": "100000"}, is_default=True)
     post(agent_api, quantity="0.01")
     market.set("BTCUSDT", "70000")
 
@@ -97,10 +107,10 @@ def test_hold_is_recorded_as_skipped_and_places_nothing(agent_api, market):
     assert response.status_code == 201
     assert response.data["status"] == "skipped" and response.data["orders"] == []
     assert AnalysisRun.objects.get().status == AnalysisRun.Status.SKIPPED
-    assert not PaperOrder.objects.exists() and not Trade.objects.exists()
+    assert not PaperOrder.objects.exists() and not traded().exists()
 
 
-def test_rejected_order_marks_the_run_failed_with_the_exchange_code_and_reason(agent_api, market):
+def test_rejected_order_marks_the_run_failed_with_the_exchange_code_and_reason(agent_api, agent_account, market):
     response = post(agent_api, quantity="100")  # 100 BTC = 6.8 million USDT; the account holds 100000
 
     # The run was recorded, so 201; its status says it failed and why.
@@ -113,8 +123,8 @@ def test_rejected_order_marks_the_run_failed_with_the_exchange_code_and_reason(a
     assert (run.status, run.error_code) == ("failed", -2010)
     assert (order.run_id, order.status, order.reject_code) == (run.run_id, "REJECTED", -2010)
     assert [o["status"] for o in response.data["orders"]] == ["REJECTED"]
-    assert not Trade.objects.exists()
-    usdt = SimulatedBalance.objects.get(asset="USDT")
+    assert not traded().exists()
+    usdt = SimulatedBalance.objects.get(account=agent_account, asset="USDT")
     assert (usdt.free, usdt.locked) == (Decimal("100000"), Decimal("0"))  # nothing moved or reserved
 
 
@@ -125,7 +135,7 @@ def test_repeated_run_id_returns_the_same_run_without_a_second_order(agent_api, 
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.data["run_id"] == run_id
-    assert AnalysisRun.objects.count() == 1 and PaperOrder.objects.count() == 1 and Trade.objects.count() == 1
+    assert AnalysisRun.objects.count() == 1 and PaperOrder.objects.count() == 1 and traded().count() == 1
 
 
 @pytest.mark.parametrize("data", [{"quantity": "0.01"}, {"decision": "HOLD"}])
@@ -140,7 +150,9 @@ def test_second_post_of_a_run_id_answers_200_with_the_same_run(agent_api, market
     assert AnalysisRun.objects.count() == 1
 
 
-def test_a_post_that_loses_the_insert_to_the_same_run_id_answers_200_and_places_nothing(agent_api, market):
+def test_a_post_that_loses_the_insert_to_the_same_run_id_answers_200_and_places_nothing(
+    agent_api, agent_account, market
+):
     """Another post stores the run_id after this one looked it up and before it inserts (the race, in order)."""
     run_id = uuid.uuid4()
     stored = []
@@ -149,7 +161,9 @@ def test_a_post_that_loses_the_insert_to_the_same_run_id_answers_200_and_places_
         result = execute(sql, params, many, context)
         if not stored and sql.startswith("SELECT") and "analysis_analysisrun" in sql:
             stored.append(
-                AnalysisRun.objects.create(run_id=run_id, agent="other-post", symbol="BTCUSDT", decision="BUY")
+                AnalysisRun.objects.create(
+                    account=agent_account, run_id=run_id, agent="other-post", symbol="BTCUSDT", decision="BUY"
+                )
             )
         return result
 
@@ -187,13 +201,15 @@ def test_invalid_decision_is_400_per_field_and_stores_no_run_and_no_order(agent_
     assert response.status_code == 400, response.data
     assert field in response.data, response.data
     assert not AnalysisRun.objects.exists()
-    assert not PaperOrder.objects.exists() and not Trade.objects.exists()
+    assert not PaperOrder.objects.exists() and not traded().exists()
 
 
 # --- paper trading off: a direct trade ----------------------------------------------------------------------
 
 
-def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_fee(agent_api, market, settings):
+def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_fee(
+    agent_api, agent_account, market, settings
+):
     settings.PAPER_TRADING_ENABLED = False
 
     response = post(agent_api, quantity="0.01")
@@ -202,7 +218,7 @@ def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_f
     assert response.data["status"] == "executed" and response.data["mode"] == "direct"
     assert response.data["orders"] == []
     assert not PaperOrder.objects.exists()
-    trade = Trade.objects.get()
+    trade = traded().get()
     # No slippage: the last price, 68000; fee 0.1 % of 0.01 BTC in BTC.
     assert (trade.source, trade.price, trade.fee, trade.fee_asset) == (
         "direct",
@@ -211,15 +227,16 @@ def test_with_paper_trading_off_a_buy_is_a_direct_trade_at_the_market_with_the_f
         "BTC",
     )
     assert (trade.run_id, trade.agent) == (AnalysisRun.objects.get().run_id, "momentum-1")
-    assert Position.objects.get(symbol="BTCUSDT").quantity == Decimal("0.00999")
+    # The 1 BTC the account opened with, and 0.00999 more.
+    assert Position.objects.get(account=agent_account, symbol="BTCUSDT").quantity == Decimal("1.00999")
     assert [t["id"] for t in response.data["trades"]] == [trade.pk]
     # The account paid like an instant fill: 680 USDT out, 0.00999 BTC in (the balance check runs after each test).
-    assert SimulatedBalance.objects.get(asset="USDT").free == Decimal("99320")
-    assert SimulatedBalance.objects.get(asset="BTC").free == Decimal("1.00999")
+    assert direct_balances(agent_account)["USDT"] == Decimal("99320")
+    assert direct_balances(agent_account)["BTC"] == Decimal("1.00999")
 
 
-def direct_balances() -> dict:
-    return dict(SimulatedBalance.objects.values_list("asset", "free"))
+def direct_balances(account) -> dict:
+    return dict(SimulatedBalance.objects.filter(account=account).values_list("asset", "free"))
 
 
 @pytest.mark.parametrize(
@@ -230,11 +247,10 @@ def direct_balances() -> dict:
     ],
 )
 def test_with_paper_trading_off_a_decision_the_account_cannot_pay_fails_and_moves_nothing(
-    agent_api, market, settings, decision
+    agent_api, agent_account, market, settings, decision
 ):
     settings.PAPER_TRADING_ENABLED = False
-    agent_api.get("/api/paper-trading/account")  # open the account
-    before = direct_balances()
+    before = direct_balances(agent_account)
 
     response = post(agent_api, **decision)
 
@@ -245,9 +261,9 @@ def test_with_paper_trading_off_a_decision_the_account_cannot_pay_fails_and_move
         -2010,
         "Account has insufficient balance for requested action.",
     )
-    assert not Trade.objects.exists() and not PaperOrder.objects.exists()
-    assert direct_balances() == before
-    assert all(amount >= 0 for amount in direct_balances().values())
+    assert not traded().exists() and not PaperOrder.objects.exists()
+    assert direct_balances(agent_account) == before
+    assert all(amount >= 0 for amount in direct_balances(agent_account).values())
 
 
 def test_with_paper_trading_off_a_decision_meets_the_same_filters_as_an_order(agent_api, market, settings):
@@ -259,7 +275,7 @@ def test_with_paper_trading_off_a_decision_meets_the_same_filters_as_an_order(ag
     assert response.data == {
         "quantity": ["Filter failure: MARKET_LOT_SIZE. Maximum quantity of a MARKET order is 120.5."]
     }
-    assert not AnalysisRun.objects.exists() and not Trade.objects.exists()
+    assert not AnalysisRun.objects.exists() and not traded().exists()
 
 
 # --- testnet (through `responses`) --------------------------------------------------------------------------
@@ -286,6 +302,9 @@ def test_buy_in_testnet_mode_sends_one_market_order_and_books_the_exchange_fills
         mock.add(responses.GET, f"{base}/api/v3/time", json={"serverTime": int(time.time() * 1000)})
         mock.add(responses.GET, f"{base}/api/v3/exchangeInfo", json=info)
         mock.add(responses.GET, f"{base}/api/v3/ticker/price", json={"symbol": "BTCUSDT", "price": "68000.00"})
+        # What the testnet account holds: opening the agent's account allocates its starting balances out of it.
+        held = [{"asset": a, "free": f, "locked": "0"} for a, f in (("USDT", "500000"), ("BTC", "5"), ("ETH", "50"))]
+        mock.add(responses.GET, f"{base}/api/v3/account", json={"balances": held})
 
         def order_callback(request):
             from urllib.parse import parse_qs, urlsplit
@@ -332,13 +351,15 @@ def test_buy_in_testnet_mode_sends_one_market_order_and_books_the_exchange_fills
     order = PaperOrder.objects.get()
     assert (order.venue, order.status, order.binance_order_id) == ("testnet", "FILLED", 777)
     assert order.run_id == AnalysisRun.objects.get().run_id
-    assert sorted(Trade.objects.values_list("price", "quantity")) == [
+    assert sorted(traded().values_list("price", "quantity")) == [
         (Decimal("68000.00"), Decimal("0.006")),
         (Decimal("68001.00"), Decimal("0.004")),
     ]
-    # 0.006 x 68000 + 0.004 x 68001 = 408 + 272.004 = 680.004 for 0.01 - 0.00001 fee = 0.00999 BTC.
-    position = Position.objects.get(symbol="BTCUSDT")
-    assert (position.quantity, position.cost_basis) == (Decimal("0.00999"), Decimal("680.004"))
+    assert order.account.venue == "testnet"
+    # 0.006 x 68000 + 0.004 x 68001 = 408 + 272.004 = 680.004 for 0.01 - 0.00001 fee = 0.00999 BTC, on top of the
+    # 1 BTC the account opened with at 68000.
+    position = Position.objects.get(account=order.account, symbol="BTCUSDT")
+    assert (position.quantity, position.cost_basis) == (Decimal("1.00999"), Decimal("68680.004"))
 
 
 # --- reads, auth and permissions ----------------------------------------------------------------------------
@@ -370,13 +391,15 @@ def test_list_filters_by_agent_symbol_decision_and_status(agent_api, market):
 def test_detail_shows_the_run_with_its_orders_and_outcome(agent_api, viewer_api, market):
     run_id = post(agent_api, quantity="0.01").data["run_id"]
 
-    response = viewer_api.get(f"{URL}/{run_id}")
+    response = agent_api.get(f"{URL}/{run_id}")
 
     assert response.status_code == 200
     assert response.data["run_id"] == run_id
     assert response.data["orders"][0]["status"] == "FILLED"
     assert response.data["trades"][0]["side"] == "BUY"
-    assert viewer_api.get(f"{URL}/{uuid.uuid4()}").status_code == 404
+    assert agent_api.get(f"{URL}/{uuid.uuid4()}").status_code == 404
+    # Another user's account has no such run: the same 404 as one that does not exist.
+    assert viewer_api.get(f"{URL}/{run_id}").status_code == 404
 
 
 def test_anonymous_requests_are_401(client, db):
@@ -400,7 +423,7 @@ def test_leaderboard_ranks_agents_by_pnl(agent_api, viewer_api, market):
     post(agent_api, agent="late", quantity="0.01")
     market.set("BTCUSDT", "70000")
 
-    response = viewer_api.get("/api/analysis/leaderboard")
+    response = agent_api.get("/api/analysis/leaderboard")
 
     assert response.status_code == 200
     # early: 0.00999 x 70000 - 680.34 = 699.30 - 680.34 = +18.96
@@ -409,3 +432,5 @@ def test_leaderboard_ranks_agents_by_pnl(agent_api, viewer_api, market):
         ("early", Decimal("18.96")),
         ("late", Decimal("8.955")),
     ]
+    # The leaderboard is of the account's own agents: the viewer's account has none.
+    assert viewer_api.get("/api/analysis/leaderboard").data == []

@@ -6,13 +6,23 @@ from decimal import Decimal as D
 import pytest
 
 from analysis.services import submit_decision
+from papertrading.services import default_account_for
 
 
 @pytest.fixture
-def runs(market, agent_user):
-    submit_decision(agent="alpha", symbol="BTCUSDT", decision="BUY", quantity=D("0.01"), posted_by=agent_user)
-    submit_decision(agent="beta", symbol="ETHUSDT", decision="HOLD", rationale="sideways <b>", posted_by=agent_user)
-    submit_decision(agent="beta", symbol="BTCUSDT", decision="BUY", quantity=D("100"), posted_by=agent_user)
+def viewer_account(viewer):
+    """The viewer's own account: what the viewer's pages show. Agents post into it (the viewer only reads)."""
+    return default_account_for(viewer)
+
+
+@pytest.fixture
+def runs(market, agent_user, viewer_account):
+    def submit(**decision):
+        submit_decision(account=viewer_account, posted_by=agent_user, **decision)
+
+    submit(agent="alpha", symbol="BTCUSDT", decision="BUY", quantity=D("0.01"))
+    submit(agent="beta", symbol="ETHUSDT", decision="HOLD", rationale="sideways <b>")
+    submit(agent="beta", symbol="BTCUSDT", decision="BUY", quantity=D("100"))
     market.set("BTCUSDT", "70000")
 
 
@@ -64,10 +74,11 @@ def test_run_statuses_are_coloured_like_order_statuses(client, viewer, runs):
     assert status_class("FILLED".title()) == "status-filled"  # executed
 
 
-def test_pages_of_runs_keep_the_filter(client, viewer, market, agent_user):
+def test_pages_of_runs_keep_the_filter(client, viewer, viewer_account, market, agent_user):
+    hold = {"account": viewer_account, "symbol": "ETHUSDT", "decision": "HOLD", "posted_by": agent_user}
     for _ in range(26):  # one more than a page
-        submit_decision(agent="beta", symbol="ETHUSDT", decision="HOLD", posted_by=agent_user)
-    submit_decision(agent="alpha", symbol="ETHUSDT", decision="HOLD", posted_by=agent_user)
+        submit_decision(agent="beta", **hold)
+    submit_decision(agent="alpha", **hold)
     client.force_login(viewer)
 
     first = client.get("/analysis/?agent=beta", headers={"HX-Request": "true"}).content.decode()
@@ -75,3 +86,14 @@ def test_pages_of_runs_keep_the_filter(client, viewer, market, agent_user):
     second = client.get("/analysis/?agent=beta&page=2", headers={"HX-Request": "true"}).content.decode()
     assert second.count('<tr id="run-') == 1
     assert 'href="/analysis/?agent=beta&amp;page=1"' in second and "Older" not in second
+
+
+def test_page_shows_the_runs_of_the_account_acted_as_and_no_other(client, viewer, runs, agent_user):
+    submit_decision(account=default_account_for(agent_user), agent="gamma", symbol="ETHUSDT", decision="HOLD",
+                    rationale="elsewhere", posted_by=agent_user)  # fmt: skip
+    client.force_login(viewer)
+
+    html = client.get("/analysis/").content.decode()
+
+    assert "sideways" in html
+    assert "elsewhere" not in html and "gamma" not in html

@@ -8,6 +8,7 @@ import uuid
 from decimal import Decimal as D
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 from jsonschema import Draft202012Validator
 from rest_framework.test import APIClient
@@ -16,8 +17,8 @@ from analysis.services import submit_decision
 from conftest import api_client_for, make_user
 from papertrading import selectors
 from papertrading.models import PaperOrder
-from papertrading.services import place_order
-from portfolio.services import snapshot_equity
+from papertrading.services import default_account_for, place_order
+from portfolio.services import snapshot_all_accounts
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,16 @@ OPERATIONS = {
     ("get", "/api/portfolio/positions"),
     ("get", "/api/portfolio/summary"),
     ("get", "/api/portfolio/trades"),
+    ("get", "/api/accounts"),
+    ("post", "/api/accounts"),
+    ("get", "/api/accounts/{id}"),
+    ("post", "/api/accounts/{id}/reset"),
+    ("get", "/api/accounts/{id}/keys"),
+    ("post", "/api/accounts/{id}/keys"),
+    ("delete", "/api/accounts/{id}/keys/{key_id}"),
+    ("get", "/api/leaderboard"),
 }
+ACCOUNTS = "/api/accounts"
 
 
 # --- turning the OpenAPI 3.0 schema into JSON Schema ------------------------------------------------------------
@@ -126,7 +136,7 @@ def test_schema_documents_exactly_the_operations_exercised_here(schema):
 # --- paper trading ------------------------------------------------------------------------------------------------
 
 
-def test_order_operations_answer_as_documented(api, market, schema):
+def test_order_operations_answer_as_documented(api, account, market, schema):
     created = api.post(ORDERS, {**MARKET_BUY, "client_order_id": "schema-1"}, format="json")
     assert created.status_code == 201
     assert_documented(schema, created, "post", ORDERS)
@@ -140,8 +150,8 @@ def test_order_operations_answer_as_documented(api, market, schema):
     assert resting.status_code == 201
     assert_documented(schema, resting, "post", ORDERS)
     # Placed by nobody (as imported or system orders are): `placed_by` is null.
-    place_order(symbol="ETHUSDT", side="SELL", order_type="LIMIT", quantity=D("0.1"), price=D("4000"),
-                time_in_force="GTC", placed_by=None)  # fmt: skip
+    place_order(account=account, symbol="ETHUSDT", side="SELL", order_type="LIMIT", quantity=D("0.1"),
+                price=D("4000"), time_in_force="GTC", placed_by=None)  # fmt: skip
 
     for url, path in [
         (ORDERS, ORDERS),
@@ -209,7 +219,7 @@ def test_oversized_body_answers_as_documented(api, schema, settings):
     assert_documented(schema, response, "post", ORDERS)
 
 
-def test_venue_errors_answer_as_documented(api, agent_api, market, schema, settings):
+def test_venue_errors_answer_as_documented(api, account, agent_api, market, schema, settings):
     settings.PAPER_TRADING_MODE = "testnet"
     settings.BINANCE_TESTNET_API_KEY = ""
     settings.BINANCE_TESTNET_API_SECRET = ""
@@ -217,19 +227,23 @@ def test_venue_errors_answer_as_documented(api, agent_api, market, schema, setti
     answers = [
         ("post", ORDERS, api.post(ORDERS, MARKET_BUY, format="json")),
         ("post", f"{ORDERS}/sync", api.post(f"{ORDERS}/sync")),
-        ("get", "/api/paper-trading/account", api.get("/api/paper-trading/account")),
         ("post", RUNS, agent_api.post(RUNS, RUN, format="json")),
     ]
     for method, path, response in answers:
         assert response.status_code == 503, (method, path, response.content)
         assert_documented(schema, response, method, path)
     assert PaperOrder.objects.count() == 0
+    # An open account's balances are its own rows: reading them needs no venue.
+    balances = api.get("/api/paper-trading/account")
+    assert balances.status_code == 200, balances.content
+    assert_documented(schema, balances, "get", "/api/paper-trading/account")
 
 
 # --- analysis and portfolio -----------------------------------------------------------------------------------
 
 
 def test_analysis_operations_answer_as_documented(agent_api, viewer_api, market, schema):
+    agent_account = default_account_for(User.objects.get(username="agent"))
     run_id = str(uuid.uuid4())
     created = agent_api.post(RUNS, {**RUN, "run_id": run_id, "confidence": "0.7"}, format="json")
     assert created.status_code == 201
@@ -243,8 +257,9 @@ def test_analysis_operations_answer_as_documented(agent_api, viewer_api, market,
         assert_documented(schema, response, "post", RUNS)
     assert {run["status"] for run in agent_api.get(RUNS).json()["results"]} == {"executed", "skipped", "failed"}
     # Posted by no user, with signals, as the built-in agents' consensus does.
-    submit_decision(agent="demo-consensus", symbol="ETHUSDT", decision="BUY", quantity=D("0.1"),
-                    signals=[{"agent": "ma-crossover", "decision": "BUY", "confidence": "0.6"}])  # fmt: skip
+    vote = {"agent": "ma-crossover", "decision": "BUY", "confidence": "0.6"}
+    submit_decision(account=agent_account, agent="demo-consensus", symbol="ETHUSDT", decision="BUY", quantity=D("0.1"),
+                    signals=[vote])  # fmt: skip
 
     for url, path in [
         (RUNS, RUNS),
@@ -252,6 +267,11 @@ def test_analysis_operations_answer_as_documented(agent_api, viewer_api, market,
         (f"{RUNS}/{run_id}", f"{RUNS}/{{run_id}}"),
         ("/api/analysis/leaderboard", "/api/analysis/leaderboard"),
     ]:
+        response = agent_api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+    # A user who may only read, on their own (empty) account.
+    for url, path in [(RUNS, RUNS), ("/api/analysis/leaderboard", "/api/analysis/leaderboard")]:
         response = viewer_api.get(url)
         assert response.status_code == 200, url
         assert_documented(schema, response, "get", path)
@@ -278,18 +298,19 @@ def test_portfolio_operations_answer_as_documented(agent_api, viewer_api, market
     assert agent_api.post(RUNS, {**RUN, "symbol": "ETHUSDT", "quantity": "0.5"}, format="json").status_code == 201
     assert agent_api.post(RUNS, {**RUN, "decision": "SELL", "quantity": "0.005"}, format="json").status_code == 201
     market.set("BTCUSDT", D("69000"))
-    snapshot_equity()
+    snapshot_all_accounts()
 
-    for url, path in [
-        ("/api/portfolio/positions", "/api/portfolio/positions"),
-        ("/api/portfolio/positions?include_closed=true", "/api/portfolio/positions"),
-        ("/api/portfolio/summary", "/api/portfolio/summary"),
-        ("/api/portfolio/trades", "/api/portfolio/trades"),
-        ("/api/portfolio/trades?symbol=btcusdt&page_size=1", "/api/portfolio/trades"),
-    ]:
-        response = viewer_api.get(url)
-        assert response.status_code == 200, url
-        assert_documented(schema, response, "get", path)
+    for client in (agent_api, viewer_api):  # the agent's account has traded; the viewer's holds what it opened with
+        for url, path in [
+            ("/api/portfolio/positions", "/api/portfolio/positions"),
+            ("/api/portfolio/positions?include_closed=true", "/api/portfolio/positions"),
+            ("/api/portfolio/summary", "/api/portfolio/summary"),
+            ("/api/portfolio/trades", "/api/portfolio/trades"),
+            ("/api/portfolio/trades?symbol=btcusdt&page_size=1", "/api/portfolio/trades"),
+        ]:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            assert_documented(schema, response, "get", path)
 
 
 def test_portfolio_errors_answer_as_documented(viewer_api, schema):
@@ -298,6 +319,75 @@ def test_portfolio_errors_answer_as_documented(viewer_api, schema):
         ("get", "/api/portfolio/trades", viewer_api.get("/api/portfolio/trades", {"side": "UP"}), 400),
         ("get", "/api/portfolio/positions", APIClient().get("/api/portfolio/positions"), 401),
         ("get", "/api/portfolio/summary", APIClient().get("/api/portfolio/summary"), 401),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+
+
+# --- accounts, their keys and the leaderboard ---------------------------------------------------------------------
+
+
+def test_account_operations_answer_as_documented(api, account, market, schema):
+    created = api.post(ACCOUNTS, {"name": "schema", "starting_balances": {"USDT": "5000"}}, format="json")
+    assert created.status_code == 201, created.content
+    assert_documented(schema, created, "post", ACCOUNTS)
+    new = created.json()["id"]
+    as_key = APIClient()  # the new account's own key, acting as that account alone
+    as_key.credentials(HTTP_AUTHORIZATION=f"Token {created.json()['api_key']}")
+    assert as_key.post(ORDERS, MARKET_BUY, format="json").status_code == 201
+    issued = api.post(f"{ACCOUNTS}/{new}/keys", {"name": "second"}, format="json")
+    assert issued.status_code == 201, issued.content
+    assert_documented(schema, issued, "post", f"{ACCOUNTS}/{{id}}/keys")
+
+    for client, url, path in [
+        (api, ACCOUNTS, ACCOUNTS),
+        (api, f"{ACCOUNTS}?page_size=1", ACCOUNTS),
+        (as_key, ACCOUNTS, ACCOUNTS),
+        (api, f"{ACCOUNTS}/{account.pk}", f"{ACCOUNTS}/{{id}}"),
+        (as_key, f"{ACCOUNTS}/{new}", f"{ACCOUNTS}/{{id}}"),
+        (api, f"{ACCOUNTS}/{new}/keys", f"{ACCOUNTS}/{{id}}/keys"),
+        (api, "/api/leaderboard", "/api/leaderboard"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+    revoked = api.delete(f"{ACCOUNTS}/{new}/keys/{issued.json()['id']}")
+    assert revoked.status_code == 200, revoked.content
+    assert_documented(schema, revoked, "delete", f"{ACCOUNTS}/{{id}}/keys/{{key_id}}")
+    reset = api.post(f"{ACCOUNTS}/{new}/reset")
+    assert reset.status_code == 200, reset.content
+    assert_documented(schema, reset, "post", f"{ACCOUNTS}/{{id}}/reset")
+
+
+def test_account_errors_answer_as_documented(api, account, rival_account, viewer, viewer_api, market, schema):
+    keyed = api.post(ACCOUNTS, {"name": "keyed"}, format="json").json()
+    as_key = APIClient()
+    as_key.credentials(HTTP_AUTHORIZATION=f"Token {keyed['api_key']}")
+    keys = f"{ACCOUNTS}/{keyed['id']}/keys"
+    own = default_account_for(viewer).pk  # the viewer's own account, which they may read but not reset
+    stranger = rival_account.pk  # another user's account: answered like one that does not exist
+    key_path = f"{ACCOUNTS}/{{id}}/keys/{{key_id}}"
+    answers = [
+        ("post", ACCOUNTS, api.post(ACCOUNTS, {"name": "", "starting_balances": {"USDT": "-1"}}, format="json"), 400),
+        ("post", ACCOUNTS, api.post(ACCOUNTS, b"{not json", content_type="application/json"), 400),
+        ("post", ACCOUNTS, as_key.post(ACCOUNTS, {"name": "minted"}, format="json"), 403),
+        ("post", ACCOUNTS, viewer_api.post(ACCOUNTS, {"name": "mine"}, format="json"), 403),
+        ("post", ACCOUNTS, APIClient().post(ACCOUNTS, {"name": "anonymous"}, format="json"), 401),
+        ("get", ACCOUNTS, api.get(ACCOUNTS, {"page": 99}), 404),
+        ("get", ACCOUNTS, APIClient().get(ACCOUNTS), 401),
+        ("get", f"{ACCOUNTS}/{{id}}", api.get(f"{ACCOUNTS}/{stranger}"), 404),
+        ("get", f"{ACCOUNTS}/{{id}}", as_key.get(f"{ACCOUNTS}/{account.pk}"), 404),
+        ("post", f"{ACCOUNTS}/{{id}}/reset", api.post(f"{ACCOUNTS}/{stranger}/reset"), 404),
+        ("post", f"{ACCOUNTS}/{{id}}/reset", viewer_api.post(f"{ACCOUNTS}/{own}/reset"), 403),
+        ("get", f"{ACCOUNTS}/{{id}}/keys", api.get(f"{ACCOUNTS}/{stranger}/keys"), 404),
+        ("post", f"{ACCOUNTS}/{{id}}/keys", api.post(keys, {"name": "x" * 101}, format="json"), 400),
+        ("post", f"{ACCOUNTS}/{{id}}/keys", api.post(f"{ACCOUNTS}/{stranger}/keys", {}, format="json"), 404),
+        ("post", f"{ACCOUNTS}/{{id}}/keys", as_key.post(keys, {}, format="json"), 403),
+        ("delete", key_path, api.delete(f"{keys}/999999"), 404),
+        ("delete", key_path, as_key.delete(f"{keys}/{keyed['key']['id']}"), 403),
+        ("get", "/api/leaderboard", APIClient().get("/api/leaderboard"), 401),
     ]
     for method, path, response, status in answers:
         assert response.status_code == status, (method, path, response.content)

@@ -8,16 +8,20 @@ from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
 from papertrading import services
+from papertrading.accounts import create_account, external_account
 from papertrading.binance import BinanceTestnetClient
-from papertrading.models import OrderEvent, PaperOrder
+from papertrading.models import Account, OrderEvent, PaperOrder, Venue
 from papertrading.tests.standin import standin_in_testnet_mode
 
 API_KEY = "recon-key-5b2e4a6f8c0d2e4f6a8b0c1d3f9a7c1d"
 SECRET = "recon-secret-9e8f7a6b5c4d3e2f0c4d7e1f3a5b4c2d"
 Status = PaperOrder.Status
+# What the desk's account holds: well within what the stand-in's exchange account has.
+DESK_BALANCES = {"USDT": D("10000"), "BTC": D("0.1"), "ETH": D("1")}
 
 
 @pytest.fixture(name="standin")
@@ -28,15 +32,42 @@ def standin_fixture(settings, monkeypatch, db):
         yield server
 
 
-def place_resting(symbol: str = "BTCUSDT", *, price: str = "60000", quantity: str = "0.001", side="BUY"):
-    """A resting LIMIT on the active venue (the stand-in's BTC market is 68000, so a BUY at 60000 rests)."""
+def desk_account(venue: str = Venue.TESTNET) -> Account:
+    """The account these tests' orders belong to on `venue` (the "desk-operator" user's), opened on first use with
+    DESK_BALANCES. It is written without asking the venue, so a test may write raw orders without a stand-in."""
+    user, _ = User.objects.get_or_create(username="desk-operator")
+    name = f"Reconciliation desk ({venue})"
+    account = user.paper_accounts.filter(name=name).first()
+    if account is None:
+        account = create_account(
+            owner=user,
+            name=name,
+            starting_balances=DESK_BALANCES,
+            venue=venue,
+            prices=services.opening_prices(DESK_BALANCES),
+        )
+    return account
+
+
+def place_resting(
+    symbol: str = "BTCUSDT", *, price: str = "60000", quantity: str = "0.001", side="BUY", account=None
+) -> PaperOrder:
+    """A resting LIMIT on the active venue (the stand-in's BTC market is 68000, so a BUY at 60000 rests), in
+    `account` (the desk's testnet account when none is given)."""
     return services.place_order(
-        symbol=symbol, side=side, order_type="LIMIT", quantity=D(quantity), price=D(price), time_in_force="GTC"
+        account=account or desk_account(),
+        symbol=symbol,
+        side=side,
+        order_type="LIMIT",
+        quantity=D(quantity),
+        price=D(price),
+        time_in_force="GTC",
     ).order
 
 
 def raw_order(**fields) -> PaperOrder:
-    """An order row written directly (no venue call), for filter tests and unknown outcomes."""
+    """An order row written directly (no venue call), for filter tests and unknown outcomes; in the desk's account
+    on the order's venue (the external account for an external order) unless `account` is given."""
     defaults = dict(
         symbol="BTCUSDT",
         side="BUY",
@@ -48,7 +79,12 @@ def raw_order(**fields) -> PaperOrder:
         status=Status.PENDING,
         client_order_id=f"pt{uuid.uuid4().hex}",
     )
-    return PaperOrder.objects.create(**{**defaults, **fields})
+    fields = {**defaults, **fields}
+    if "account" not in fields:
+        # An order found on the exchange that no desk account placed is kept in the venue's external account.
+        external = fields.get("is_external")
+        fields["account"] = external_account(fields["venue"]) if external else desk_account(fields["venue"])
+    return PaperOrder.objects.create(**fields)
 
 
 def unknown_order(*, seconds_ago: float = 0, **fields) -> PaperOrder:

@@ -20,24 +20,30 @@ LIMIT_BUY = {
 MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "MARKET", "quantity": "0.01"}
 
 
-def balances() -> dict[str, tuple[Decimal, Decimal]]:
-    """Every simulated balance as asset -> (free, locked): compare before and after to prove nothing moved."""
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+def balances(account=None) -> dict[str, tuple[Decimal, Decimal]]:
+    """An account's balances (every account's, keyed by account id and asset, when none is given) as
+    asset -> (free, locked): compare before and after to prove nothing moved."""
+    if account is None:
+        return {(row.account_id, row.asset): (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.filter(account=account)}
 
 
-def prepare_race() -> None:
+def prepare_race(user=None):
     """Skip unless on PostgreSQL (concurrent transactions and row locks need it), then reload the shipped symbol
-    rules, which an earlier transactional test may have flushed, and open the simulated account."""
+    rules, which an earlier transactional test may have flushed; returns the default account of `user` (a new
+    "racer" when none is given), opened with the starting balances."""
     import pytest
+    from django.contrib.auth.models import User
     from django.db import connection
 
-    from papertrading.balances import ensure_account
+    from papertrading.services import default_account_for
     from papertrading.symbols import load_default_symbol_rules
 
     if connection.vendor != "postgresql":
         pytest.skip("concurrent transactions and row locks need PostgreSQL (set DATABASE_URL)")
     load_default_symbol_rules()
-    ensure_account()
+    user = user or User.objects.get_or_create(username="racer")[0]
+    return default_account_for(user)
 
 
 def run_together(*jobs) -> list:

@@ -5,7 +5,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from papertrading.balances import STARTING_BALANCE_REASON, check_balances, ensure_account
+from analysis.models import AnalysisRun
+from papertrading.balances import STARTING_BALANCE_REASON, check_balances
 from papertrading.models import BalanceAdjustment, MarketPrice, PaperOrder, SimulatedBalance, SymbolRule
 from papertrading.services import cancel_order, place_order
 
@@ -15,10 +16,13 @@ ADMIN = "/admin/papertrading"
 
 
 @pytest.fixture
-def orders(market):
+def orders(market, account):
     """A filled limit (fill and two events), a cancelled stop, and a market order with a run id."""
     run_id = uuid.UUID("6f1c1f52-5b7e-4c55-9a3e-2f4f0c1d9a10")
+    # An order may carry only a run_id of its own account's runs.
+    AnalysisRun.objects.create(account=account, run_id=run_id, agent="agent", symbol="BTCUSDT", decision="SELL")
     limit = place_order(
+        account=account,
         symbol="BTCUSDT",
         side="BUY",
         order_type="LIMIT",
@@ -29,6 +33,7 @@ def orders(market):
     ).order
     market.move("BTCUSDT", "66900")
     stop = place_order(
+        account=account,
         symbol="ETHUSDT",
         side="SELL",
         order_type="STOP_LOSS",
@@ -36,8 +41,9 @@ def orders(market):
         stop_price=D("3400"),
         client_order_id="desk-stop-2",
     ).order
-    cancel_order(order_id=stop.pk, source="admin", actor="operator")
+    cancel_order(account=account, order_id=stop.pk, source="admin", actor="operator")
     agent = place_order(
+        account=account,
         symbol="BTCUSDT",
         side="SELL",
         order_type="MARKET",
@@ -118,6 +124,7 @@ def test_search_for_nothing_known_finds_nothing(admin_client, orders):
 
 
 def usdt_balance() -> SimulatedBalance:
+    """The USDT row of the only account these tests open."""
     return SimulatedBalance.objects.get(asset="USDT")
 
 
@@ -130,8 +137,7 @@ def adjust_usdt(admin_client, *, follow=False, **fields):
     )
 
 
-def test_adjust_action_first_shows_the_form_and_changes_nothing(admin_client, db):
-    ensure_account()
+def test_adjust_action_first_shows_the_form_and_changes_nothing(admin_client, account):
     response = adjust_usdt(admin_client)
 
     assert response.status_code == 200
@@ -143,8 +149,7 @@ def test_adjust_action_first_shows_the_form_and_changes_nothing(admin_client, db
     assert not BalanceAdjustment.objects.exclude(reason=STARTING_BALANCE_REASON).exists()
 
 
-def test_adjust_action_with_apply_and_reason_changes_free_and_records_it(admin_client, admin_user, db):
-    ensure_account()
+def test_adjust_action_with_apply_and_reason_changes_free_and_records_it(admin_client, admin_user, account):
     response = adjust_usdt(admin_client, apply="1", amount="-1234.5", reason="Reset after a demo", follow=True)
 
     assert response.status_code == 200
@@ -160,8 +165,7 @@ def test_adjust_action_with_apply_and_reason_changes_free_and_records_it(admin_c
     assert check_balances() == []
 
 
-def test_adjust_action_without_a_reason_changes_nothing(admin_client, db):
-    ensure_account()
+def test_adjust_action_without_a_reason_changes_nothing(admin_client, account):
     response = adjust_usdt(admin_client, apply="1", amount="500", reason="")
 
     assert response.status_code == 200
@@ -170,8 +174,7 @@ def test_adjust_action_without_a_reason_changes_nothing(admin_client, db):
     assert not BalanceAdjustment.objects.exclude(reason=STARTING_BALANCE_REASON).exists()
 
 
-def test_adjust_action_refuses_to_make_free_negative_and_says_why(admin_client, db):
-    ensure_account()
+def test_adjust_action_refuses_to_make_free_negative_and_says_why(admin_client, account):
     response = adjust_usdt(admin_client, apply="1", amount="-100000.01", reason="too much", follow=True)
 
     assert response.status_code == 200
@@ -180,9 +183,29 @@ def test_adjust_action_refuses_to_make_free_negative_and_says_why(admin_client, 
     assert not BalanceAdjustment.objects.exclude(reason=STARTING_BALANCE_REASON).exists()
 
 
-def test_balances_cannot_be_edited_directly(admin_client, db):
-    ensure_account()
+def test_balances_cannot_be_edited_directly(admin_client, account):
     url = f"{ADMIN}/simulatedbalance/{usdt_balance().pk}/change/"
     admin_client.post(url, {"asset": "USDT", "free": "1", "locked": "0"})
     assert usdt_balance().free == D("100000")
     assert admin_client.get(f"{ADMIN}/simulatedbalance/add/").status_code == 403
+
+
+def test_adjust_action_changes_only_the_selected_accounts_balance(admin_client, account, rival_account):
+    rival_usdt = SimulatedBalance.objects.get(account=rival_account, asset="USDT")
+
+    admin_client.post(
+        f"{ADMIN}/simulatedbalance/",
+        {
+            "action": "adjust_free_balance",
+            "_selected_action": [rival_usdt.pk],
+            "apply": "1",
+            "amount": "25",
+            "reason": "Prize",
+        },
+    )
+
+    assert SimulatedBalance.objects.get(pk=rival_usdt.pk).free == D("100025")
+    assert SimulatedBalance.objects.get(account=account, asset="USDT").free == D("100000")
+    adjustment = BalanceAdjustment.objects.exclude(reason=STARTING_BALANCE_REASON).get()
+    assert (adjustment.account, adjustment.amount) == (rival_account, D("25"))
+    assert check_balances() == []

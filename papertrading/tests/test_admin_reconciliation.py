@@ -11,6 +11,7 @@ from conftest import make_user
 from papertrading.models import OrderEvent, PaperOrder
 from papertrading.services import place_order
 from papertrading.tests.reconciliation_support import place_resting, raw_order, standin_fixture, unknown_order
+from papertrading.tests.support import balances
 from papertrading.venues.testnet import RESET_REASON
 
 assert standin_fixture  # the `standin` fixture, imported for this module
@@ -212,8 +213,8 @@ def test_cancel_action_cancels_a_working_testnet_order_on_the_exchange(admin_cli
     assert admin_events(order) == [("PENDING", "CANCELLED", admin_user.username)]
 
 
-def test_cancel_action_on_a_filled_order_reports_an_error_and_changes_nothing(admin_client, market):
-    order = place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
+def test_cancel_action_on_a_filled_order_reports_an_error_and_changes_nothing(admin_client, market, account):
+    order = place_order(account=account, symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
     events_before = order.events.count()
 
     response = act(admin_client, "cancel_selected_orders", order)
@@ -247,3 +248,20 @@ def test_actions_need_the_change_permission(client, standin):
     assert standin.calls("DELETE", "/api/v3/order") == []
     # The per-order page only reads, so viewing is enough.
     assert client.get(f"{CHANGELIST}{order.pk}/differences/").status_code == 200
+
+
+def test_cancel_action_cancels_each_selected_order_in_its_own_account(admin_client, market, account, rival_account):
+    limit = dict(symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"))
+    mine = place_order(account=account, time_in_force="GTC", **limit).order
+    theirs = place_order(account=rival_account, time_in_force="GTC", **limit).order
+
+    response = act(admin_client, "cancel_selected_orders", mine, theirs)
+
+    assert notices(response) == [
+        ("success", f"Order {mine.pk} cancelled (BTCUSDT BUY)."),
+        ("success", f"Order {theirs.pk} cancelled (BTCUSDT BUY)."),
+    ]
+    for order, owner in ((mine, account), (theirs, rival_account)):
+        order.refresh_from_db()
+        assert (order.status, order.account) == (Status.CANCELLED, owner)
+        assert balances(owner)["USDT"] == (D("100000"), D("0"))

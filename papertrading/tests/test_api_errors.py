@@ -192,7 +192,7 @@ def test_session_post_without_csrf_token_answers_json_403(trader, market):
 def test_unexpected_error_in_an_api_view_answers_json_500_and_is_logged(trader, settings, monkeypatch, caplog, debug):
     settings.DEBUG = debug
 
-    def broken():
+    def broken(account):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(selectors, "order_list", broken)

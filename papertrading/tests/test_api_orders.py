@@ -12,8 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from papertrading.models import OrderFill, PaperOrder, SimulatedBalance
-from papertrading.services import place_order
+from analysis.models import AnalysisRun
+from papertrading.models import Account, OrderFill, PaperOrder, SimulatedBalance
+from papertrading.services import default_account_for, place_order
+from papertrading.tests.support import balances
 
 pytestmark = pytest.mark.django_db
 
@@ -38,19 +40,22 @@ def detail_url(order_id: int) -> str:
     return f"{ORDERS}/{order_id}"
 
 
-def balances() -> dict[str, tuple[D, D]]:
-    return {row.asset: (row.free, row.locked) for row in SimulatedBalance.objects.all()}
+def run_of(account) -> AnalysisRun:
+    """An analysis run of the account: an order may carry only a run_id of its own account's runs."""
+    return AnalysisRun.objects.create(account=account, agent="agent-7", symbol="BTCUSDT", decision="BUY")
 
 
-def resting(trader=None, **overrides) -> PaperOrder:
+def resting(account, **overrides) -> PaperOrder:
+    """A resting LIMIT BUY of the account, placed by its owner (BTC at 60000, below the 68000 market)."""
     fields = {
+        "account": account,
         "symbol": "BTCUSDT",
         "side": "BUY",
         "order_type": "LIMIT",
         "quantity": D("0.01"),
         "price": D("60000"),
         "time_in_force": "GTC",
-        "placed_by": trader,
+        "placed_by": account.owner,
     }
     fields.update(overrides)
     return place_order(**fields).order
@@ -77,17 +82,24 @@ def test_anonymous_request_is_refused_with_401(method, url):
     assert response["WWW-Authenticate"] == "Token"
 
 
-def test_viewer_can_read_list_detail_open_and_account(viewer_api, market, trader):
-    order = resting(trader)
+@pytest.fixture
+def viewer_account(viewer):
+    """The viewer's own account; an order in it is placed through the service, since the viewer may not."""
+    return default_account_for(viewer)
+
+
+def test_viewer_can_read_list_detail_open_and_account(viewer_api, market, viewer_account):
+    order = resting(viewer_account)
 
     listing = viewer_api.get(ORDERS)
     assert listing.status_code == 200
     assert [row["id"] for row in listing.json()["results"]] == [order.pk]
     assert viewer_api.get(detail_url(order.pk)).json()["id"] == order.pk
     assert [row["id"] for row in viewer_api.get(OPEN).json()["results"]] == [order.pk]
-    account = viewer_api.get(ACCOUNT)
-    assert account.status_code == 200
-    assert account.json()["venue"] == "simulation"
+    response = viewer_api.get(ACCOUNT)
+    assert response.status_code == 200
+    assert response.json()["venue"] == "simulation"
+    assert {row["asset"]: row["locked"] for row in response.json()["balances"]}["USDT"] == "600.00000000"
 
 
 def test_viewer_cannot_place_an_order(viewer_api, market):
@@ -97,23 +109,23 @@ def test_viewer_cannot_place_an_order(viewer_api, market):
     assert PaperOrder.objects.count() == 0
 
 
-def test_viewer_cannot_cancel_an_order(viewer_api, market, trader):
-    order = resting(trader)
+def test_viewer_cannot_cancel_an_order(viewer_api, market, viewer_account):
+    order = resting(viewer_account)
     response = viewer_api.delete(detail_url(order.pk))
     assert response.status_code == 403
     assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
-    assert balances()["USDT"] == (D("99400"), D("600"))
+    assert balances(viewer_account)["USDT"] == (D("99400"), D("600"))
 
 
-def test_viewer_cannot_sync(viewer_api, market, trader):
-    order = resting(trader)
+def test_viewer_cannot_sync(viewer_api, market, viewer_account):
+    order = resting(viewer_account)
     market.set("BTCUSDT", "59000")
     response = viewer_api.post(SYNC)
     assert response.status_code == 403
     assert PaperOrder.objects.get(pk=order.pk).status == Status.PENDING
 
 
-def test_token_authentication_reads_and_places_as_the_tokens_user(trader, market):
+def test_token_authentication_reads_and_places_as_the_tokens_user(trader, market, account):
     token = Token.objects.create(user=trader)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
@@ -123,7 +135,8 @@ def test_token_authentication_reads_and_places_as_the_tokens_user(trader, market
 
     assert response.status_code == 201, response.json()
     assert response.json()["placed_by"] == "trader"
-    assert PaperOrder.objects.get().placed_by == trader
+    order = PaperOrder.objects.get()
+    assert (order.placed_by, order.account) == (trader, account)
 
 
 def test_unknown_token_is_refused_with_401(db):
@@ -142,7 +155,7 @@ def test_session_login_is_accepted(client, trader, market):
 # --- create ------------------------------------------------------------------------------------------------------
 
 
-def test_create_resting_limit_returns_201_with_lock_and_event(api, market):
+def test_create_resting_limit_returns_201_with_lock_and_event(api, market, account):
     response = api.post(ORDERS, LIMIT_BUY, format="json")
 
     assert response.status_code == 201
@@ -166,10 +179,10 @@ def test_create_resting_limit_returns_201_with_lock_and_event(api, market):
         ("", "PENDING", "api", "trader")
     ]
     assert body["placed_by"] == "trader"
-    assert balances()["USDT"] == (D("93300"), D("6700"))
+    assert balances(account)["USDT"] == (D("93300"), D("6700"))
 
 
-def test_create_market_order_returns_fills_with_their_why(api, market):
+def test_create_market_order_returns_fills_with_their_why(api, market, account):
     response = api.post(ORDERS, MARKET_BUY, format="json")
 
     assert response.status_code == 201
@@ -193,12 +206,12 @@ def test_create_market_order_returns_fills_with_their_why(api, market):
         "fee_rate": "0.00100000",
         "is_maker": False,
     }
-    assert balances()["BTC"] == (D("1.0999"), D("0"))
-    assert balances()["USDT"] == (D("93196.6"), D("0"))
+    assert balances(account)["BTC"] == (D("1.0999"), D("0"))
+    assert balances(account)["USDT"] == (D("93196.6"), D("0"))
 
 
-def test_create_with_run_id_and_own_client_order_id_stores_both(api, market):
-    run_id = uuid.uuid4()
+def test_create_with_run_id_and_own_client_order_id_stores_both(api, market, account):
+    run_id = run_of(account).run_id
     response = api.post(ORDERS, {**LIMIT_BUY, "client_order_id": "agent-7_run-1", "run_id": str(run_id)}, format="json")
     assert response.status_code == 201
     order = PaperOrder.objects.get()
@@ -206,7 +219,7 @@ def test_create_with_run_id_and_own_client_order_id_stores_both(api, market):
     assert response.json()["run_id"] == str(run_id)
 
 
-def test_insufficient_balance_returns_400_with_code_detail_and_rejected_order(api, market):
+def test_insufficient_balance_returns_400_with_code_detail_and_rejected_order(api, market, account):
     response = api.post(ORDERS, {**MARKET_BUY, "quantity": "2"}, format="json")
 
     assert response.status_code == 400
@@ -223,14 +236,14 @@ def test_insufficient_balance_returns_400_with_code_detail_and_rejected_order(ap
     )
     assert (order.status, order.reject_code) == (Status.REJECTED, -2010)
     assert OrderFill.objects.count() == 0
-    assert balances() == {
+    assert balances(account) == {
         "BTC": (D("1"), D("0")),
         "ETH": (D("10"), D("0")),
         "USDT": (D("100000"), D("0")),
     }
 
 
-def test_repeated_post_with_same_client_order_id_returns_200_and_the_same_order(api, market):
+def test_repeated_post_with_same_client_order_id_returns_200_and_the_same_order(api, market, account):
     body = {**MARKET_BUY, "client_order_id": "once-only-42"}
 
     first = api.post(ORDERS, body, format="json")
@@ -242,7 +255,7 @@ def test_repeated_post_with_same_client_order_id_returns_200_and_the_same_order(
     assert len(second.json()["fills"]) == 1
     assert PaperOrder.objects.count() == 1
     # Filled once: one fee, one debit.
-    assert balances()["USDT"] == (D("93196.6"), D("0"))
+    assert balances(account)["USDT"] == (D("93196.6"), D("0"))
 
 
 def test_repeated_client_order_id_with_other_terms_answers_409_naming_the_existing_order(api, market):
@@ -285,8 +298,8 @@ def test_delete_unknown_order_returns_404(api):
     assert PaperOrder.objects.count() == 0
 
 
-def test_get_order_shows_its_fills_and_events_in_order(api, market, trader):
-    order = resting(trader, price=D("67000"))
+def test_get_order_shows_its_fills_and_events_in_order(api, market, account):
+    order = resting(account, price=D("67000"))
     market.move("BTCUSDT", "66000")
 
     body = api.get(detail_url(order.pk)).json()
@@ -301,9 +314,9 @@ def test_get_order_shows_its_fills_and_events_in_order(api, market, trader):
     ]
 
 
-def test_cancel_returns_200_cancelled_with_events_and_releases_the_lock(api, market, trader):
-    order = resting(trader)
-    assert balances()["USDT"] == (D("99400"), D("600"))
+def test_cancel_returns_200_cancelled_with_events_and_releases_the_lock(api, market, account):
+    order = resting(account)
+    assert balances(account)["USDT"] == (D("99400"), D("600"))
 
     response = api.delete(detail_url(order.pk))
 
@@ -315,11 +328,11 @@ def test_cancel_returns_200_cancelled_with_events_and_releases_the_lock(api, mar
         ("PENDING", "CANCELLED", "api", "trader"),
     ]
     assert PaperOrder.objects.get(pk=order.pk).status == Status.CANCELLED
-    assert balances()["USDT"] == (D("100000"), D("0"))
+    assert balances(account)["USDT"] == (D("100000"), D("0"))
 
 
-def test_cancel_of_cancelled_order_returns_409(api, market, trader):
-    order = resting(trader)
+def test_cancel_of_cancelled_order_returns_409(api, market, account):
+    order = resting(account)
     assert api.delete(detail_url(order.pk)).status_code == 200
 
     response = api.delete(detail_url(order.pk))
@@ -327,7 +340,7 @@ def test_cancel_of_cancelled_order_returns_409(api, market, trader):
     assert response.status_code == 409
     assert response.json() == {"detail": f"Order {order.pk} is CANCELLED; only working orders can be cancelled."}
     assert PaperOrder.objects.get(pk=order.pk).events.count() == 2
-    assert balances()["USDT"] == (D("100000"), D("0"))
+    assert balances(account)["USDT"] == (D("100000"), D("0"))
 
 
 def test_cancel_of_expired_order_returns_409(api, market):
@@ -351,11 +364,106 @@ def test_cancel_of_filled_order_returns_409(api, market):
     assert PaperOrder.objects.get(pk=order_id).status == Status.FILLED
 
 
+# --- accounts never see each other ----------------------------------------------------------------------------
+
+
+def ids_of(client, url: str) -> list[int]:
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["results"]]
+
+
+@pytest.mark.parametrize("owner", ["api", "rival_api"])
+def test_an_order_is_invisible_to_another_accounts_caller(request, market, account, rival_account, owner):
+    placer = request.getfixturevalue(owner)
+    other = request.getfixturevalue("rival_api" if owner == "api" else "api")
+    placers_account, others_account = (account, rival_account) if owner == "api" else (rival_account, account)
+    order_id = placer.post(ORDERS, LIMIT_BUY, format="json").json()["id"]
+    others_order = other.post(ORDERS, {**LIMIT_BUY, "price": "66000"}, format="json").json()["id"]
+
+    assert ids_of(other, ORDERS) == [others_order]
+    assert ids_of(other, OPEN) == [others_order]
+    assert other.get(detail_url(order_id)).status_code == 404
+    cancel = other.delete(detail_url(order_id))
+    assert cancel.status_code == 404
+    assert cancel.json() == {"detail": "No PaperOrder matches the given query."}
+    # The order is untouched and still holds its own account's cash; the other account's is its own.
+    order = PaperOrder.objects.get(pk=order_id)
+    assert (order.status, order.account) == (Status.PENDING, placers_account)
+    assert balances(placers_account)["USDT"] == (D("93300"), D("6700"))
+    assert balances(others_account)["USDT"] == (D("93400"), D("6600"))
+    # The owner still sees and may cancel it.
+    assert ids_of(placer, ORDERS) == [order_id]
+    assert placer.get(detail_url(order_id)).json()["status"] == "PENDING"
+    assert placer.delete(detail_url(order_id)).json()["status"] == "CANCELLED"
+
+
+def test_sync_of_one_account_leaves_the_others_orders_alone(api, market, account, rival_account):
+    mine = resting(account, price=D("67000"))
+    theirs = resting(rival_account, price=D("67000"))
+    market.set("BTCUSDT", "66000")  # stored without matching
+
+    body = api.post(SYNC).json()
+
+    assert (body["orders_checked"], body["changed"]) == (1, {"filled": 1})
+    assert PaperOrder.objects.get(pk=mine.pk).status == Status.FILLED
+    assert PaperOrder.objects.get(pk=theirs.pk).status == Status.PENDING
+
+
+def test_account_endpoint_shows_only_the_callers_balances(api, rival_api, market, account, rival_account):
+    resting(rival_account)
+
+    mine = {b["asset"]: (b["free"], b["locked"]) for b in api.get(ACCOUNT).json()["balances"]}
+    theirs = {b["asset"]: (b["free"], b["locked"]) for b in rival_api.get(ACCOUNT).json()["balances"]}
+
+    assert mine["USDT"] == ("100000.00000000", "0.00000000")
+    assert theirs["USDT"] == ("99400.00000000", "600.00000000")
+
+
+def test_the_same_client_order_id_in_two_accounts_makes_two_orders(api, rival_api, market, account, rival_account):
+    body = {**LIMIT_BUY, "client_order_id": "shared-id-1"}
+
+    mine = api.post(ORDERS, body, format="json")
+    theirs = rival_api.post(ORDERS, body, format="json")
+
+    assert (mine.status_code, theirs.status_code) == (201, 201)
+    assert mine.json()["id"] != theirs.json()["id"]
+    orders = {o.account_id: o for o in PaperOrder.objects.filter(client_order_id="shared-id-1")}
+    assert set(orders) == {account.pk, rival_account.pk}
+    assert orders[account.pk].pk == mine.json()["id"] and orders[rival_account.pk].pk == theirs.json()["id"]
+    # The venue knows each by its own reference, never by the shared client id.
+    assert orders[account.pk].venue_order_ref != orders[rival_account.pk].venue_order_ref
+    assert balances(account)["USDT"] == balances(rival_account)["USDT"] == (D("93300"), D("6700"))
+
+    # A replay in one account returns that account's own order, with nothing new written or reserved.
+    replay = rival_api.post(ORDERS, body, format="json")
+
+    assert replay.status_code == 200
+    assert replay.json()["id"] == theirs.json()["id"]
+    assert PaperOrder.objects.count() == 2
+    assert balances(rival_account)["USDT"] == (D("93300"), D("6700"))
+    # Other terms under the id are a duplicate only within the account that used it.
+    clash = api.post(ORDERS, {**body, "price": "66000"}, format="json")
+    assert clash.status_code == 409 and clash.json()["order"]["id"] == mine.json()["id"]
+
+
+@pytest.mark.parametrize("whose", ["rival", "nobody"])
+def test_run_id_that_is_not_a_run_of_the_callers_account_is_refused(api, market, account, rival_account, whose):
+    run_id = run_of(rival_account).run_id if whose == "rival" else uuid.uuid4()
+
+    response = api.post(ORDERS, {**LIMIT_BUY, "run_id": str(run_id)}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"run_id": ["No analysis run of this account has this id."]}
+    assert not PaperOrder.objects.exists()
+    assert balances(account)["USDT"] == (D("100000"), D("0"))
+
+
 # --- lists -------------------------------------------------------------------------------------------------------
 
 
-def test_list_is_newest_first_and_paginated_by_page_size(api, market, trader):
-    orders = [resting(trader, price=D(60000 + i)) for i in range(7)]
+def test_list_is_newest_first_and_paginated_by_page_size(api, market, account):
+    orders = [resting(account, price=D(60000 + i)) for i in range(7)]
 
     first = api.get(ORDERS, {"page_size": 3}).json()
 
@@ -368,20 +476,20 @@ def test_list_is_newest_first_and_paginated_by_page_size(api, market, trader):
     assert last["next"] is None
 
 
-def test_list_default_page_holds_fifty(api, market, trader):
+def test_list_default_page_holds_fifty(api, market, account):
     for i in range(51):
-        resting(trader, price=D(50000 + i))
+        resting(account, price=D(50000 + i))
     body = api.get(ORDERS).json()
     assert (body["count"], len(body["results"])) == (51, 50)
     assert body["next"] is not None
 
 
-def test_list_filters_by_status_symbol_side_and_run_id(api, market, trader):
-    run_id = uuid.uuid4()
-    buy = resting(trader, run_id=run_id)
-    sell = resting(trader, side="SELL", price=D("70000"))
-    eth = resting(trader, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
-    filled = place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
+def test_list_filters_by_status_symbol_side_and_run_id(api, market, account):
+    run_id = run_of(account).run_id
+    buy = resting(account, run_id=run_id)
+    sell = resting(account, side="SELL", price=D("70000"))
+    eth = resting(account, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
+    filled = place_order(account=account, symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
 
     def ids(**params):
         response = api.get(ORDERS, params)
@@ -402,13 +510,19 @@ def test_list_refuses_an_unknown_status_filter(api):
     assert "status" in response.json()
 
 
-def test_open_orders_lists_only_working_orders(api, market, trader):
-    working = resting(trader)
-    cancelled = resting(trader, price=D("60001"))
+def test_open_orders_lists_only_working_orders(api, market, account):
+    working = resting(account)
+    cancelled = resting(account, price=D("60001"))
     api.delete(detail_url(cancelled.pk))
-    place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01"))
+    place_order(account=account, symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01"))
     place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"), time_in_force="IOC"
+        account=account,
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="LIMIT",
+        quantity=D("0.01"),
+        price=D("60000"),
+        time_in_force="IOC",
     )
 
     body = api.get(OPEN).json()
@@ -420,15 +534,15 @@ def test_open_orders_lists_only_working_orders(api, market, trader):
 # --- sync and account ------------------------------------------------------------------------------------------
 
 
-def test_sync_counts_each_outcome_under_its_own_name(api, market, trader):
+def test_sync_counts_each_outcome_under_its_own_name(api, market, account):
     # A BUY stop locks its cost at the stop price; when the market gaps past it and the rest of the cash is
     # locked by a limit, the stop cannot pay and expires. Another stop, on ETH, fills.
     gapped = resting(
-        trader, order_type="STOP_LOSS", quantity=D("1"), price=None, time_in_force="", stop_price=D("69000")
+        account, order_type="STOP_LOSS", quantity=D("1"), price=None, time_in_force="", stop_price=D("69000")
     )
-    resting(trader, quantity=D("0.45"), price=D("66000"))  # leaves 1300 USDT free
+    resting(account, quantity=D("0.45"), price=D("66000"))  # leaves 1300 USDT free
     eth_stop = resting(
-        trader, symbol="ETHUSDT", side="SELL", order_type="STOP_LOSS", quantity=D("1"), price=None,
+        account, symbol="ETHUSDT", side="SELL", order_type="STOP_LOSS", quantity=D("1"), price=None,
         time_in_force="", stop_price=D("3400"),
     )  # fmt: skip
     market.set("BTCUSDT", "72000")
@@ -443,11 +557,11 @@ def test_sync_counts_each_outcome_under_its_own_name(api, market, trader):
     assert PaperOrder.objects.get(pk=eth_stop.pk).status == Status.FILLED
 
 
-def test_sync_fills_orders_the_stored_price_reaches_and_reports_counts(api, market, trader):
-    reached = resting(trader, price=D("67000"))
-    not_reached = resting(trader, price=D("65000"))
-    stop = resting(trader, side="SELL", order_type="STOP_LOSS", price=None, time_in_force="", stop_price=D("66500"))
-    resting(trader, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
+def test_sync_fills_orders_the_stored_price_reaches_and_reports_counts(api, market, account):
+    reached = resting(account, price=D("67000"))
+    not_reached = resting(account, price=D("65000"))
+    stop = resting(account, side="SELL", order_type="STOP_LOSS", price=None, time_in_force="", stop_price=D("66500"))
+    resting(account, symbol="ETHUSDT", quantity=D("0.1"), price=D("3000"))
     market.set("BTCUSDT", "66000")  # stored without matching, as if the matcher had not run yet
 
     response = api.post(SYNC)
@@ -469,8 +583,8 @@ def test_sync_fills_orders_the_stored_price_reaches_and_reports_counts(api, mark
     assert api.post(SYNC).json()["changed"] == {}
 
 
-def test_account_lists_each_asset_with_free_and_locked(api, market, trader):
-    resting(trader)
+def test_account_lists_each_asset_with_free_and_locked(api, market, account):
+    resting(account)
 
     response = api.get(ACCOUNT)
 
@@ -485,11 +599,15 @@ def test_account_lists_each_asset_with_free_and_locked(api, market, trader):
     }
 
 
-def test_account_opens_the_simulated_account_on_first_read(api):
-    assert SimulatedBalance.objects.count() == 0
+def test_account_opens_the_callers_default_account_on_first_read(api, trader):
+    assert not Account.objects.exists()
+
     response = api.get(ACCOUNT)
+
     assert [b["asset"] for b in response.json()["balances"]] == ["BTC", "ETH", "USDT"]
-    assert SimulatedBalance.objects.count() == 3
+    account = Account.objects.get()
+    assert (account.owner, account.is_default) == (trader, True)
+    assert balances(account) == {"BTC": (D("1"), D("0")), "ETH": (D("10"), D("0")), "USDT": (D("100000"), D("0"))}
 
 
 # --- schema and docs ---------------------------------------------------------------------------------------------
@@ -529,10 +647,11 @@ def test_docs_page_loads_its_scripts_and_styles_from_local_static(client, trader
 
 # SQL statements of one create, counted as CaptureQueriesContext counts them (the transaction's BEGIN/COMMIT, or
 # SAVEPOINT/RELEASE inside a test's transaction, included), once the account is open and the caller's
-# permissions are cached: a resting LIMIT reads the price, reserves and writes the order and its event; a filled
-# MARKET also writes its fill and books it in the ledger (position row locked, trade written, position updated).
-LIMIT_CREATE_STATEMENTS = 6
-MARKET_CREATE_STATEMENTS = 10
+# permissions are cached: a resting LIMIT finds the caller's account, reads the price, reserves and writes the order
+# and its event; a filled MARKET also writes its fill and books it in the ledger (position row locked, trade
+# written, position updated).
+LIMIT_CREATE_STATEMENTS = 7
+MARKET_CREATE_STATEMENTS = 11
 
 
 def statements_of(api, payload: dict) -> list[str]:
@@ -563,20 +682,20 @@ def list_queries(api, url: str) -> int:
 
 
 @pytest.mark.parametrize("url", [ORDERS, OPEN])
-def test_list_queries_do_not_grow_with_the_number_of_orders(api, market, trader, url):
+def test_list_queries_do_not_grow_with_the_number_of_orders(api, market, account, url):
     for i in range(5):
-        resting(trader, price=D(60000 + i))
+        resting(account, price=D(60000 + i))
     with_five = list_queries(api, url)
     for i in range(45):
-        resting(trader, price=D(61000 + i))
+        resting(account, price=D(61000 + i))
 
     assert api.get(url, {"page_size": 100}).json()["count"] == 50
     assert list_queries(api, url) == with_five
     assert with_five <= 4
 
 
-def test_detail_queries_do_not_grow_with_fills_and_events(api, market, trader, django_assert_max_num_queries):
-    order = resting(trader, price=D("67000"))
+def test_detail_queries_do_not_grow_with_fills_and_events(api, market, account, django_assert_max_num_queries):
+    order = resting(account, price=D("67000"))
     market.move("BTCUSDT", "66000")
     with django_assert_max_num_queries(5):
         response = api.get(detail_url(order.pk))

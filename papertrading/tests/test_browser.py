@@ -162,17 +162,20 @@ def test_limit_without_price_shows_the_field_error(desk):
 def test_switch_to_open_and_sort_by_symbol(desk, trader, live_server):
     from playwright.sync_api import expect
 
+    account = services.default_account_for(trader)  # the account the desk shows
+
     def place(symbol, order_type, quantity, price=None):
         extra = {"price": Decimal(price), "time_in_force": "GTC"} if price else {}
         return services.place_order(
-            symbol=symbol, side="BUY", order_type=order_type, quantity=Decimal(quantity), placed_by=trader, **extra
-        ).order
+            account=account, symbol=symbol, side="BUY", order_type=order_type, quantity=Decimal(quantity),
+            placed_by=trader, **extra,
+        ).order  # fmt: skip
 
     eth = place("ETHUSDT", "LIMIT", "0.1", "3000")
     btc = place("BTCUSDT", "LIMIT", "0.01", "60000")
     place("BNBUSDT", "MARKET", "0.1")  # filled: not open
     cancelled = place("SOLUSDT", "LIMIT", "1", "100")
-    services.cancel_order(order_id=cancelled.pk)
+    services.cancel_order(account=account, order_id=cancelled.pk)
     with pytest.raises(OrderRejected):
         place("BTCUSDT", "LIMIT", "5", "60000")  # more USDT than the account holds
     desk.reload()
@@ -282,7 +285,8 @@ def test_portfolio_and_analysis_pages_log_nothing_to_the_console(page, live_serv
 
     problems = watch_console(page)
     load_default_symbol_rules()
-    submit_decision(agent="trend", symbol="BTCUSDT", decision="BUY", quantity=Decimal("0.01"), posted_by=trader)
+    submit_decision(account=services.default_account_for(trader), agent="trend", symbol="BTCUSDT", decision="BUY",
+                    quantity=Decimal("0.01"), posted_by=trader)  # fmt: skip
     log_in(page, live_server.url, "trader", "pw-trader", next_path="/portfolio/")
     expect(page.locator("#positions")).to_contain_text("BTCUSDT")
     page.wait_for_load_state("networkidle")

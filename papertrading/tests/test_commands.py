@@ -1,6 +1,7 @@
 """Management commands, run the way an operator runs them (call_command), checked by what they leave behind."""
 
 import json
+import re
 from decimal import Decimal as D
 from io import StringIO
 
@@ -12,10 +13,12 @@ from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
 from papertrading import symbols
-from papertrading.balances import ensure_account
-from papertrading.models import MarketPrice, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
+from papertrading.accounts import key_for
+from papertrading.management.commands.bootstrap_demo import DEMO_AGENT_ACCOUNTS
+from papertrading.models import Account, MarketPrice, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
 from papertrading.prices import SyntheticPriceSource
 from papertrading.services import place_order
+from papertrading.tests.support import balances
 
 pytestmark = pytest.mark.django_db
 
@@ -29,38 +32,53 @@ def run(*args, **kwargs) -> str:
 # --- check_balances ----------------------------------------------------------------------------------------------
 
 
-def test_check_balances_passes_on_a_consistent_account(market):
-    place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.1"))
+def test_check_balances_passes_on_consistent_accounts(market, account, rival_account):
+    place_order(account=account, symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.1"))
     place_order(
-        symbol="BTCUSDT", side="SELL", order_type="LIMIT", quantity=D("0.5"), price=D("70000"), time_in_force="GTC"
+        account=account,
+        symbol="BTCUSDT",
+        side="SELL",
+        order_type="LIMIT",
+        quantity=D("0.5"),
+        price=D("70000"),
+        time_in_force="GTC",
     )
+    place_order(account=rival_account, symbol="ETHUSDT", side="SELL", order_type="MARKET", quantity=D("2"))
 
     assert "Balances match" in run("check_balances")
 
 
-def test_check_balances_fails_after_a_stored_balance_is_tampered_with(db):
-    ensure_account()
-    SimulatedBalance.objects.filter(asset="BTC").update(free=D("2"))
+def test_check_balances_fails_after_a_stored_balance_is_tampered_with(account, rival_account):
+    SimulatedBalance.objects.filter(account=rival_account, asset="BTC").update(free=D("2"))
     err = StringIO()
 
-    with pytest.raises(CommandError, match=r"1 asset\(s\) drifted"):
+    with pytest.raises(CommandError, match=r"1 problem\(s\)"):
         call_command("check_balances", stdout=StringIO(), stderr=err)
 
-    assert "BTC: stored free 2" in err.getvalue()
-    assert "expected free 1" in err.getvalue()
-    SimulatedBalance.objects.filter(asset="BTC").update(free=D("1"))  # leave the account as the history says
+    # One line, naming the tampered account only.
+    [line] = err.getvalue().strip().splitlines()
+    assert line.startswith(f"{rival_account} (#{rival_account.pk}) BTC: stored free 2")
+    assert "expected free 1" in line
+    # leave the account as the history says
+    SimulatedBalance.objects.filter(account=rival_account, asset="BTC").update(free=D("1"))
 
 
-def test_check_balances_fails_when_a_lock_is_tampered_with(market):
+def test_check_balances_fails_when_a_lock_is_tampered_with(market, account):
     place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.1"), price=D("60000"), time_in_force="GTC"
+        account=account,
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="LIMIT",
+        quantity=D("0.1"),
+        price=D("60000"),
+        time_in_force="GTC",
     )
-    SimulatedBalance.objects.filter(asset="USDT").update(locked=D("0"), free=D("100000"))
+    SimulatedBalance.objects.filter(account=account, asset="USDT").update(locked=D("0"), free=D("100000"))
 
     with pytest.raises(CommandError):
         run("check_balances")
 
-    SimulatedBalance.objects.filter(asset="USDT").update(locked=D("6000"), free=D("94000"))
+    SimulatedBalance.objects.filter(account=account, asset="USDT").update(locked=D("6000"), free=D("94000"))
     assert "Balances match" in run("check_balances")
 
 
@@ -101,7 +119,7 @@ def test_refresh_prices_of_one_symbol_leaves_the_others(market):
     assert MarketPrice.objects.get(symbol="ETHUSDT").sequence == 1
 
 
-def test_refresh_prices_fills_a_resting_order_the_new_price_crosses(market, settings):
+def test_refresh_prices_fills_a_resting_order_the_new_price_crosses(market, settings, account):
     rule = SymbolRule.objects.get(symbol="BTCUSDT")
     current = MarketPrice.objects.get(symbol="BTCUSDT")
     # Find a seed whose next step moves BTC at all (the walk may stand still), then rest an order at that price.
@@ -112,7 +130,13 @@ def test_refresh_prices_fills_a_resting_order_the_new_price_crosses(market, sett
     settings.SYNTHETIC_PRICE_SEED = seed
     side = "BUY" if next_price < current.price else "SELL"
     order = place_order(
-        symbol="BTCUSDT", side=side, order_type="LIMIT", quantity=D("0.01"), price=next_price, time_in_force="GTC"
+        account=account,
+        symbol="BTCUSDT",
+        side=side,
+        order_type="LIMIT",
+        quantity=D("0.01"),
+        price=next_price,
+        time_in_force="GTC",
     ).order
     assert order.status == PaperOrder.Status.PENDING
 
@@ -225,7 +249,13 @@ def test_refresh_symbols_reports_an_unreachable_exchange_and_changes_nothing(db)
 # --- bootstrap_demo ----------------------------------------------------------------------------------------------
 
 
-def test_bootstrap_demo_creates_the_login_and_token_and_prints_them():
+def printed_keys(output: str) -> dict[int, str]:
+    """Account id -> the API key bootstrap_demo printed for it."""
+    return {int(pk): raw for pk, raw in re.findall(r"Account #(\d+) .* API key \(shown once\): (\S+)", output)}
+
+
+def test_bootstrap_demo_creates_the_login_token_and_accounts_and_prints_them(settings):
+    settings.DEMO_AGENTS_ENABLED = True
     output = run("bootstrap_demo")
 
     user = get_user_model().objects.get(username="demo")
@@ -234,12 +264,28 @@ def test_bootstrap_demo_creates_the_login_and_token_and_prints_them():
     token = Token.objects.get(user=user)
     assert "Demo login: demo / demo-trader" in output
     assert f"API token: {token.key}" in output
-    assert SimulatedBalance.objects.get(asset="USDT").free == D("100000")
+    desk = Account.objects.get(owner=user, is_default=True)
+    assert set(user.paper_accounts.values_list("name", flat=True)) == {desk.name, *DEMO_AGENT_ACCOUNTS}
+    for account in user.paper_accounts.all():
+        assert balances(account) == {"BTC": (D("1"), D("0")), "ETH": (D("10"), D("0")), "USDT": (D("100000"), D("0"))}
+    # Each account's key is printed once, and acts as that account.
+    keys = printed_keys(output)
+    assert set(keys) == set(user.paper_accounts.values_list("pk", flat=True))
+    assert all(key_for(raw).account_id == pk for pk, raw in keys.items())
     assert MarketPrice.objects.filter(symbol="BTCUSDT").exists()
 
 
-def test_bootstrap_demo_twice_keeps_the_password_and_token():
-    run("bootstrap_demo", "--username", "desk", "--password", "first-pass")
+def test_bootstrap_demo_without_demo_agents_opens_only_the_desk(settings):
+    settings.DEMO_AGENTS_ENABLED = False
+    output = run("bootstrap_demo")
+
+    user = get_user_model().objects.get(username="demo")
+    assert list(user.paper_accounts.values_list("is_default", flat=True)) == [True]
+    assert set(printed_keys(output)) == {user.paper_accounts.get().pk}
+
+
+def test_bootstrap_demo_twice_keeps_the_password_token_and_accounts():
+    first = run("bootstrap_demo", "--username", "desk", "--password", "first-pass")
 
     output = run("bootstrap_demo", "--username", "desk", "--password", "second-pass")
 
@@ -248,3 +294,7 @@ def test_bootstrap_demo_twice_keeps_the_password_and_token():
     assert "Demo login: desk / (unchanged)" in output
     assert Token.objects.filter(user=user).count() == 1
     assert f"API token: {Token.objects.get(user=user).key}" in output
+    # No second account and no new key: the keys printed the first time still work.
+    assert user.paper_accounts.count() == len(printed_keys(first))
+    assert printed_keys(output) == {}
+    assert all(key_for(raw).account_id == pk for pk, raw in printed_keys(first).items())

@@ -7,6 +7,7 @@ import pytest
 
 from papertrading.models import PaperOrder
 from papertrading.tests.support import LIMIT_BUY, MARKET_BUY, ORDERS_URL, balances
+from papertrading.tests.test_limit_maker import open_testnet_desk
 from papertrading.tests.test_testnet_venue import (  # noqa: F401 - the fixtures are used by name
     exchange_fixture,
     place,
@@ -32,10 +33,10 @@ def test_limit_maker_may_be_an_iceberg(api, market):
     assert api.post(ORDERS_URL, body, format="json").status_code == 201
 
 
-def test_iceberg_parts_at_the_limit_pass_and_one_part_more_is_refused(api, market):
+def test_iceberg_parts_at_the_limit_pass_and_one_part_more_is_refused(api, market, account):
     at_limit = api.post(ORDERS_URL, {**ICEBERG, "iceberg_quantity": "0.0001"}, format="json")  # 100 parts
     assert at_limit.status_code == 201, at_limit.content
-    before = balances()
+    before = balances(account)
 
     over = api.post(ORDERS_URL, {**ICEBERG, "iceberg_quantity": "0.00009"}, format="json")  # 112 parts
 
@@ -43,7 +44,7 @@ def test_iceberg_parts_at_the_limit_pass_and_one_part_more_is_refused(api, marke
     assert over.json() == {
         "iceberg_quantity": ["Filter failure: ICEBERG_PARTS. 0.01 in parts of 0.00009 is 112 parts; at most 100."]
     }
-    assert PaperOrder.objects.count() == 1 and balances() == before
+    assert PaperOrder.objects.count() == 1 and balances(account) == before
 
 
 @pytest.mark.parametrize(
@@ -75,9 +76,12 @@ def test_repeating_a_client_order_id_with_another_iceberg_size_is_a_duplicate(ap
     assert PaperOrder.objects.count() == 1
 
 
-def test_testnet_iceberg_is_sent_as_iceberg_qty(api, exchange):
+def test_testnet_iceberg_is_sent_as_iceberg_qty(api, exchange, trader):
+    open_testnet_desk(trader)
+
     response = place(api, {**ICEBERG, "price": "60000", "quantity": "0.001", "iceberg_quantity": "0.0005"})
 
     assert response.status_code == 201, response.content
     [sent] = exchange.posts()
     assert (sent["type"], sent["timeInForce"], sent["icebergQty"]) == ("LIMIT", "GTC", "0.0005")
+    assert PaperOrder.objects.get().account.name == "Testnet desk"

@@ -7,6 +7,7 @@ import pytest
 
 from papertrading.forms import OrderForm
 from papertrading.models import OrderFill, PaperOrder
+from papertrading.services import open_account
 from papertrading.tests.support import ORDERS_URL, balances
 from papertrading.tests.test_testnet_venue import (  # noqa: F401 - the fixtures are used by name
     exchange_fixture,
@@ -19,22 +20,18 @@ MAKER_BUY = {"symbol": "BTCUSDT", "side": "BUY", "order_type": "LIMIT_MAKER", "q
 WOULD_TAKE = "Order would immediately match and take."
 
 
-def open_account(api) -> None:
-    api.get("/api/paper-trading/account")
-
-
 # --- simulator ----------------------------------------------------------------------------------------------------
-def test_maker_buy_below_the_market_rests_and_locks_its_cost(api, market):
+def test_maker_buy_below_the_market_rests_and_locks_its_cost(api, market, account):
     response = api.post(ORDERS_URL, MAKER_BUY, format="json")
 
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["status"], body["order_type"], body["time_in_force"]) == ("PENDING", "LIMIT_MAKER", "")
     assert (body["locked_asset"], D(body["locked_amount"])) == ("USDT", D("670"))
-    assert balances()["USDT"] == (D("99330"), D("670"))
+    assert balances(account)["USDT"] == (D("99330"), D("670"))
 
 
-def test_maker_fills_at_its_own_price_as_a_maker_when_the_market_comes_to_it(api, market):
+def test_maker_fills_at_its_own_price_as_a_maker_when_the_market_comes_to_it(api, market, account):
     order_id = api.post(ORDERS_URL, MAKER_BUY, format="json").json()["id"]
 
     market.move("BTCUSDT", "66900")
@@ -49,7 +46,7 @@ def test_maker_fills_at_its_own_price_as_a_maker_when_the_market_comes_to_it(api
         D("0"),
     )
     # Paid 670 USDT from the lock; received 0.01 BTC less the 0.1 % fee.
-    assert balances()["USDT"] == (D("99330"), D("0")) and balances()["BTC"] == (D("1.00999"), D("0"))
+    assert balances(account)["USDT"] == (D("99330"), D("0")) and balances(account)["BTC"] == (D("1.00999"), D("0"))
 
 
 @pytest.mark.parametrize(
@@ -60,9 +57,8 @@ def test_maker_fills_at_its_own_price_as_a_maker_when_the_market_comes_to_it(api
         pytest.param({**MAKER_BUY, "side": "SELL", "price": "67500"}, id="sell-below-the-market"),
     ],
 )
-def test_maker_that_would_take_is_refused_with_binances_message_and_moves_nothing(api, market, body):
-    open_account(api)
-    before = balances()
+def test_maker_that_would_take_is_refused_with_binances_message_and_moves_nothing(api, market, account, body):
+    before = balances(account)
 
     response = api.post(ORDERS_URL, body, format="json")
 
@@ -70,7 +66,7 @@ def test_maker_that_would_take_is_refused_with_binances_message_and_moves_nothin
     answer = response.json()
     assert (answer["code"], answer["detail"]) == (-2010, WOULD_TAKE)
     assert answer["order"]["status"] == "REJECTED"
-    assert balances() == before
+    assert balances(account) == before
     assert not OrderFill.objects.exists()
 
 
@@ -111,7 +107,13 @@ def test_the_desk_form_asks_a_maker_order_for_a_price_only():
 
 
 # --- testnet ------------------------------------------------------------------------------------------------------
-def test_testnet_maker_is_sent_as_limit_maker_with_a_price_and_no_time_in_force(api, exchange):
+def open_testnet_desk(trader) -> None:
+    """The trader's desk on the testnet: an allocation that fits in what the exchange account holds."""
+    open_account(owner=trader, name="Testnet desk", starting_balances={"USDT": "1000", "BTC": "0.1"}, is_default=True)
+
+
+def test_testnet_maker_is_sent_as_limit_maker_with_a_price_and_no_time_in_force(api, exchange, trader):
+    open_testnet_desk(trader)
     response = place(api, {**MAKER_BUY, "price": "60000", "quantity": "0.001"})
 
     assert response.status_code == 201, response.content
@@ -121,7 +123,8 @@ def test_testnet_maker_is_sent_as_limit_maker_with_a_price_and_no_time_in_force(
     assert "timeInForce" not in sent
 
 
-def test_testnet_refusal_of_a_taking_maker_keeps_the_exchanges_code_and_message(api, exchange):
+def test_testnet_refusal_of_a_taking_maker_keeps_the_exchanges_code_and_message(api, exchange, trader):
+    open_testnet_desk(trader)
     exchange.post_script.append((False, (400, {"code": -2010, "msg": WOULD_TAKE})))
 
     response = place(api, {**MAKER_BUY, "price": "60000", "quantity": "0.001"})

@@ -6,7 +6,6 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from papertrading.api.fields import BinanceDecimalField
-from papertrading.balances import ensure_account
 from papertrading.forms import OrderForm
 from papertrading.models import OrderEvent, PaperOrder
 from papertrading.money import NOT_A_NUMBER, parse_amount
@@ -66,16 +65,15 @@ def test_parse_amount_drops_zeros_past_the_eighth_decimal():
 
 @pytest.mark.parametrize(("text", "message"), REFUSED)
 @pytest.mark.django_db
-def test_api_refuses_quantity_outside_binance_grammar(api, market, text, message):
-    ensure_account()
-    before = balances()
+def test_api_refuses_quantity_outside_binance_grammar(api, account, market, text, message):
+    before = balances(account)
     response = api.post(ORDERS_URL, {**LIMIT_BUY, "quantity": text}, format="json")
 
     assert response.status_code == 400, response.content
     assert response.json() == {"quantity": [message]}
     assert PaperOrder.objects.count() == 0
     assert OrderEvent.objects.count() == 0
-    assert balances() == before
+    assert balances(account) == before
 
 
 @pytest.mark.django_db

@@ -109,10 +109,16 @@ def test_refresh_prices_stores_each_trading_symbol_with_its_source_and_sequence(
     assert MarketPrice.objects.get(symbol="ETHUSDT").sequence == 0
 
 
-def test_refresh_prices_matches_orders_only_when_asked(market, settings):
+def test_refresh_prices_matches_orders_only_when_asked(account, market, settings):
     settings.SYNTHETIC_PRICE_SEED = 42
     order = place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("67999.99"), time_in_force="GTC"
+        account=account,
+        symbol="BTCUSDT",
+        side="BUY",
+        order_type="LIMIT",
+        quantity=D("0.01"),
+        price=D("67999.99"),
+        time_in_force="GTC",
     ).order
     MarketPrice.objects.filter(symbol="BTCUSDT").update(price=D("60000"))  # stored behind the matcher's back
 
@@ -191,10 +197,10 @@ def test_binance_source_raises_on_an_http_error_and_refresh_keeps_old_prices(mar
 
 
 @responses.activate
-def test_refresh_from_binance_stores_prices_and_fills_crossed_orders(market, settings):
+def test_refresh_from_binance_stores_prices_and_fills_crossed_orders(account, market, settings):
     settings.MARKET_DATA_SOURCE = "binance"
     order = place_order(
-        symbol="BTCUSDT", side="SELL", order_type="STOP_LOSS", quantity=D("0.1"), stop_price=D("67000")
+        account=account, symbol="BTCUSDT", side="SELL", order_type="STOP_LOSS", quantity=D("0.1"), stop_price=D("67000")
     ).order
     responses.get(
         ticker_url(),

@@ -7,7 +7,7 @@ import pytest
 
 from papertrading import reconciliation
 from papertrading.errors import PaperTradingError, VenueUnavailable
-from papertrading.models import OrderEvent, PaperOrder
+from papertrading.models import OrderEvent, PaperOrder, SimulatedBalance
 from papertrading.services import place_order
 from papertrading.tests.reconciliation_support import place_resting, raw_order, standin_fixture, unknown_order
 from papertrading.venues.simulator import SimulatorVenue
@@ -96,11 +96,12 @@ def test_differences_of_a_list_stop_asking_once_the_exchange_is_unavailable(stan
     assert results[1]["error"] == f"Not asked: {NOT_CONFIGURED_MESSAGE}"
 
 
-def test_differences_of_a_simulated_order_compare_it_with_its_own_fills_and_terms(market):
-    filled = place_order(symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
+def test_differences_of_a_simulated_order_compare_it_with_its_own_fills_and_terms(account, market):
+    filled = place_order(account=account, symbol="BTCUSDT", side="BUY", order_type="MARKET", quantity=D("0.01")).order
     resting = place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"), time_in_force="GTC"
-    ).order
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"),
+        time_in_force="GTC",
+    ).order  # fmt: skip
 
     consistent = reconciliation.order_differences(filled)
     assert consistent["notes"] == [SimulatorVenue.copy_note]
@@ -186,8 +187,9 @@ def test_a_selection_larger_than_the_cap_is_refused_before_any_call(standin):
 # --- resolve unknown --------------------------------------------------------------------------------------------
 def test_resolve_adopts_an_unknown_order_the_exchange_has(standin):
     order = unknown_order(seconds_ago=30)
+    # The exchange knows a desk order by its venue_order_ref (sent as newClientOrderId), not the account's own id.
     exchange_id = standin.add_external_order(
-        "BTCUSDT", "BUY", "0.001", "60000.00", client_order_id=order.client_order_id
+        "BTCUSDT", "BUY", "0.001", "60000.00", client_order_id=order.venue_order_ref
     )
 
     result = reconciliation.resolve_unknown_orders([order.pk], "operator")
@@ -247,14 +249,16 @@ def test_cancel_selected_orders_when_the_exchange_cannot_be_used_tries_once_and_
     assert standin.calls("DELETE", "/api/v3/order") == []
 
 
-def test_cancel_selected_simulated_order_releases_its_lock(market):
+def test_cancel_selected_simulated_order_releases_its_lock(account, market):
     order = place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"), time_in_force="GTC"
-    ).order
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"),
+        time_in_force="GTC",
+    ).order  # fmt: skip
 
     [outcome] = reconciliation.cancel_selected_orders([order.pk], "operator")
 
     assert outcome.ok
     order.refresh_from_db()
     assert (order.status, order.locked_amount) == (Status.CANCELLED, D("0"))
+    assert SimulatedBalance.objects.get(account=account, asset="USDT").locked == D("0")
     assert admin_events(order) == [("PENDING", "CANCELLED", "admin", "operator")]

@@ -55,12 +55,12 @@ def report(draw) -> ExecutionReport:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(reports=st.lists(report(), min_size=1, max_size=8))
-def test_fills_never_exceed_what_executed_and_no_trade_is_stored_twice(reports):
+def test_fills_never_exceed_what_executed_and_no_trade_is_stored_twice(account, reports):
     try:
         with transaction.atomic():
             order = PaperOrder.objects.create(
-                symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=QUANTITY, price=D("60000"),
-                time_in_force="GTC", venue="testnet", client_order_id="prop-1", status=Status.UNKNOWN,
+                account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=QUANTITY,
+                price=D("60000"), time_in_force="GTC", venue="testnet", client_order_id="prop-1", status=Status.UNKNOWN,
             )  # fmt: skip
             for seen, item in enumerate(reports, start=1):
                 with transaction.atomic():

@@ -35,12 +35,12 @@ def placed(api, body: dict) -> PaperOrder:
     return PaperOrder.objects.get(pk=response.json()["id"])
 
 
-def test_stop_limit_rests_on_its_stop_holding_what_its_limit_needs(api, market):
+def test_stop_limit_rests_on_its_stop_holding_what_its_limit_needs(api, account, market):
     order = placed(api, STOP_LIMIT_SELL)
 
     assert (order.status, order.locked_asset, order.locked_amount) == (Status.PENDING, "BTC", D("0.01"))
     assert (order.trigger_price, order.stop_triggered_at) == (D("67000"), None)
-    assert balances()["BTC"] == (D("0.99"), D("0.01"))
+    assert balances(account)["BTC"] == (D("0.99"), D("0.01"))
 
 
 def test_stop_reached_with_a_marketable_limit_takes_the_market_but_not_through_its_limit(api, market):
@@ -60,7 +60,7 @@ def test_stop_reached_with_a_marketable_limit_takes_the_market_but_not_through_i
     assert order.stop_triggered_at is not None
 
 
-def test_stop_reached_on_a_gap_leaves_a_gtc_limit_working_that_fills_later_as_a_maker(api, market):
+def test_stop_reached_on_a_gap_leaves_a_gtc_limit_working_that_fills_later_as_a_maker(api, account, market):
     order = placed(api, STOP_LIMIT_SELL)
 
     changed = market.move("BTCUSDT", "66800")  # gapped through the stop and below the limit
@@ -84,20 +84,20 @@ def test_stop_reached_on_a_gap_leaves_a_gtc_limit_working_that_fills_later_as_a_
         True,
         OrderFill.Rule.LIMIT_CROSSED,
     )
-    assert balances()["BTC"] == (D("0.99"), D("0"))
+    assert balances(account)["BTC"] == (D("0.99"), D("0"))
 
 
-def test_stop_reached_on_a_gap_expires_an_ioc_limit_and_frees_its_funds(api, market):
+def test_stop_reached_on_a_gap_expires_an_ioc_limit_and_frees_its_funds(api, account, market):
     order = placed(api, {**STOP_LIMIT_SELL, "time_in_force": "IOC"})
 
     market.move("BTCUSDT", "66800")
 
     order.refresh_from_db()
     assert (order.status, order.locked_amount) == (Status.EXPIRED, D("0"))
-    assert balances()["BTC"] == (D("1"), D("0"))
+    assert balances(account)["BTC"] == (D("1"), D("0"))
 
 
-def test_take_profit_limit_buy_locks_its_limit_cost_and_refunds_what_the_fill_did_not_spend(api, market):
+def test_take_profit_limit_buy_locks_its_limit_cost_and_refunds_what_the_fill_did_not_spend(api, account, market):
     order = placed(
         api,
         {**STOP_LIMIT_SELL, "side": "BUY", "order_type": "TAKE_PROFIT_LIMIT", "stop_price": "67000", "price": "67100"},
@@ -110,7 +110,7 @@ def test_take_profit_limit_buy_locks_its_limit_cost_and_refunds_what_the_fill_di
     fill = order.fills.get()
     # 66990 plus 0.05 % = 67023.495, snapped up to 67023.50: below the 67100 limit, so the market price is paid.
     assert (order.status, fill.price) == (Status.FILLED, D("67023.50"))
-    assert balances()["USDT"] == (D("100000") - D("670.235"), D("0"))
+    assert balances(account)["USDT"] == (D("100000") - D("670.235"), D("0"))
 
 
 def test_sync_counts_a_stop_limit_whose_limit_went_to_work_as_triggered(api, market):
@@ -153,11 +153,12 @@ def test_the_desk_form_asks_a_stop_limit_for_price_stop_and_time_in_force():
     assert [field.name for field in form.visible_fields_for_type()][-3:] == ["price", "stop_price", "time_in_force"]
 
 
-def test_testnet_stop_limit_is_sent_with_price_stop_price_and_time_in_force(api, exchange):
+def test_testnet_stop_limit_is_sent_with_price_stop_price_and_time_in_force(api, account, exchange):
     response = place(api, {**STOP_LIMIT_SELL, "quantity": "0.001", "stop_price": "67000", "price": "66900"})
 
     assert response.status_code == 201, response.content
     assert response.json()["status"] == "PENDING"
+    assert PaperOrder.objects.get().account == account
     [sent] = exchange.posts()
     assert (sent["type"], sent["price"], sent["stopPrice"], sent["timeInForce"]) == (
         "STOP_LOSS_LIMIT",

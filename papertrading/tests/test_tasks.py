@@ -12,13 +12,15 @@ pytestmark = pytest.mark.django_db
 
 
 @responses.activate
-def test_refresh_task_retries_when_the_ticker_fails_and_leaves_prices_and_orders_as_they_were(settings, market):
+def test_refresh_task_retries_when_the_ticker_fails_and_leaves_prices_and_orders_as_they_were(
+    settings, account, market
+):
     settings.MARKET_DATA_SOURCE = "binance"
     settings.MARKET_DATA_BASE_URL = "https://prices.invalid"
     responses.get("https://prices.invalid/api/v3/ticker/price", status=502)
     order = place_order(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"), price=Decimal("67000"),
-        time_in_force="GTC",
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=Decimal("0.001"),
+        price=Decimal("67000"), time_in_force="GTC",
     ).order  # fmt: skip
     before = dict(MarketPrice.objects.values_list("symbol", "price"))
 
@@ -31,11 +33,11 @@ def test_refresh_task_retries_when_the_ticker_fails_and_leaves_prices_and_orders
     assert order.status == PaperOrder.Status.PENDING
 
 
-def test_refresh_task_stores_new_prices_and_match_task_fills_what_they_cross(settings, market):
+def test_refresh_task_stores_new_prices_and_match_task_fills_what_they_cross(settings, account, market):
     settings.CELERY_TASK_ALWAYS_EAGER = True
     order = place_order(
-        symbol="BTCUSDT", side="SELL", order_type="LIMIT", quantity=Decimal("0.001"), price=Decimal("68000.01"),
-        time_in_force="GTC",
+        account=account, symbol="BTCUSDT", side="SELL", order_type="LIMIT", quantity=Decimal("0.001"),
+        price=Decimal("68000.01"), time_in_force="GTC",
     ).order  # fmt: skip
     market.set("BTCUSDT", "68100")  # crossed by a price the matcher has not seen yet
 

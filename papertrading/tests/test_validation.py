@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from papertrading.balances import ensure_account
 from papertrading.errors import OrderValidationError
 from papertrading.models import MarketPrice, OrderEvent, PaperOrder, SymbolRule
 from papertrading.services import place_order
@@ -471,8 +470,7 @@ REJECTIONS = [
 
 @pytest.mark.parametrize(("body", "field", "message"), REJECTIONS)
 @pytest.mark.django_db
-def test_invalid_order_returns_400_on_its_field_and_leaves_nothing_behind(api, market, body, field, message):
-    ensure_account()
+def test_invalid_order_returns_400_on_its_field_and_leaves_nothing_behind(api, account, market, body, field, message):
     response = api.post(ORDERS_URL, body, format="json")
 
     assert response.status_code == 400, response.content
@@ -480,14 +478,14 @@ def test_invalid_order_returns_400_on_its_field_and_leaves_nothing_behind(api, m
     assert any(text.startswith(message) for text in response.json()[field]), response.json()
     assert PaperOrder.objects.count() == 0
     assert OrderEvent.objects.count() == 0
-    assert balances() == STARTING
+    assert balances(account) == STARTING
 
 
 @pytest.mark.django_db
-def test_invalid_order_through_the_service_writes_no_row_and_opens_no_reservation(market):
-    ensure_account()
+def test_invalid_order_through_the_service_writes_no_row_and_opens_no_reservation(account, market):
     with pytest.raises(OrderValidationError) as caught:
         place_order(
+            account=account,
             symbol="BTCUSDT",
             side="SELL",
             order_type="LIMIT",
@@ -497,7 +495,7 @@ def test_invalid_order_through_the_service_writes_no_row_and_opens_no_reservatio
         )
     assert list(caught.value.errors) == ["price"]
     assert PaperOrder.objects.count() == 0
-    assert balances() == STARTING
+    assert balances(account) == STARTING
 
 
 @pytest.mark.django_db
@@ -509,10 +507,11 @@ def test_lowercase_symbol_is_accepted_as_the_exchange_symbol(api, market):
 
 
 @pytest.mark.django_db
-def test_market_order_on_a_symbol_without_a_price_fetches_one_first(api):
-    # No `market` fixture: the simulator asks the (synthetic) source for a first price before validating.
-    assert not MarketPrice.objects.filter(symbol="ETHUSDT").exists()
-    response = api.post(ORDERS_URL, {**MARKET_BUY, "symbol": "ETHUSDT", "quantity": "0.01"}, format="json")
+def test_market_order_on_a_symbol_without_a_price_fetches_one_first(api, account):
+    # No `market` fixture, and no starting balance in SOL (opening the account priced BTC and ETH only): the
+    # simulator asks the (synthetic) source for a first price before validating.
+    assert not MarketPrice.objects.filter(symbol="SOLUSDT").exists()
+    response = api.post(ORDERS_URL, {**MARKET_BUY, "symbol": "SOLUSDT", "quantity": "1"}, format="json")
     assert response.status_code == 201, response.json()
-    assert MarketPrice.objects.get(symbol="ETHUSDT").price == Decimal("3500")
-    assert response.json()["fills"][0]["market_price"] == "3500.00000000"
+    assert MarketPrice.objects.get(symbol="SOLUSDT").price == Decimal("150")
+    assert response.json()["fills"][0]["market_price"] == "150.00000000"

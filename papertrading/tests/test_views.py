@@ -53,8 +53,18 @@ def viewer_client(viewer) -> Client:
     return page_client_for(viewer)
 
 
-def place(symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.01", price="50000", user=None, **extra):
-    kwargs = dict(symbol=symbol, side=side, order_type=order_type, quantity=Decimal(quantity), placed_by=user)
+def place(
+    symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.01", price="50000", user=None, account=None, **extra
+):
+    """An order placed by `user` in their own (default) account, or in `account` by no one in particular."""
+    kwargs = dict(
+        account=account or services.default_account_for(user),
+        symbol=symbol,
+        side=side,
+        order_type=order_type,
+        quantity=Decimal(quantity),
+        placed_by=user,
+    )
     if order_type == "LIMIT":
         kwargs.update(price=Decimal(price), time_in_force=extra.pop("time_in_force", "GTC"))
     kwargs.update(extra)
@@ -189,7 +199,7 @@ def test_account_panel_masks_the_testnet_key_and_never_shows_the_secret(trader_c
 
 @responses.activate  # nothing registered: the venue's own calls fail at once, no network
 def test_account_panel_tells_of_orders_closed_by_a_testnet_reset_and_of_an_order_rate_pause(
-    trader_client, market, settings
+    trader_client, account, market, settings
 ):
     from papertrading.binance import RateLimitState
     from papertrading.venues.testnet import RESET_REASON
@@ -197,8 +207,9 @@ def test_account_panel_tells_of_orders_closed_by_a_testnet_reset_and_of_an_order
     settings.PAPER_TRADING_MODE = "testnet"
     settings.BINANCE_TESTNET_API_KEY, settings.BINANCE_TESTNET_API_SECRET = "k" * 20, "s" * 20
     PaperOrder.objects.create(
-        symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.001", price="60000", time_in_force="GTC",
-        venue="testnet", client_order_id="reset-1", status=PaperOrder.Status.CANCELLED, reject_reason=RESET_REASON,
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity="0.001", price="60000",
+        time_in_force="GTC", venue="testnet", client_order_id="reset-1", status=PaperOrder.Status.CANCELLED,
+        reject_reason=RESET_REASON,
     )  # fmt: skip
     RateLimitState().record_rate_limited(30, banned=False, orders_only=True, msg="Too many new orders")
 
@@ -372,16 +383,18 @@ def test_post_with_the_csrf_header_from_the_page_is_accepted(trader, market):
 # --- read-only users ---------------------------------------------------------------------------------------
 
 
-def test_read_only_user_sees_orders_but_no_form_no_cancel_and_no_sync(viewer_client, trader, market):
-    order = place(user=trader)
+def test_read_only_user_sees_orders_but_no_form_no_cancel_and_no_sync(viewer_client, viewer, trader, market):
+    order = place(account=services.default_account_for(viewer))  # say, by an agent with the account's key
+    others = place(user=trader)
     body = viewer_client.get(DESK).content.decode()
     assert f'id="order-{order.pk}"' in body
+    assert f'id="order-{others.pk}"' not in body  # another account's order is not theirs to see
     assert 'id="order-form"' not in body and "can view orders but not place them" in body
     assert "Cancel</button>" not in body and 'id="sync-button"' not in body
 
 
-def test_read_only_user_gets_403_on_every_post(viewer_client, trader, market):
-    order = place(user=trader)
+def test_read_only_user_gets_403_on_every_post(viewer_client, viewer, market):
+    order = place(account=services.default_account_for(viewer))
     data = MARKET_FORM
     for headers in ({}, HX):
         assert viewer_client.post(ORDER_FORM, data, **headers).status_code == 403
@@ -397,14 +410,14 @@ def test_read_only_user_gets_403_on_every_post(viewer_client, trader, market):
 
 def test_cancel_from_the_page_cancels_and_answers_the_table(trader_client, trader, market):
     order = place(user=trader)
-    usdt_locked = SimulatedBalance.objects.get(asset="USDT").locked
+    usdt_locked = SimulatedBalance.objects.get(account=order.account, asset="USDT").locked
     assert usdt_locked > 0
     response = trader_client.post(cancel_url(order) + "?show=open&sort=symbol", **HX)
     body = response.content.decode()
     order.refresh_from_db()
     assert order.status == "CANCELLED"
     assert order.events.last().source == "page" and order.events.last().actor == "trader"
-    assert SimulatedBalance.objects.get(asset="USDT").locked == 0
+    assert SimulatedBalance.objects.get(account=order.account, asset="USDT").locked == 0
     assert body.lstrip().startswith('<section id="orders"') and 'aria-sort="ascending"' in body
     assert f'id="order-{order.pk}"' not in body  # the open view kept, and the order left it
     assert "account-changed" in client_events(response)
@@ -427,6 +440,19 @@ def test_cancel_of_a_finished_order_warns(trader_client, trader, market):
     assert trader_client.post(reverse("papertrading:cancel", args=[999999]), **HX).status_code == 404
 
 
+def test_cancel_of_another_accounts_order_is_a_404_and_leaves_it_working(trader_client, trader, rival, market):
+    theirs = place(user=rival)
+    locked = SimulatedBalance.objects.get(account=theirs.account, asset="USDT").locked
+
+    for headers in ({}, HX):
+        assert trader_client.post(cancel_url(theirs), **headers).status_code == 404
+
+    theirs.refresh_from_db()
+    assert (theirs.status, theirs.locked_amount) == ("PENDING", locked)
+    assert SimulatedBalance.objects.get(account=theirs.account, asset="USDT").locked == locked == Decimal("500")
+    assert not theirs.events.filter(source="page").exists()
+
+
 def test_sync_button_reports_what_changed(trader_client, trader, market):
     place(user=trader, price="67000")
     market.set("BTCUSDT", "66000")  # the limit is crossed; sync runs the matcher
@@ -438,7 +464,7 @@ def test_sync_button_reports_what_changed(trader_client, trader, market):
     assert PaperOrder.objects.get().status == "FILLED"
 
 
-def test_sync_button_on_the_testnet_counts_orders_and_symbols(trader_client, api, exchange):
+def test_sync_button_on_the_testnet_counts_orders_and_symbols(trader_client, api, account, exchange):
     ids = [
         place_on_testnet(api, limit_payload()).json()["id"],
         place_on_testnet(api, limit_payload(price="59000")).json()["id"],
@@ -465,7 +491,7 @@ def test_status_colour_classes(trader_client, trader, market):
     pending = place(user=trader)
     filled = place(order_type="MARKET", user=trader)
     cancelled = place(user=trader)
-    services.cancel_order(order_id=cancelled.pk)
+    services.cancel_order(account=cancelled.account, order_id=cancelled.pk)
     expired = place(user=trader, time_in_force="IOC")
     with pytest.raises(OrderRejected):
         place(user=trader, quantity="10", price="60000")

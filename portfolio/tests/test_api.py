@@ -9,20 +9,21 @@ from portfolio.tasks import snapshot_equity
 from portfolio.tests.conftest import book
 
 
-def worked_example(market):
-    """test_book's example (position reopened: 2 BTC at 80.08, realized -22.785), then an ETH position."""
-    book("BTCUSDT", "BUY", "1.01", "100", "0.01", "BTC", agent="alpha")
-    book("BTCUSDT", "BUY", "1", "120", "1", "USDT", agent="beta")
-    book("BTCUSDT", "SELL", "0.5", "130", "0.65", "USDT", agent="alpha")
-    book("BTCUSDT", "SELL", "1.5", "90", "0.135", "USDT", agent="alpha")
-    book("BTCUSDT", "BUY", "2.002", "80", "0.002", "BTC", agent="beta")
-    book("ETHUSDT", "BUY", "1", "3000", "3", "USDT")
+def worked_example(account, market):
+    """test_book's example (position reopened: 2 BTC at 80.08, realized -22.785), then an ETH position, in an
+    account that opened with 10000 USDT and nothing else."""
+    book(account, "BTCUSDT", "BUY", "1.01", "100", "0.01", "BTC", agent="alpha")
+    book(account, "BTCUSDT", "BUY", "1", "120", "1", "USDT", agent="beta")
+    book(account, "BTCUSDT", "SELL", "0.5", "130", "0.65", "USDT", agent="alpha")
+    book(account, "BTCUSDT", "SELL", "1.5", "90", "0.135", "USDT", agent="alpha")
+    book(account, "BTCUSDT", "BUY", "2.002", "80", "0.002", "BTC", agent="beta")
+    book(account, "ETHUSDT", "BUY", "1", "3000", "3", "USDT")
     market.set("BTCUSDT", "85")
     market.set("ETHUSDT", "3100")
 
 
-def test_positions_show_quantity_average_cost_value_and_pnl(viewer_api, market):
-    worked_example(market)
+def test_positions_show_quantity_average_cost_value_and_pnl(viewer_api, viewer_desk, market):
+    worked_example(viewer_desk, market)
 
     response = viewer_api.get("/api/portfolio/positions")
 
@@ -38,9 +39,8 @@ def test_positions_show_quantity_average_cost_value_and_pnl(viewer_api, market):
     assert (eth["asset"], D(eth["average_cost"]), D(eth["unrealized_pnl"])) == ("ETH", D("3003"), D("97"))
 
 
-def test_summary_totals_cash_equity_and_pnl_per_agent(viewer_api, market, settings):
-    settings.PORTFOLIO_STARTING_CASH = D("10000")
-    worked_example(market)
+def test_summary_totals_cash_equity_and_pnl_per_agent(viewer_api, viewer_desk, market):
+    worked_example(viewer_desk, market)
 
     response = viewer_api.get("/api/portfolio/summary")
 
@@ -54,6 +54,9 @@ def test_summary_totals_cash_equity_and_pnl_per_agent(viewer_api, market, settin
     )
     # Cash 10000 - 182.945 (BTC flows) - 3003 = 6814.055; positions 170 + 3100 = 3270; equity 10084.055.
     assert (D(data["cash"]), D(data["market_value"]), D(data["equity"])) == (D("6814.055"), D("3270"), D("10084.055"))
+    # The account opened with cash alone, so its starting equity is its starting cash.
+    assert D(data["starting_cash"]) == D("10000")
+    assert D(data["equity"]) == D(data["starting_cash"]) + D(data["total_pnl"])
     assert data["open_positions"] == 2 and data["trade_count"] == 6
     # Per agent, marked to market at BTC 85, ETH 3100:
     #   alpha: -101 + 64.35 + 134.865 = 98.215 cash; base 1.00 - 0.5 - 1.5 = -1.0 x 85 = -85 -> +13.215
@@ -67,20 +70,24 @@ def test_summary_totals_cash_equity_and_pnl_per_agent(viewer_api, market, settin
     assert sum(D(row["pnl"]) for row in data["agents"]) == D(data["total_pnl"])
 
 
-def test_snapshot_task_stores_the_equity_now(viewer_api, market, settings):
-    settings.PORTFOLIO_STARTING_CASH = D("10000")
-    worked_example(market)
+def test_snapshot_task_stores_the_equity_of_every_account_now(viewer_api, viewer_desk, rival_account, market):
+    worked_example(viewer_desk, market)
 
-    snapshot_equity.apply().get()
+    assert snapshot_equity.apply().get() == 2
 
-    snapshot = EquitySnapshot.objects.get()
+    # The rival's account opened with 100000 USDT, 1 BTC at 68000 and 10 ETH at 3500 (starting equity 203000) and
+    # has not traded: its P&L is what the market did to what it holds, (85 - 68000) + 10 x (3100 - 3500) = -71915.
+    rival = EquitySnapshot.objects.get(account=rival_account)
+    assert (rival.equity, rival.cash, rival.total_pnl) == (D("131085"), D("100000"), D("-71915"))
+    snapshot = EquitySnapshot.objects.get(account=viewer_desk)
     assert (snapshot.equity, snapshot.total_pnl, snapshot.market_value) == (D("10084.055"), D("84.055"), D("3270"))
     curve = viewer_api.get("/api/portfolio/summary").data["equity_curve"]
     assert [D(point["equity"]) for point in curve] == [D("10084.055")]
 
 
-def test_trades_list_filters_by_symbol_and_agent(viewer_api, market):
-    worked_example(market)
+def test_trades_list_filters_by_symbol_and_agent(viewer_api, viewer_desk, rival_account, market):
+    worked_example(viewer_desk, market)
+    book(rival_account, "BTCUSDT", "SELL", "0.1", "90", "0", "USDT", agent="alpha")  # another account's
 
     response = viewer_api.get("/api/portfolio/trades?symbol=btcusdt&agent=alpha")
 

@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from analysis.services import submit_decision
+from papertrading.services import default_account_for
 from papertrading.symbols import load_default_symbol_rules
 from papertrading.tests.browser_support import CHROMIUM_ARGS, chromium_path, log_in, screenshot_path
 from portfolio.services import snapshot_equity
@@ -35,6 +36,7 @@ def browser():
 def traded(market, trader):
     """Two agents trade BTC and ETH through the pipeline while the market moves; equity is sampled meanwhile."""
     load_default_symbol_rules()
+    account = default_account_for(trader)  # what the trader's pages show
     start = timezone.now() - timedelta(minutes=10)
     steps = [
         ("trend", "BTCUSDT", "BUY", D("0.05"), "68000"),
@@ -45,10 +47,12 @@ def traded(market, trader):
     ]
     for minute, (agent, symbol, decision, quantity, price) in enumerate(steps):
         market.set(symbol, price)
-        submit_decision(agent=agent, symbol=symbol, decision=decision, quantity=quantity, posted_by=trader)
-        snapshot_equity(now=start + timedelta(minutes=2 * minute))
+        submit_decision(
+            account=account, agent=agent, symbol=symbol, decision=decision, quantity=quantity, posted_by=trader
+        )
+        snapshot_equity(account, now=start + timedelta(minutes=2 * minute))
     market.set("BTCUSDT", "69800")
-    snapshot_equity(now=start + timedelta(minutes=11))
+    snapshot_equity(account, now=start + timedelta(minutes=11))
 
 
 @pytest.fixture
