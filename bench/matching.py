@@ -28,8 +28,9 @@ MARKET = Decimal("68000.00")
 QUANTITY = Decimal("0.001")
 
 
-def seed_resting(count: int, *, triggering: bool = False) -> None:
-    """Resting BUY limits below and SELL limits above the market, or BUY limits above it when `triggering`."""
+def seed_resting(account, count: int, *, triggering: bool = False) -> None:
+    """Resting BUY limits below and SELL limits above the market, or BUY limits above it when `triggering`, in
+    `account`, with the balances they lock."""
     from papertrading.models import PaperOrder, SimulatedBalance
 
     orders, locked_quote, locked_base = [], Decimal("0"), Decimal("0")
@@ -44,6 +45,7 @@ def seed_resting(count: int, *, triggering: bool = False) -> None:
             locked_base += locked
         orders.append(
             PaperOrder(
+                account=account,
                 symbol="BTCUSDT",
                 side="BUY" if buy else "SELL",
                 order_type="LIMIT",
@@ -61,7 +63,7 @@ def seed_resting(count: int, *, triggering: bool = False) -> None:
         )
     PaperOrder.objects.bulk_create(orders, batch_size=5000)
     for asset, amount in (("USDT", locked_quote), ("BTC", locked_base)):
-        balance, _ = SimulatedBalance.objects.get_or_create(asset=asset)
+        balance, _ = SimulatedBalance.objects.get_or_create(account=account, asset=asset)
         balance.locked += amount
         balance.free += Decimal("10000000")
         balance.save()
@@ -83,9 +85,12 @@ def main() -> None:
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
-        seed_resting(1000)
+        from papertrading.services import open_account
+
+        account = open_account(owner=None, name="Bench")
+        seed_resting(account, 1000)
         small, small_queries, _ = timed_pass(MARKET)
-        seed_resting(99000)
+        seed_resting(account, 99000)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE paper_orders")
@@ -95,7 +100,7 @@ def main() -> None:
         print(f"no trigger, 100,000 resting: {large * 1000:7.2f} ms, {large_queries} queries")
         print(f"ratio 100k/1k: {large / small:.2f} (target <= 2)")
 
-        seed_resting(1000, triggering=True)
+        seed_resting(account, 1000, triggering=True)
         start = time.perf_counter()
         _, _, filled = timed_pass(MARKET, repeat=1)
         elapsed = time.perf_counter() - start

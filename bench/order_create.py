@@ -3,14 +3,18 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/paper_trading_bench .venv/bin/python bench/order_create.py
 
 Prints orders per second for both (and their ratio), SQL statements per create (a resting LIMIT with few and with
-many existing orders, and a filled MARKET with its ledger entry), and list queries for two page sizes. Figures, not
-pass/fail: run it by hand.
+many existing orders, and a filled MARKET with its ledger entry), and list queries for two page sizes. Then the
+same account becomes one of 100, the other 99 with 1,000 resting LIMIT orders each: statements per create and per
+read (orders list, open orders, account) and MARKET creates per second with 1 account and with 100, side by side.
+The bar: a create costs at most one statement more than before accounts (6 for a LIMIT, 10 for a MARKET), and
+reads do not grow with the number of accounts. Figures, not pass/fail: run it by hand.
 """
 
 import io
 import os
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -29,6 +33,10 @@ from rest_framework.test import APIClient  # noqa: E402
 
 N = int(os.environ.get("BENCH_ORDERS", "300"))
 ROUNDS = 3
+ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100"))
+ORDERS_PER_ACCOUNT = 1000
+# What a create cost before accounts (README, "Benchmarks"): the bar is at most one statement more.
+BEFORE_ACCOUNTS = {"LIMIT": 6, "MARKET": 10}
 
 
 # (symbol, quantity, price): resting well below the market, inside PERCENT_PRICE_BY_SIDE, worth 10–20 USDT. The
@@ -60,10 +68,12 @@ def order_payload(i: int, **overrides) -> dict:
 MARKET = {"order_type": "MARKET", "price": None, "time_in_force": None}
 
 
-def timed_creates(client: APIClient, url: str, n: int) -> float:
+def timed_creates(client: APIClient, url: str, n: int, *, market: bool = False) -> float:
     start = time.perf_counter()
     for i in range(n):
-        response = client.post(url, order_payload(i), format="json")
+        payload = order_payload(i, **MARKET) if market else order_payload(i)
+        payload = {key: value for key, value in payload.items() if value is not None}
+        response = client.post(url, payload, format="json")
         assert response.status_code == 201, response.content
     return n / (time.perf_counter() - start)
 
@@ -76,16 +86,38 @@ def queries_per_create(client: APIClient, url: str, **overrides) -> int:
 
 
 def list_queries(client: APIClient, page_size: int) -> int:
+    return read_queries(client, f"/api/paper-trading/orders?page_size={page_size}")
+
+
+def read_queries(client: APIClient, url: str) -> int:
     with CaptureQueriesContext(connection) as ctx:
-        assert client.get(f"/api/paper-trading/orders?page_size={page_size}").status_code == 200
+        assert client.get(url).status_code == 200
     return len(ctx.captured_queries)
 
 
-def seed_orders(count: int) -> None:
+READS = {
+    "GET orders (a page of 50)": "/api/paper-trading/orders",
+    "GET orders/open": "/api/paper-trading/orders/open",
+    "GET account": "/api/paper-trading/account",
+}
+
+
+def statement_counts(client: APIClient) -> dict[str, int]:
+    """Statements per create and per read of the account the client acts as."""
+    counts = {
+        "POST a resting LIMIT": queries_per_create(client, "/api/paper-trading/orders"),
+        "POST a filled MARKET (ledger included)": queries_per_create(client, "/api/paper-trading/orders", **MARKET),
+    }
+    counts.update({label: read_queries(client, url) for label, url in READS.items()})
+    return counts
+
+
+def seed_orders(account, count: int) -> None:
     from papertrading.models import PaperOrder
 
     PaperOrder.objects.bulk_create(
         PaperOrder(
+            account=account,
             symbol="ETHUSDT",
             side="SELL",
             order_type="LIMIT",
@@ -98,6 +130,51 @@ def seed_orders(count: int) -> None:
         )
         for i in range(count)
     )
+
+
+def seed_accounts(count: int, orders_each: int) -> None:
+    """`count` accounts of other users, opened as the desk opens them, each with `orders_each` resting LIMIT BUYs
+    (bulk-inserted, spread over the five symbols) and the balances they lock."""
+    from papertrading.models import PaperOrder, SimulatedBalance
+    from papertrading.money import to_money
+    from papertrading.services import open_account
+
+    owners = User.objects.bulk_create(User(username=f"bench-owner-{i}") for i in range(count))
+    locked = to_money(
+        sum(Decimal(quantity) * Decimal(price) for _, quantity, price in RESTING) * orders_each / len(RESTING)
+    )
+    for owner in owners:
+        account = open_account(owner=owner, name="Desk", is_default=True)
+        orders = []
+        for i in range(orders_each):
+            symbol, quantity, price = RESTING[i % len(RESTING)]
+            orders.append(
+                PaperOrder(
+                    account=account,
+                    symbol=symbol,
+                    side="BUY",
+                    order_type="LIMIT",
+                    quantity=Decimal(quantity),
+                    price=Decimal(price),
+                    time_in_force="GTC",
+                    status="PENDING",
+                    venue="simulation",
+                    client_order_id=f"seed-{account.pk}-{i}",
+                    locked_asset="USDT",
+                    locked_amount=to_money(Decimal(quantity) * Decimal(price)),
+                    trigger_price=Decimal(price),
+                    trigger_direction="BELOW",
+                    placed_by=owner,
+                )
+            )
+        PaperOrder.objects.bulk_create(orders, batch_size=5000)
+        balance = SimulatedBalance.objects.get(account=account, asset="USDT")
+        balance.free -= locked
+        balance.locked += locked
+        balance.save(update_fields=["free", "locked", "updated_at"])
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def main() -> None:
@@ -130,21 +207,46 @@ def run(engine: str) -> None:
 
     queries_per_create(client, "/api/paper-trading/orders", **MARKET)  # the first fill opens the position
     market = queries_per_create(client, "/api/paper-trading/orders", **MARKET)
+    existing = PaperOrder.objects.count()
     few = queries_per_create(client, "/api/paper-trading/orders")
-    seed_orders(20000)
+    account = user.paper_accounts.get(is_default=True)
+    seed_orders(account, 20000)
     many = queries_per_create(client, "/api/paper-trading/orders")
     floor_queries = queries_per_create(client, "/floor/orders")
     list_10, list_100 = list_queries(client, 10), list_queries(client, 100)
+
+    # The same account, alone and then one of ACCOUNTS, the others with ORDERS_PER_ACCOUNT resting orders each.
+    alone = statement_counts(client)
+    market_alone = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    started = time.perf_counter()
+    seed_accounts(ACCOUNTS - 1, ORDERS_PER_ACCOUNT)
+    seeding = time.perf_counter() - started
+    among = statement_counts(client)
+    ours_among = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
 
     print(f"database: {engine}; {N} creates per round, best of {ROUNDS}")
     print(f"our create:   {ours_rate:8.1f} orders/s")
     print(f"floor create: {floor_rate:8.1f} orders/s")
     print(f"ratio ours/floor: {ours_rate / floor_rate:.2f} (target >= 0.5)")
     print(
-        f"statements per LIMIT create: {few} with {PaperOrder.objects.count() - 20001} orders, {many} with 20000"
+        f"statements per LIMIT create: {few} with {existing} orders, {many} with 20000"
         f" more (floor: {floor_queries}); per MARKET create, ledger included: {market}"
     )
     print(f"list queries: {list_10} for page_size=10, {list_100} for page_size=100")
+    resting = account.orders.filter(status="PENDING").count()
+    print()
+    print(
+        f"{ACCOUNTS} accounts: this one ({account.orders.count():,} orders, {resting} resting) and "
+        f"{ACCOUNTS - 1} more of {ORDERS_PER_ACCOUNT:,} resting LIMIT orders each "
+        f"({PaperOrder.objects.count():,} orders in all; seeded in {seeding:.1f} s)"
+    )
+    print(f"| {'statements per request':<40} | {'1 account':>9} | {f'{ACCOUNTS} accounts':>12} | {'bar':>5} |")
+    print(f"|{'-' * 42}|{'-' * 10}:|{'-' * 13}:|{'-' * 6}:|")
+    for label in alone:
+        kind = next((k for k in BEFORE_ACCOUNTS if k in label), None)
+        bar = f"<= {BEFORE_ACCOUNTS[kind] + 1}" if kind else "same"
+        print(f"| {label:<40} | {alone[label]:>9} | {among[label]:>12} | {bar:>5} |")
+    print(f"MARKET creates: {market_alone:.1f} orders/s with 1 account, {ours_among:.1f} with {ACCOUNTS}")
 
 
 if __name__ == "__main__":

@@ -133,14 +133,16 @@ def run(*, orders: int, symbols: list[str], changed: int) -> None:
         ):
             logging.getLogger("papertrading").setLevel(logging.WARNING)
             reset_clock_offsets()
+            # One desk account holding the whole exchange account, as its allocation.
+            account = services.open_account(owner=None, name="Bench", venue="testnet", starting_balances=balances)
             started = time.perf_counter()
             for i in range(orders):
                 symbol = symbols[i % len(symbols)]
                 quantity, _, price = PLAN[symbol]
                 if i % 50 == 0:
                     fresh_minute(standin)  # placing is not what is measured; keep the ORDERS budget out of it
-                services.place_order(symbol=symbol, side="BUY", order_type="LIMIT", quantity=Decimal(quantity),
-                                     price=Decimal(price), time_in_force="GTC")  # fmt: skip
+                services.place_order(account=account, symbol=symbol, side="BUY", order_type="LIMIT",
+                                     quantity=Decimal(quantity), price=Decimal(price), time_in_force="GTC")  # fmt: skip
             print(
                 f"{orders} working orders over {len(symbols)} symbols placed on the stand-in at {standin.base_url} "
                 f"in {time.perf_counter() - started:.1f} s"
