@@ -29,6 +29,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 N = int(os.environ.get("BENCH_ORDERS", "300"))
@@ -218,11 +219,32 @@ def run(engine: str) -> None:
     # The same account, alone and then one of ACCOUNTS, the others with ORDERS_PER_ACCOUNT resting orders each.
     alone = statement_counts(client)
     market_alone = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    # Resting creates of a second account, which has room under MAX_NUM_ORDERS for both timings.
+    resting_client = APIClient()
+    resting_client.force_authenticate(User.objects.create(username="bench-resting", is_superuser=True))
+    limit_alone = timed_creates(resting_client, "/api/paper-trading/orders", 100)
     started = time.perf_counter()
     seed_accounts(ACCOUNTS - 1, ORDERS_PER_ACCOUNT)
     seeding = time.perf_counter() - started
     among = statement_counts(client)
     ours_among = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    limit_among = timed_creates(resting_client, "/api/paper-trading/orders", 100)
+    # An agent's client: the account's API key finds the key, its account and its owner in one statement, where a
+    # user's token finds the token and its user (and the default account then takes one more).
+    from papertrading.accounts import issue_api_key
+    from papertrading.services import default_account_for, open_account
+
+    agent = User.objects.create(username="bench-agent", is_superuser=True)
+    default_account_for(agent)
+    keyed = APIClient()
+    keyed.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_key(open_account(owner=agent, name='Bot')).raw}")
+    keyed.get("/api/paper-trading/account")  # the key's first use records it; later ones within a minute do not
+    tokened = APIClient()
+    tokened.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent).key}")
+    by_credentials = {
+        "an account's API key": (statement_counts(keyed), timed_creates(keyed, "/api/paper-trading/orders", 100)),
+        "the user's own token": (statement_counts(tokened), timed_creates(tokened, "/api/paper-trading/orders", 100)),
+    }
 
     print(f"database: {engine}; {N} creates per round, best of {ROUNDS}")
     print(f"our create:   {ours_rate:8.1f} orders/s")
@@ -247,6 +269,12 @@ def run(engine: str) -> None:
         bar = f"<= {BEFORE_ACCOUNTS[kind] + 1}" if kind else "same"
         print(f"| {label:<40} | {alone[label]:>9} | {among[label]:>12} | {bar:>5} |")
     print(f"MARKET creates: {market_alone:.1f} orders/s with 1 account, {ours_among:.1f} with {ACCOUNTS}")
+    print(f"LIMIT creates: {limit_alone:.1f} orders/s with 1 account, {limit_among:.1f} with {ACCOUNTS}")
+    print()
+    print("With real credentials (authentication included; the rows above authenticate without a statement):")
+    for name, (counts, rate) in by_credentials.items():
+        limit, market = counts["POST a resting LIMIT"], counts["POST a filled MARKET (ledger included)"]
+        print(f"  {name}: LIMIT {limit}, MARKET {market} statements per create; {rate:.1f} LIMIT creates/s")
 
 
 if __name__ == "__main__":

@@ -245,6 +245,13 @@ class PaperOrder(models.Model):
                 name="paper_order_trigger_idx",
                 condition=Q(status__in=["PENDING", "PARTIALLY_FILLED"], venue="simulation"),
             ),
+            # MAX_NUM_ORDERS / MAX_NUM_ALGO_ORDERS in the reservation's UPDATE: "the account's working orders on
+            # SYMBOL" (of some types), read without touching its finished orders or other accounts' orders.
+            models.Index(
+                fields=["account", "symbol", "order_type"],
+                name="paper_order_working_idx",
+                condition=Q(status__in=["PENDING", "PARTIALLY_FILLED"]),
+            ),
             # Sync: "working or unknown orders of this venue".
             models.Index(
                 fields=["venue", "symbol"],
