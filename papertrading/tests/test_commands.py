@@ -266,8 +266,10 @@ def test_bootstrap_demo_creates_the_login_token_and_accounts_and_prints_them(set
     assert f"API token: {token.key}" in output
     desk = Account.objects.get(owner=user, is_default=True)
     assert set(user.paper_accounts.values_list("name", flat=True)) == {desk.name, *DEMO_AGENT_ACCOUNTS}
-    for account in user.paper_accounts.all():
-        assert balances(account) == {"BTC": (D("1"), D("0")), "ETH": (D("10"), D("0")), "USDT": (D("100000"), D("0"))}
+    assert balances(desk) == {"BTC": (D("1"), D("0")), "ETH": (D("10"), D("0")), "USDT": (D("100000"), D("0"))}
+    # The demo agents start with cash only: their returns are their trading, not the market moving starting coins.
+    for account in user.paper_accounts.exclude(pk=desk.pk):
+        assert balances(account) == {"USDT": (D("10000"), D("0"))}
     # Each account's key is printed once, and acts as that account.
     keys = printed_keys(output)
     assert set(keys) == set(user.paper_accounts.values_list("pk", flat=True))

@@ -9,6 +9,8 @@ from papertrading.services import default_account_for, open_account, refresh_pri
 
 # The demo agents' account names (analysis.agents.demo_account_name); papertrading cannot import the analysis app.
 DEMO_AGENT_ACCOUNTS = ("Demo agent ma-crossover", "Demo agent mean-reversion", "Demo agent demo-consensus")
+# The demo agents start with cash only, so their returns are their trading, not the market's move of starting coins.
+DEMO_AGENT_STARTING_BALANCES = {"USDT": "10000"}
 
 
 class Command(BaseCommand):
@@ -37,7 +39,7 @@ class Command(BaseCommand):
         if settings.DEMO_AGENTS_ENABLED:
             for name in DEMO_AGENT_ACCOUNTS:
                 if not Account.objects.filter(owner=user, name=name).exists():
-                    account = open_account(owner=user, name=name)
+                    account = open_account(owner=user, name=name, starting_balances=DEMO_AGENT_STARTING_BALANCES)
                     new_keys.append((account, issue_api_key(account, name="demo agent", created_by=user).raw))
         shown = password if created else "(unchanged)"
         lines = [f"Demo login: {username} / {shown}  —  API token: {token.key} (acts on {desk.name!r})"]
