@@ -125,6 +125,31 @@ ERROR_COMPONENT = {
 }
 
 
+# Operations that act on the request's account, which `X-Account` may name.
+ACCOUNT_SCOPED_PATHS = ("/api/paper-trading/", "/api/portfolio/", "/api/analysis/")
+ACCOUNT_HEADER = {
+    "in": "header",
+    "name": "X-Account",
+    "required": False,
+    "schema": {"type": "integer"},
+    "description": "Act on this account of yours (staff: any) instead of your default one. With an account's API "
+    "key it may only name the key's own account. Another account answers 404.",
+}
+
+
+def document_account_header(operation: dict) -> None:
+    parameters = operation.setdefault("parameters", [])
+    if not any(p.get("name") == "X-Account" for p in parameters):
+        parameters.append(ACCOUNT_HEADER)
+    operation.setdefault("responses", {}).setdefault(
+        "404",
+        {
+            "description": "No such account for `X-Account`, or no such object in the account.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        },
+    )
+
+
 def document_common_errors(result, generator, request, public):
     """Document on every operation the answers no view decides: 401 (unless anonymous is allowed), 403 for
     writes (permissions, CSRF), 413 and 415 where a body is read, 500."""
@@ -137,8 +162,10 @@ def document_common_errors(result, generator, request, public):
         "415": "The body is not JSON (nor a form).",
         "500": "An unexpected error; nothing to fix on your side.",
     }
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            if path.startswith(ACCOUNT_SCOPED_PATHS):
+                document_account_header(operation)
             wanted = {"500"}
             if {} not in operation.get("security", []):
                 wanted.add("401")
