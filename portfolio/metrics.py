@@ -61,6 +61,16 @@ def max_drawdown(equities: Iterable[Decimal]) -> Decimal:
     return ratio(worst)
 
 
+def fall_from(peak: Decimal, equity: Decimal) -> Decimal:
+    """(peak − equity) / peak: how far `equity` is below a peak, as a fraction (0 at or above it, or when the peak
+    is at or below zero)."""
+    if peak <= 0 or equity >= peak:
+        return ZERO
+    with localcontext() as context:
+        context.prec = PRECISION
+        return ratio((peak - equity) / peak)
+
+
 def daily_closes(points: Iterable[tuple[datetime, Decimal]]) -> list[tuple[date, Decimal]]:
     """The last equity of each UTC day, oldest day first. `points` in time order (a later point of the same
     moment wins)."""
@@ -116,6 +126,11 @@ def win_rate_of(*, wins: int, sells: int) -> Decimal | None:
     with localcontext() as context:
         context.prec = PRECISION
         return ratio(Decimal(wins) / sells)
+
+
+def running_peak(previous_peak: Decimal | None, starting_equity: Decimal, equity: Decimal) -> Decimal:
+    """The period's highest equity once `equity` is seen (the starting equity is the first point of the series)."""
+    return max(previous_peak if previous_peak is not None else starting_equity, starting_equity, equity)
 
 
 def equity_metrics(points: list[tuple[datetime, Decimal]]) -> tuple[Decimal, Decimal | None]:

@@ -122,6 +122,10 @@ class EquitySnapshot(models.Model):
     realized_pnl = money_field()
     unrealized_pnl = money_field()
     total_pnl = money_field()
+    # The period's highest equity up to this snapshot (its starting equity included) and the fall from it, as a
+    # fraction: the maximum drawdown is then one aggregate, not a walk over every snapshot of the period.
+    peak = money_field(null=True, blank=True)
+    drawdown = money_field(null=True, blank=True)
 
     class Meta:
         ordering = ["-taken_at"]

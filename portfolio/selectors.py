@@ -2,11 +2,12 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from papertrading.models import Account
@@ -275,26 +276,34 @@ def account_overview(account: Account, *, with_performance: bool = False) -> Acc
     )
 
 
-def equity_series(account: Account, summary: PortfolioSummary, *, now: datetime | None = None) -> list:
-    """(moment, equity) of the current period in time order: the starting equity when the period began, each
-    snapshot, and the equity now."""
-    snapshots = (
-        EquitySnapshot.objects.filter(account=account, period=account.period)
-        .order_by("taken_at", "id")
-        .values_list("taken_at", "equity")
+def period_drawdown_and_sharpe(
+    account: Account, summary: PortfolioSummary, *, now: datetime | None = None
+) -> tuple[Decimal, Decimal | None]:
+    """The period's maximum drawdown and Sharpe ratio in three queries, however many snapshots it has: each
+    snapshot carries the running peak and its drawdown, and the Sharpe ratio needs only each day's last equity."""
+    snapshots = EquitySnapshot.objects.filter(account=account, period=account.period)
+    stored = snapshots.aggregate(peak=Max("peak"), worst=Max("drawdown"))
+    peak = metrics.running_peak(stored["peak"], summary.starting_equity, summary.equity)
+    drawdown = max(stored["worst"] or ZERO, metrics.fall_from(peak, summary.equity))
+    last_of_day = (
+        snapshots.annotate(day=TruncDate("taken_at", tzinfo=UTC))
+        .order_by()
+        .values("day")
+        .annotate(last=Max("taken_at"))
+        .values_list("last", flat=True)
     )
-    return [
-        (account.period_started_at, summary.starting_equity),
-        *snapshots.iterator(chunk_size=2000),
-        (now or timezone.now(), summary.equity),
-    ]
+    closes = (
+        snapshots.filter(taken_at__in=list(last_of_day)).order_by("taken_at", "id").values_list("taken_at", "equity")
+    )
+    points = [(account.period_started_at, summary.starting_equity), *closes, (now or timezone.now(), summary.equity)]
+    return metrics.ratio(drawdown), metrics.equity_metrics(points)[1]
 
 
 def account_performance(
     account: Account, *, summary: PortfolioSummary | None = None, now: datetime | None = None
 ) -> Performance:
     summary = summary or portfolio_summary(account)
-    drawdown, sharpe = metrics.equity_metrics(equity_series(account, summary, now=now))
+    drawdown, sharpe = period_drawdown_and_sharpe(account, summary, now=now)
     realized = period_trades(account).exclude(realized_pnl=None).values_list("realized_pnl", flat=True)
     return Performance(
         return_rate=metrics.total_return(summary.total_pnl, summary.starting_equity),

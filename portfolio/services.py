@@ -17,7 +17,7 @@ from papertrading.models import Account, OrderEvent, OrderFill, OrderType, Paper
 from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.services import check_order, fill_directly, place_order
 
-from . import selectors
+from . import metrics, selectors
 from .book import Book, trade_flows
 from .models import EquitySnapshot, Position, Trade
 from .signals import trades_recorded
@@ -243,10 +243,16 @@ def on_account_opened(sender, *, account: Account, prices: dict[str, Decimal], *
 def snapshot_equity(account: Account, *, now: datetime | None = None) -> EquitySnapshot:
     """Store the account's value now (positions at the last prices plus cash) for its equity curve."""
     summary = selectors.portfolio_summary(account)
+    previous = (
+        EquitySnapshot.objects.filter(account=account, period=account.period).order_by("-taken_at", "-id").first()
+    )
+    peak = metrics.running_peak(previous.peak if previous else None, summary.starting_equity, summary.equity)
     return EquitySnapshot.objects.create(
         account=account,
         period=account.period,
         taken_at=now or timezone.now(),
+        peak=peak,
+        drawdown=metrics.fall_from(peak, summary.equity),
         cash=summary.cash,
         market_value=summary.market_value,
         equity=summary.equity,
