@@ -187,6 +187,29 @@ MONEY_DECIMAL_PLACES = 8
 MONEY_MAX_DIGITS = 28
 
 SIMULATOR_FEE_RATE = Decimal(env.str("SIMULATOR_FEE_RATE", default="0.001"))
+
+
+def _optional_decimal(name: str) -> Decimal | None:
+    value = env.str(name, default="").strip()
+    return Decimal(value) if value else None
+
+
+def _optional_int(name: str) -> int | None:
+    value = env.str(name, default="").strip()
+    return int(value) if value else None
+
+
+# Risk limits every account has unless its own are set (papertrading.risk); empty means no limit. An owner may
+# tighten them for an account; only staff may loosen an account's limits past these.
+RISK_DEFAULTS = {
+    "max_order_notional": _optional_decimal("RISK_MAX_ORDER_NOTIONAL"),
+    "max_position_notional": _optional_decimal("RISK_MAX_POSITION_NOTIONAL"),
+    "max_open_orders": _optional_int("RISK_MAX_OPEN_ORDERS"),
+    "max_orders_per_minute": _optional_int("RISK_MAX_ORDERS_PER_MINUTE"),
+    "max_daily_loss": _optional_decimal("RISK_MAX_DAILY_LOSS"),
+    "allowed_symbols": [s.strip().upper() for s in env.list("RISK_ALLOWED_SYMBOLS", default=[]) if s.strip()] or None,
+    "halt_on_daily_loss": env.bool("RISK_HALT_ON_DAILY_LOSS", default=False),
+}
 SIMULATOR_SLIPPAGE_RATE = Decimal(env.str("SIMULATOR_SLIPPAGE_RATE", default="0.0005"))
 if not (
     Decimal("0") <= SIMULATOR_FEE_RATE < Decimal("0.1") and Decimal("0") <= SIMULATOR_SLIPPAGE_RATE < Decimal("0.1")
@@ -235,6 +258,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": TESTNET_SYNC_SECONDS,
         "options": {"expires": TESTNET_SYNC_SECONDS},
     },
+    # Each account's equity at 00:00 UTC, for the daily loss limit (acts once a day, just after midnight).
+    "mark-day-start": {"task": "papertrading.tasks.mark_day_start", "schedule": 60, "options": {"expires": 60}},
 }
 
 # --- Analysis and portfolio --------------------------------------------------------------------------------

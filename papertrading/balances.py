@@ -5,12 +5,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Subquery, Value, When
-from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from .models import Account, BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
+from .risk import RiskCheck
 from .validation import ALGO_TYPES, PRICED_TYPES
 
 STARTING_BALANCE_REASON = "Starting balance"
@@ -71,13 +70,21 @@ class OpenOrderLimit:
     order_types: tuple[str, ...] = ()
 
 
-def reserve_free_amount(account_id: int, asset: str, amount: Decimal, *, limits: Iterable[OpenOrderLimit] = ()) -> bool:
+def reserve_free_amount(
+    account_id: int,
+    asset: str,
+    amount: Decimal,
+    *,
+    limits: Iterable[OpenOrderLimit] = (),
+    risk: RiskCheck | None = None,
+) -> bool:
     """Move `amount` of the account's `asset` from free to locked in one conditional UPDATE; False (and no change)
     when short, or when one of the open-order `limits` is already reached.
 
     The row count says whether it moved: no read-then-write window, and no query of its own for the limits. The
     statement is written out because it runs for every resting order: the ORM spent twice the database's time
-    compiling the limits' subqueries.
+    compiling the limits' subqueries. The same statement returns what the account's `risk` limits read, and
+    RiskLimitExceeded is raised when one refuses (the caller's transaction then undoes the move).
     """
     limits = list(limits)
     quote = connection.ops.quote_name
@@ -87,7 +94,7 @@ def reserve_free_amount(account_id: int, asset: str, amount: Decimal, *, limits:
     )
     params = [amount, amount, connection.ops.adapt_datetimefield_value(timezone.now()), account_id, asset, amount]
     for limit in limits:
-        # "The limit-th working order exists", read through the matcher's partial index.
+        # "The limit-th working order exists", read through the account's working-orders index.
         types = f" AND order_type IN ({', '.join(['%s'] * len(limit.order_types))})" if limit.order_types else ""
         sql += (
             f" AND NOT EXISTS (SELECT 1 FROM {quote(PaperOrder._meta.db_table)} WHERE account_id = %s AND venue = %s"
@@ -101,18 +108,34 @@ def reserve_free_amount(account_id: int, asset: str, amount: Decimal, *, limits:
             *limit.order_types,
             limit.maximum - 1,
         ]
+    sql, params = _returning(sql, params, risk)
 
-    def move() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount
-
-    if move():
+    if _execute(sql, params, risk):
         return True
     if SimulatedBalance.objects.filter(account_id=account_id, asset=asset).exists():
         return False  # the balance is there: it is short, or a limit is reached
     open_missing_balances(account_id, asset)  # a new asset: open it, then try once more
-    return bool(move())
+    return _execute(sql, params, risk)
+
+
+def _returning(sql: str, params: list, risk: RiskCheck | None) -> tuple[str, list]:
+    """Have a funds' UPDATE also return what the order's risk limits read (nothing when none of them reads)."""
+    if risk is None or not risk.reads():
+        return sql, params
+    columns, column_params = risk.usage_columns()
+    return f"{sql} RETURNING {', '.join(columns)}", [*params, *column_params]
+
+
+def _execute(sql: str, params: list, risk: RiskCheck | None) -> int:
+    """Run a funds' UPDATE; the rows it moved. When it returns the risk limits' readings, they are judged."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if risk is None or not risk.reads():
+            return cursor.rowcount
+        rows = cursor.fetchall()
+    if rows:
+        risk.judge(rows[0])
+    return len(rows)
 
 
 def require_free_amount(account_id: int, asset: str, amount: Decimal) -> None:
@@ -139,40 +162,60 @@ def open_order_limits(order: PaperOrder, rule: SymbolRule) -> list[OpenOrderLimi
     return limits
 
 
-def move_free_amounts(account_id: int, deltas: dict[str, Decimal], *, needs: dict[str, Decimal] | None = None) -> None:
+def move_free_amounts(
+    account_id: int,
+    deltas: dict[str, Decimal],
+    *,
+    needs: dict[str, Decimal] | None = None,
+    risk: RiskCheck | None = None,
+) -> None:
     """Add each delta to the account's free amount of its asset in one UPDATE, only where free covers what the
     asset needs.
 
     An asset needs its own debit at least, and more when `needs` says so (Binance checks a whole order against
     the free balance before matching). A balance the account does not have yet is opened and moved then. Raises
-    InsufficientBalance when a row could not be moved: the caller's transaction must then roll back, since the
-    other rows were.
+    InsufficientBalance when a row could not be moved, or RiskLimitExceeded when the account's `risk` limits
+    (read by the same statement) refuse: the caller's transaction must then roll back, since rows were moved.
     """
     needs = {asset: max(-delta, (needs or {}).get(asset, ZERO), ZERO) for asset, delta in deltas.items()}
-    field = SimulatedBalance._meta.get_field("free")
+    assets = sorted(deltas)
+    table = connection.ops.quote_name(SimulatedBalance._meta.db_table)
+    marks = ", ".join(["%s"] * len(assets))
 
-    def by_asset(values: dict[str, Decimal]) -> Case:
-        whens = [When(asset=asset, then=Value(value, output_field=field)) for asset, value in values.items()]
-        return Case(*whens, default=Value(ZERO, output_field=field), output_field=field)
+    def by_asset(values: dict[str, Decimal]) -> tuple[str, list]:
+        whens = " ".join("WHEN %s THEN %s" for _ in assets)
+        return f"CASE asset {whens} ELSE 0 END", [item for asset in assets for item in (asset, values[asset])]
 
-    rows = SimulatedBalance.objects.filter(account_id=account_id, asset__in=list(deltas))
+    delta_sql, delta_params = by_asset(deltas)
+    need_sql, need_params = by_asset(needs)
     # Only when the statement itself sees every row: a balance another transaction opens meanwhile is invisible to
     # it, and a partial move could not tell that row from a short one. Then nothing moves, and it is tried again.
-    every_row = Exact(Subquery(rows.order_by().values("account_id").annotate(n=Count("pk")).values("n")), len(deltas))
-
-    def move() -> int:
-        return rows.filter(every_row, free__gte=by_asset(needs)).update(
-            free=F("free") + by_asset(deltas), updated_at=timezone.now()
-        )
-
-    moved = move()
+    sql = (
+        f"UPDATE {table} SET free = free + {delta_sql}, updated_at = %s "
+        f"WHERE account_id = %s AND asset IN ({marks}) AND free >= {need_sql} "
+        f"AND (SELECT COUNT(*) FROM {table} every_row WHERE every_row.account_id = %s "
+        f"AND every_row.asset IN ({marks})) = %s"
+    )
+    params = [
+        *delta_params,
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        account_id,
+        *assets,
+        *need_params,
+        account_id,
+        *assets,
+        len(assets),
+    ]
+    sql, params = _returning(sql, params, risk)
+    moved = _execute(sql, params, risk)
     if not moved:
         # A balance was missing (perhaps opened since by another transaction), or every one is short: open what
         # is missing and try once more.
-        open_missing_balances(account_id, *sorted(set(deltas) - set(rows.values_list("asset", flat=True))))
-        moved = move()
+        present = SimulatedBalance.objects.filter(account_id=account_id, asset__in=assets).values_list("asset")
+        open_missing_balances(account_id, *sorted(set(assets) - {asset for (asset,) in present}))
+        moved = _execute(sql, params, risk)
     if moved < len(deltas):
-        raise InsufficientBalance(*sorted(deltas))
+        raise InsufficientBalance(*assets)
 
 
 def open_missing_balances(account_id: int, *assets: str) -> None:

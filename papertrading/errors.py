@@ -43,6 +43,28 @@ class DuplicateOrder(OrderRejected):
         )
 
 
+class RiskLimitExceeded(PaperTradingError):
+    """A risk limit of the account refuses the order (or the account is halted: limit "halted"); nothing was
+    written, reserved or sent. HTTP 400 with `code` "RISK_LIMIT", the limit, its value and the order's."""
+
+    code = "RISK_LIMIT"
+
+    def __init__(self, limit: str, detail: str, *, limit_value=None, value=None):
+        super().__init__(detail)
+        self.limit = limit
+        self.limit_value = limit_value
+        self.value = value
+
+    def as_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "limit": self.limit,
+            "detail": self.message,
+            "limit_value": None if self.limit_value is None else str(self.limit_value),
+            "value": None if self.value is None else str(self.value),
+        }
+
+
 class OrderNotWorking(PaperTradingError):
     """A cancel of an order that already finished."""
 

@@ -63,6 +63,27 @@ class Account(models.Model):
     period = models.PositiveIntegerField(default=1, help_text="The P&L period; a reset starts the next one.")
     period_started_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Risk limits (papertrading.risk): empty means the default from settings (RISK_*).
+    max_order_notional = money_field(null=True, blank=True, help_text="Largest order value, in the quote asset.")
+    max_position_notional = money_field(
+        null=True, blank=True, help_text="Largest holding of a symbol's base asset after a BUY, valued in its quote."
+    )
+    max_open_orders = models.PositiveIntegerField(null=True, blank=True, help_text="Most working orders at once.")
+    max_orders_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most orders placed in any 60 seconds."
+    )
+    max_daily_loss = money_field(
+        null=True, blank=True, help_text="Largest fall of equity since 00:00 UTC before orders adding exposure stop."
+    )
+    allowed_symbols = models.JSONField(null=True, blank=True, help_text="Symbols it may trade (empty: any).")
+    halt_on_daily_loss = models.BooleanField(null=True, blank=True, help_text="Halt when the daily loss is breached.")
+    # The kill switch: while halted, every new order is refused and nothing works.
+    halted_at = models.DateTimeField(null=True, blank=True)
+    halted_reason = models.CharField(max_length=255, blank=True)
+    halted_by = models.CharField(max_length=150, blank=True)
+    # The equity at the day's start (00:00 UTC, marked at the prices of the moment it was taken) for max_daily_loss.
+    day_started_on = models.DateField(null=True, blank=True)
+    day_start_equity = money_field(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -74,6 +95,35 @@ class Account(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class RiskEvent(models.Model):
+    """A risk limit refusing an order, the account halted or resumed, or its limits changed: who, why, the values."""
+
+    class Kind(models.TextChoices):
+        REFUSED = "refused", "Order refused"
+        HALTED = "halted", "Account halted"
+        RESUMED = "resumed", "Account resumed"
+        LIMITS = "limits", "Limits changed"
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="risk_events")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    limit = models.CharField(max_length=30, blank=True)
+    limit_value = models.CharField(max_length=255, blank=True)
+    value = models.CharField(max_length=255, blank=True)
+    detail = models.TextField(blank=True)
+    # The refused order's terms, for people to read ("BUY 0.5 BTCUSDT LIMIT @ 68000").
+    order = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=10, blank=True)
+    actor = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"], name="risk_event_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.limit or self.detail[:40]}"
 
 
 class ApiKey(models.Model):

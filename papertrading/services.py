@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import accounts, prices
+from . import accounts, prices, risk
 from .balances import InsufficientBalance, move_free_amounts, open_balances
 from .errors import (
     INSUFFICIENT_BALANCE,
@@ -19,6 +19,8 @@ from .errors import (
     OrderNotWorking,
     OrderRejected,
     OrderValidationError,
+    PaperTradingError,
+    RiskLimitExceeded,
     VenueUnavailable,
 )
 from .fees import fill_moves
@@ -29,6 +31,7 @@ from .models import (
     OrderEvent,
     OrderType,
     PaperOrder,
+    RiskEvent,
     SimulatedBalance,
     Venue,
     new_venue_order_ref,
@@ -164,8 +167,13 @@ def place_order(
         client_order_id=client_order_id or new_client_order_id(),
         placed_by=placed_by if getattr(placed_by, "pk", None) else None,
     )
+    actor = getattr(placed_by, "username", "")
     try:
-        order = venue.submit(fields, market_price=market_price, source=source, actor=getattr(placed_by, "username", ""))
+        order = venue.submit(fields, market_price=market_price, source=source, actor=actor)
+    except RiskLimitExceeded as exc:
+        order_label = risk.terms_of(PaperOrder(**fields), base_asset="", market_price=market_price).label
+        record_refusal(account, exc, order=order_label, source=source, actor=actor)
+        raise
     except IntegrityError:
         # Looking only when the insert fails saves every new order a query: the unique index refuses a duplicate
         # client_order_id inside the transaction, which undoes whatever it moved.
@@ -201,15 +209,26 @@ def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal
     commission, commission_asset, deltas = fill_moves(
         side=side, quantity=quantity, price=price, base_asset=rule.base_asset, quote_asset=rule.quote_asset
     )
+    terms = risk.Terms(symbol, side, quantity, price, rule.base_asset, f"{side} {quantity} {symbol} MARKET (direct)")
     try:
         with transaction.atomic():
-            move_free_amounts(account.pk, deltas)
+            # The same risk limits as a paper order, judged under the account's row lock.
+            check = risk.lock(account.pk, terms)
+            check.precheck()
+            try:
+                move_free_amounts(account.pk, deltas, risk=check)
+            except InsufficientBalance:
+                check.enforce_by_reading()
+                raise
             BalanceAdjustment.objects.bulk_create(
                 BalanceAdjustment(account=account, asset=asset, amount=delta, reason=reason[:255])
                 for asset, delta in deltas.items()
             )
     except InsufficientBalance:
         raise OrderRejected(*INSUFFICIENT_BALANCE) from None
+    except RiskLimitExceeded as exc:
+        record_refusal(account, exc, order=terms.label, source=OrderEvent.Source.AGENT)
+        raise
     return FillReport(
         price=price,
         quantity=quantity,
@@ -262,6 +281,131 @@ def sync_orders(
     report = venue.sync(source=source, progress=progress)
     record_successful_sync()
     return report
+
+
+# --- risk limits and the kill switch ---------------------------------------------------------------------------
+
+
+def record_refusal(account: Account, exc: RiskLimitExceeded, *, order: str, source: str, actor: str = "") -> None:
+    """Record a risk limit's refusal (after the order's transaction was undone), and halt the account when its
+    daily loss was breached and it halts on that."""
+    RiskEvent.objects.create(
+        account=account,
+        kind=RiskEvent.Kind.REFUSED,
+        limit=exc.limit,
+        limit_value="" if exc.limit_value is None else str(exc.limit_value)[:255],
+        value="" if exc.value is None else str(exc.value)[:255],
+        detail=exc.message,
+        order=order[:255],
+        source=source,
+        actor=actor,
+    )
+    if exc.limit == "max_daily_loss" and risk.effective_limits(account).get("halt_on_daily_loss"):
+        halt_account(account=account, reason=f"Daily loss limit breached: {exc.message}", actor="risk limits")
+
+
+def mark_day_start() -> int:
+    """Record every account's equity as its starting equity of the UTC day, once a day."""
+    return risk.mark_day_start()
+
+
+@dataclass
+class HaltResult:
+    account: Account
+    cancelled: list[int]
+    not_cancelled: dict[int, str]
+
+
+def halt_account(*, account: Account, reason: str, actor: str = "", source: str = OrderEvent.Source.API) -> HaltResult:
+    """The kill switch: refuse every new order from now on, then cancel every working order of the account (on
+    the exchange in testnet mode). An order whose outcome is not known yet cannot be cancelled until sync settles
+    it: it is reported as not cancelled, with why, as is a cancel the venue refused. Halting a halted account
+    keeps its first reason and cancels what is still working.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise accounts.AccountInputError({"reason": ["Say why the account is halted."]})
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        already = locked.halted_at is not None
+        if not already:
+            locked.halted_at, locked.halted_reason, locked.halted_by = timezone.now(), reason[:255], actor[:150]
+            locked.save(update_fields=["halted_at", "halted_reason", "halted_by"])
+            RiskEvent.objects.create(
+                account=locked, kind=RiskEvent.Kind.HALTED, detail=reason, source=source, actor=actor
+            )
+    # Every order placed from here on is refused under the account's lock, so the working set only shrinks.
+    cancelled, not_cancelled = [], {}
+    for order in locked.orders.filter(status__in=PaperOrder.OPEN_STATUSES).order_by("id"):
+        if order.status == PaperOrder.Status.UNKNOWN:
+            not_cancelled[order.pk] = "Its outcome is not known yet; sync settles it, then cancel it."
+            continue
+        try:
+            get_venue(order.venue).cancel(order, source=source, actor=actor)
+        except OrderNotWorking:
+            continue  # it finished meanwhile
+        except PaperTradingError as exc:
+            not_cancelled[order.pk] = exc.message
+        else:
+            cancelled.append(order.pk)
+    return HaltResult(locked, cancelled, not_cancelled)
+
+
+def resume_account(*, account: Account, actor: str = "", source: str = OrderEvent.Source.API) -> Account:
+    """Lift the kill switch: new orders are judged by the limits again."""
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        if locked.halted_at is not None:
+            was = locked.halted_reason
+            locked.halted_at, locked.halted_reason, locked.halted_by = None, "", ""
+            locked.save(update_fields=["halted_at", "halted_reason", "halted_by"])
+            RiskEvent.objects.create(
+                account=locked, kind=RiskEvent.Kind.RESUMED, detail=f"Was halted: {was}", source=source, actor=actor
+            )
+    return locked
+
+
+def set_limits(*, account: Account, values: dict, user, may_loosen: bool) -> Account:
+    """Change the account's limits: each of `values` (a limit name to a value, or None for the default).
+
+    Anyone who may act on the account may tighten a limit (a value at or inside the default); loosening it past
+    the default needs `may_loosen` (staff with change permission on accounts). AccountInputError, with a message
+    per limit, and nothing changed otherwise.
+    """
+    defaults = risk.default_limits()
+    errors, changes = {}, {}
+    for name, raw in values.items():
+        if name not in risk.SETTINGS:
+            errors[name] = [f"Not a limit; the limits are {', '.join(risk.SETTINGS)}."]
+            continue
+        try:
+            value = risk.parse_limit(name, raw)
+        except ValueError as exc:
+            errors[name] = [str(exc)]
+            continue
+        if not may_loosen and risk.loosens(name, value, defaults.get(name)):
+            errors[name] = [f"Only staff may set it past the default ({risk.describe(defaults.get(name))})."]
+            continue
+        changes[name] = value
+    if errors:
+        raise accounts.AccountInputError(errors)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        before = {name: getattr(locked, name) for name in changes}
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=list(changes))
+        changed = {name: (before[name], value) for name, value in changes.items() if before[name] != value}
+        if changed:
+            RiskEvent.objects.create(
+                account=locked,
+                kind=RiskEvent.Kind.LIMITS,
+                detail="; ".join(
+                    f"{name}: {risk.describe(old)} -> {risk.describe(new)}" for name, (old, new) in changed.items()
+                ),
+                actor=getattr(user, "username", ""),
+            )
+    return locked
 
 
 # --- accounts ----------------------------------------------------------------------------------------------------

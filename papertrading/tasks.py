@@ -59,3 +59,10 @@ def sync_testnet_orders() -> dict:
             logger.warning("testnet sync skipped: %s", exc.message)
             return {"skipped": exc.message}
     return {"changed": report.changed, "request_weight": report.request_weight}
+
+
+@shared_task(**RETRY)
+def mark_day_start() -> int:
+    """Record each account's equity at the start of the UTC day, for the daily loss limit (runs every minute, acts
+    once a day); returns how many accounts started their day."""
+    return services.mark_day_start()

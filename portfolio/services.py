@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from papertrading import selectors as papertrading_selectors
-from papertrading.errors import OrderRejected, OrderValidationError, VenueUnavailable
+from papertrading.errors import OrderRejected, OrderValidationError, RiskLimitExceeded, VenueUnavailable
 from papertrading.models import Account, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
 from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.services import check_order, fill_directly, place_order
@@ -344,6 +344,11 @@ class ExecutionResult:
         return not self.reason
 
 
+def risk_reason(exc: RiskLimitExceeded) -> str:
+    """A run refused by a risk limit fails with the limit named."""
+    return f"Refused by the risk limit {exc.limit}: {exc.message}"
+
+
 def client_order_id_for(run_id: uuid.UUID) -> str:
     """One run, one order: a retried decision reuses this id and gets the order it already made (35 chars)."""
     return f"run{run_id.hex}"
@@ -414,6 +419,8 @@ class PortfolioManager:
         except OrderRejected as exc:
             orders = [exc.order] if exc.order is not None else []
             return ExecutionResult(orders=orders, error_code=exc.code, reason=exc.message)
+        except RiskLimitExceeded as exc:
+            return ExecutionResult(reason=risk_reason(exc))
         except OrderValidationError as exc:
             # The market moved between the check and the order (e.g. the notional fell below the minimum).
             return ExecutionResult(reason=exc.message)
@@ -455,6 +462,8 @@ class PortfolioManager:
                 )
         except OrderRejected as exc:
             return ExecutionResult(error_code=exc.code, reason=exc.message)
+        except RiskLimitExceeded as exc:
+            return ExecutionResult(reason=risk_reason(exc))
         except OrderValidationError as exc:
             return ExecutionResult(reason=exc.message)
         except IntegrityError:

@@ -3,13 +3,22 @@
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ..errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
+from ..errors import (
+    OrderNotWorking,
+    OrderRejected,
+    OrderValidationError,
+    PaperTradingError,
+    RiskLimitExceeded,
+    VenueUnavailable,
+)
 from ..models import PaperOrder
 
 
 def paper_trading_exception_handler(exc, context):
     if isinstance(exc, OrderValidationError):
         return Response(exc.errors, status=400)
+    if isinstance(exc, RiskLimitExceeded):
+        return Response(exc.as_dict(), status=exc.http_status)
     if isinstance(exc, OrderRejected):
         from .serializers import OrderSerializer
 

@@ -647,11 +647,12 @@ def test_docs_page_loads_its_scripts_and_styles_from_local_static(client, trader
 
 # SQL statements of one create, counted as CaptureQueriesContext counts them (the transaction's BEGIN/COMMIT, or
 # SAVEPOINT/RELEASE inside a test's transaction, included), once the account is open and the caller's
-# permissions are cached: a resting LIMIT finds the caller's account, reads the price, reserves and writes the order
-# and its event; a filled MARKET also writes its fill and books it in the ledger (position row locked, trade
-# written, position updated).
-LIMIT_CREATE_STATEMENTS = 7
-MARKET_CREATE_STATEMENTS = 11
+# permissions are cached: a resting LIMIT finds the caller's account, reads the price, locks the account (reading its
+# risk limits), reserves (reading what the limits need) and writes the order and its event; a filled MARKET also
+# writes its fill and books it in the ledger (position row locked, trade written, position updated). The same with
+# every risk limit set.
+LIMIT_CREATE_STATEMENTS = 8
+MARKET_CREATE_STATEMENTS = 12
 
 
 def statements_of(api, payload: dict) -> list[str]:
@@ -661,17 +662,29 @@ def statements_of(api, payload: dict) -> list[str]:
     return [query["sql"] for query in captured]
 
 
-def test_order_create_takes_a_fixed_number_of_statements(api, market):
+def test_order_create_takes_a_fixed_number_of_statements(api, market, account):
     # Warm up: open the account, cache the caller's permissions, book a first fill so the position exists.
     api.post(ORDERS, LIMIT_BUY, format="json")
     api.post(ORDERS, MARKET_BUY, format="json")
 
     limit = statements_of(api, LIMIT_BUY)
     market_buy = statements_of(api, MARKET_BUY)
+    Account.objects.filter(pk=account.pk).update(
+        max_order_notional=D("100000"),
+        max_position_notional=D("1000000"),
+        max_open_orders=100,
+        max_orders_per_minute=100,
+        max_daily_loss=D("50000"),
+        allowed_symbols=["BTCUSDT", "ETHUSDT"],
+    )
+    limited = statements_of(api, LIMIT_BUY)
+    limited_market = statements_of(api, MARKET_BUY)
 
     assert len(limit) <= LIMIT_CREATE_STATEMENTS, limit
     assert len(market_buy) <= MARKET_CREATE_STATEMENTS, market_buy
-    assert PaperOrder.objects.filter(status="FILLED").count() == 2
+    assert len(limited) <= LIMIT_CREATE_STATEMENTS, limited
+    assert len(limited_market) <= MARKET_CREATE_STATEMENTS, limited_market
+    assert PaperOrder.objects.filter(status="FILLED").count() == 3
 
 
 def list_queries(api, url: str) -> int:

@@ -41,6 +41,7 @@ from ..models import (
 )
 from ..money import ZERO, format_decimal, round_to_step, to_money
 from ..prices import ensure_price, last_price
+from ..risk import RiskCheck, lock_for_order
 from ..symbols import get_symbol_rule
 from ..validation import ALGO_TYPES, LIMIT_TYPES, STOP_LIMIT_TYPES, fires_at_or_below, validate_order
 from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
@@ -80,7 +81,8 @@ class SimulatorVenue:
         try:
             with transaction.atomic():
                 order = PaperOrder(status=Status.PENDING, **fields)
-                report = self.decide(order, market_price=market_price)
+                check = lock_for_order(order, market_price)
+                report = self.decide(order, market_price=market_price, risk=check)
                 return apply_report(order, report, source=source, actor=actor, from_status="")
         except InsufficientBalance:
             pass
@@ -241,12 +243,23 @@ class SimulatorVenue:
 
     # --- deciding --------------------------------------------------------------------------------------------
 
-    def decide(self, order: PaperOrder, *, market_price: Decimal | None) -> ExecutionReport:
+    def decide(
+        self, order: PaperOrder, *, market_price: Decimal | None, risk: RiskCheck | None = None
+    ) -> ExecutionReport:
         """What happens to a new order on arrival: rest, fill or expire, with its balances moved.
 
-        Raises InsufficientBalance when the account cannot pay: the caller's transaction must
-        be undone, since a fill moves both assets in one statement.
+        Raises InsufficientBalance when the account cannot pay, or RiskLimitExceeded when one of the account's
+        `risk` limits refuses (judged on what the funds' statement read): the caller's transaction must be undone,
+        since a fill moves both assets in one statement.
         """
+        try:
+            return self._decide(order, market_price, risk)
+        except InsufficientBalance:
+            if risk is not None:
+                risk.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
+            raise
+
+    def _decide(self, order: PaperOrder, market_price: Decimal | None, risk: RiskCheck | None) -> ExecutionReport:
         if market_price is None:
             # validate_order asks for a price only for MARKET; the simulator needs one to decide every type.
             raise errors.OrderValidationError(
@@ -255,15 +268,17 @@ class SimulatorVenue:
         rule = get_symbol_rule(order.symbol)
         if order.order_type == OrderType.LIMIT_MAKER and self._is_marketable(order, market_price):
             # Post-only: an order that would take liquidity is refused, as Binance does.
+            if risk is not None:
+                risk.enforce_by_reading()
             return ExecutionReport(
                 status=Status.REJECTED, reject_code=errors.WOULD_TAKE[0], reject_reason=errors.WOULD_TAKE[1]
             )
         if self._rests(order, market_price):
-            return self._rest(order, rule)
+            return self._rest(order, rule, risk)
         if order.order_type == OrderType.MARKET:
             price = self._slipped(order.side, market_price, rule)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
-            move_free_amounts(order.account_id, deltas)
+            move_free_amounts(order.account_id, deltas, risk=risk)
             return self._filled(
                 order, [fill], f"Filled at {format_decimal(price)} (market {format_decimal(market_price)})."
             )
@@ -273,7 +288,7 @@ class SimulatorVenue:
             slipped = self._slipped(order.side, market_price, rule)
             price = min(slipped, order.price) if order.side == Side.BUY else max(slipped, order.price)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
-            move_free_amounts(order.account_id, deltas, needs={asset: needed})
+            move_free_amounts(order.account_id, deltas, needs={asset: needed}, risk=risk)
             return self._filled(
                 order,
                 [fill],
@@ -282,6 +297,8 @@ class SimulatorVenue:
         # A LIMIT that neither rests nor crosses is an IOC or FOK: it takes only what is there at once, and with no
         # cross there is nothing to take. Binance still checks the whole order against the free balance first.
         require_free_amount(order.account_id, asset, needed)
+        if risk is not None:
+            risk.enforce_by_reading()
         return ExecutionReport(
             status=Status.EXPIRED,
             detail=f"{order.time_in_force} limit not marketable at {format_decimal(market_price)}: expired unfilled.",
@@ -382,10 +399,10 @@ class SimulatorVenue:
             return order.time_in_force == TimeInForce.GTC and not self._is_marketable(order, market_price)
         return order.order_type != OrderType.MARKET  # stops, and a LIMIT_MAKER that would not take
 
-    def _rest(self, order, rule) -> ExecutionReport:
+    def _rest(self, order, rule, risk: RiskCheck | None = None) -> ExecutionReport:
         asset, amount = reservation(order, rule)
         limits = open_order_limits(order, rule)
-        if not reserve_free_amount(order.account_id, asset, amount, limits=limits):
+        if not reserve_free_amount(order.account_id, asset, amount, limits=limits, risk=risk):
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount

@@ -48,6 +48,7 @@ from ...errors import INSUFFICIENT_BALANCE, OrderNotWorking, OrderRejected, Venu
 from ...locks import job_lock
 from ...models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from ...money import MoneySum
+from ...risk import lock_for_order
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
 from ...validation import ALGO_TYPES, PRICED_TYPES, STOP_LIMIT_TYPES
 from ..base import BalanceReport, ExecutionReport, SyncProgress, SyncReport, VenueStatus
@@ -194,7 +195,11 @@ class TestnetVenue:
             market_price = self.market_price(order.symbol)
         asset, amount = reservation(order, rule, market_price)
         with transaction.atomic():
-            reserved = reserve_free_amount(order.account_id, asset, amount)
+            # The account's risk limits are judged under its row lock, before anything is sent.
+            check = lock_for_order(order, market_price)
+            reserved = reserve_free_amount(order.account_id, asset, amount, risk=check)
+            if not reserved:
+                check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
             if reserved:
                 order.locked_asset, order.locked_amount = asset, amount
                 order.save(force_insert=True)
