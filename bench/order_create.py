@@ -5,15 +5,18 @@
 Prints orders per second for both (and their ratio), SQL statements per create (a resting LIMIT with few and with
 many existing orders, and a filled MARKET with its ledger entry), and list queries for two page sizes. Then the
 same account becomes one of 100, the other 99 with 1,000 resting LIMIT orders each: statements per create and per
-read (orders list, open orders, account) and MARKET creates per second with 1 account and with 100, side by side.
-The bar: a create costs at most one statement more than before accounts (6 for a LIMIT, 10 for a MARKET), and
-reads do not grow with the number of accounts. Figures, not pass/fail: run it by hand.
+read (orders list, open orders, account) and MARKET creates per second with 1 account and with 100, side by side;
+each of them again with every risk limit of the account set (generous values that never refuse).
+The bar: with every limit set, a create costs at most one statement more than with accounts and no limits (7 for a
+LIMIT, 11 for a MARKET: the account's lock, which carries the limits; what they read rides on the funds'
+statement), and reads do not grow with the number of accounts. Figures, not pass/fail: run it by hand.
 """
 
 import io
 import os
 import sys
 import time
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from django.contrib.auth.models import User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
@@ -36,8 +40,8 @@ N = int(os.environ.get("BENCH_ORDERS", "300"))
 ROUNDS = 3
 ACCOUNTS = int(os.environ.get("BENCH_ACCOUNTS", "100"))
 ORDERS_PER_ACCOUNT = 1000
-# What a create cost before accounts (README, "Benchmarks"): the bar is at most one statement more.
-BEFORE_ACCOUNTS = {"LIMIT": 6, "MARKET": 10}
+# What a create cost with accounts, before risk limits (README, "Benchmarks"): the bar is at most one statement more.
+WITH_ACCOUNTS = {"LIMIT": 7, "MARKET": 11}
 
 
 # (symbol, quantity, price): resting well below the market, inside PERCENT_PRICE_BY_SIDE, worth 10–20 USDT. The
@@ -68,6 +72,29 @@ def order_payload(i: int, **overrides) -> dict:
 
 MARKET = {"order_type": "MARKET", "price": None, "time_in_force": None}
 
+# Every limit set, each far above what the bench's orders reach: they are judged on every create and never refuse.
+GENEROUS_LIMITS = {
+    "max_order_notional": "1000000000",
+    "max_position_notional": "1000000000000",
+    "max_open_orders": 1_000_000,
+    "max_orders_per_minute": 1_000_000,
+    "max_daily_loss": "1000000000000",
+    "allowed_symbols": sorted({symbol for symbol, _, _ in RESTING}),
+}
+
+
+def set_every_limit(account, on: bool) -> None:
+    """Set every risk limit of the account to GENEROUS_LIMITS, or back to the defaults (RISK_*: none unless set)."""
+    from papertrading import risk
+    from papertrading.services import set_limits
+
+    values = GENEROUS_LIMITS if on else dict.fromkeys(GENEROUS_LIMITS)
+    set_limits(account=account, values=values, user=None, may_loosen=True)
+    account.refresh_from_db()
+    in_force = {name: risk.effective_limits(account)[name] for name in GENEROUS_LIMITS}
+    expected = risk.default_limits() if not on else {name: risk.parse_limit(name, v) for name, v in values.items()}
+    assert in_force == {name: expected[name] for name in GENEROUS_LIMITS}, in_force
+
 
 def timed_creates(client: APIClient, url: str, n: int, *, market: bool = False) -> float:
     start = time.perf_counter()
@@ -79,10 +106,17 @@ def timed_creates(client: APIClient, url: str, n: int, *, market: bool = False) 
     return n / (time.perf_counter() - start)
 
 
-def queries_per_create(client: APIClient, url: str, **overrides) -> int:
+def queries_per_create(client: APIClient, url: str, *, limits_read: bool = False, **overrides) -> int:
+    """Statements of one create; `limits_read` checks that the funds' UPDATE returned what the limits read."""
     payload = {key: value for key, value in order_payload(0, **overrides).items() if value is not None}
     with CaptureQueriesContext(connection) as ctx:
         assert client.post(url, payload, format="json").status_code == 201
+    if limits_read:
+        from papertrading.models import SimulatedBalance
+
+        table = connection.ops.quote_name(SimulatedBalance._meta.db_table)
+        funds = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(f"UPDATE {table}")]
+        assert any(" RETURNING " in sql for sql in funds), "the limits were not read by the funds' statement"
     return len(ctx.captured_queries)
 
 
@@ -103,11 +137,12 @@ READS = {
 }
 
 
-def statement_counts(client: APIClient) -> dict[str, int]:
+def statement_counts(client: APIClient, *, limits_read: bool = False) -> dict[str, int]:
     """Statements per create and per read of the account the client acts as."""
+    orders = "/api/paper-trading/orders"
     counts = {
-        "POST a resting LIMIT": queries_per_create(client, "/api/paper-trading/orders"),
-        "POST a filled MARKET (ledger included)": queries_per_create(client, "/api/paper-trading/orders", **MARKET),
+        "POST a resting LIMIT": queries_per_create(client, orders, limits_read=limits_read),
+        "POST a filled MARKET (ledger included)": queries_per_create(client, orders, limits_read=limits_read, **MARKET),
     }
     counts.update({label: read_queries(client, url) for label, url in READS.items()})
     return counts
@@ -219,6 +254,10 @@ def run(engine: str) -> None:
     # The same account, alone and then one of ACCOUNTS, the others with ORDERS_PER_ACCOUNT resting orders each.
     alone = statement_counts(client)
     market_alone = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    set_every_limit(account, True)
+    alone_limited = statement_counts(client, limits_read=True)
+    market_alone_limited = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    set_every_limit(account, False)
     # Resting creates of a second account, which has room under MAX_NUM_ORDERS for both timings.
     resting_client = APIClient()
     resting_client.force_authenticate(User.objects.create(username="bench-resting", is_superuser=True))
@@ -228,6 +267,12 @@ def run(engine: str) -> None:
     seeding = time.perf_counter() - started
     among = statement_counts(client)
     ours_among = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    set_every_limit(account, True)
+    among_limited = statement_counts(client, limits_read=True)
+    market_among_limited = timed_creates(client, "/api/paper-trading/orders", 100, market=True)
+    # What max_orders_per_minute counts on every create: the seeded orders are stamped now, so they count too.
+    last_minute = account.orders.filter(created_at__gt=timezone.now() - timedelta(seconds=60)).count()
+    set_every_limit(account, False)
     limit_among = timed_creates(resting_client, "/api/paper-trading/orders", 100)
     # An agent's client: the account's API key finds the key, its account and its owner in one statement, where a
     # user's token finds the token and its user (and the default account then takes one more).
@@ -262,13 +307,19 @@ def run(engine: str) -> None:
         f"{ACCOUNTS - 1} more of {ORDERS_PER_ACCOUNT:,} resting LIMIT orders each "
         f"({PaperOrder.objects.count():,} orders in all; seeded in {seeding:.1f} s)"
     )
-    print(f"| {'statements per request':<40} | {'1 account':>9} | {f'{ACCOUNTS} accounts':>12} | {'bar':>5} |")
-    print(f"|{'-' * 42}|{'-' * 10}:|{'-' * 13}:|{'-' * 6}:|")
+    columns = ["1 account", "every limit", f"{ACCOUNTS} accounts", "every limit"]
+    print(f"| {'statements per request':<40} | " + " | ".join(f"{c:>12}" for c in columns) + f" | {'bar':>5} |")
+    print(f"|{'-' * 42}|" + "|".join(f"{'-' * 13}:" for _ in columns) + f"|{'-' * 6}:|")
     for label in alone:
-        kind = next((k for k in BEFORE_ACCOUNTS if k in label), None)
-        bar = f"<= {BEFORE_ACCOUNTS[kind] + 1}" if kind else "same"
-        print(f"| {label:<40} | {alone[label]:>9} | {among[label]:>12} | {bar:>5} |")
-    print(f"MARKET creates: {market_alone:.1f} orders/s with 1 account, {ours_among:.1f} with {ACCOUNTS}")
+        kind = next((k for k in WITH_ACCOUNTS if k in label), None)
+        bar = f"<= {WITH_ACCOUNTS[kind] + 1}" if kind else "same"
+        figures = (alone[label], alone_limited[label], among[label], among_limited[label])
+        print(f"| {label:<40} | " + " | ".join(f"{f:>12}" for f in figures) + f" | {bar:>5} |")
+    print(
+        f"MARKET creates: {market_alone:.1f} orders/s with 1 account, {ours_among:.1f} with {ACCOUNTS}; "
+        f"with every limit set: {market_alone_limited:.1f} and {market_among_limited:.1f} (max_orders_per_minute "
+        f"counting the account's {last_minute:,} orders of the last 60 seconds on each)"
+    )
     print(f"LIMIT creates: {limit_alone:.1f} orders/s with 1 account, {limit_among:.1f} with {ACCOUNTS}")
     print()
     print("With real credentials (authentication included; the rows above authenticate without a statement):")
