@@ -156,6 +156,9 @@ class RiskCheck:
     halted_reason: str = ""
     day_start_equity: Decimal | None = None
     now: datetime = field(default_factory=timezone.now)
+    # The usage figures, when the lock's own statement read them (SQLite: see `lock`); judged by `precheck`.
+    readings: dict | None = None
+    judged: bool = False
 
     def precheck(self) -> None:
         """The limits that need no reading: halted, allowed symbols, the order's own value."""
@@ -182,11 +185,17 @@ class RiskCheck:
                 limit_value=limit,
                 value=value,
             )
+        if self.readings is not None:
+            self._judge({name: self.readings[name] for name in self._needed()})
+            self.judged = True
 
     # --- limits that read the account's state -----------------------------------------------------------------
 
     def reads(self) -> list[str]:
-        """The usage figures this order's limits need, read with the funds' statement."""
+        """The usage figures this order's limits need, read with the funds' statement (none once judged)."""
+        return [] if self.judged else self._needed()
+
+    def _needed(self) -> list[str]:
         names = []
         if self.limits.get("max_open_orders") is not None:
             names.append("open_orders")
@@ -209,7 +218,9 @@ class RiskCheck:
 
     def judge(self, row) -> None:
         """Raise for the first limit the order would pass, from the usage figures `row` (in `reads()` order)."""
-        values = dict(zip(self.reads(), row, strict=True))
+        self._judge(dict(zip(self.reads(), row, strict=True)))
+
+    def _judge(self, values: dict) -> None:
         if "open_orders" in values:
             self._at_most("max_open_orders", int(values["open_orders"]) + 1, "working orders")
         if "recent_orders" in values:
@@ -273,19 +284,30 @@ def equity_sql(account_column: str) -> tuple[str, list]:
     )
 
 
+def _bounded_count(where: str, params: list, limit: int | None) -> tuple[str, list]:
+    """COUNT(*) of the orders `where` says, counting no further than `limit` (all a limit needs to know is whether
+    it is reached), so a busy account's history does not make every order slower."""
+    rows = f"SELECT 1 FROM {_table(PaperOrder)} WHERE {where}"
+    if limit is None:
+        return f"SELECT COUNT(*) FROM ({rows}) counted", params
+    return f"SELECT COUNT(*) FROM ({rows} LIMIT %s) counted", [*params, limit]
+
+
 def _open_orders(check: RiskCheck) -> tuple[str, list]:
-    return (
-        f"SELECT COUNT(*) FROM {_table(PaperOrder)} WHERE account_id = %s AND status IN (%s, %s)",
-        [check.account_id, *PaperOrder.WORKING_STATUSES],
+    # Working, or sent with the outcome not known yet (testnet): such an order may be working on the exchange, and
+    # one that concurrent orders saw before its answer came back must count for them too.
+    return _bounded_count(
+        "account_id = %s AND status IN (%s, %s, %s)",
+        [check.account_id, *PaperOrder.OPEN_STATUSES],
+        check.limits.get("max_open_orders"),
     )
 
 
 def _recent_orders(check: RiskCheck) -> tuple[str, list]:
     since = connection.ops.adapt_datetimefield_value(check.now - timedelta(seconds=60))
-    return f"SELECT COUNT(*) FROM {_table(PaperOrder)} WHERE account_id = %s AND created_at > %s", [
-        check.account_id,
-        since,
-    ]
+    return _bounded_count(
+        "account_id = %s AND created_at > %s", [check.account_id, since], check.limits.get("max_orders_per_minute")
+    )
 
 
 def _held(check: RiskCheck) -> tuple[str, list]:
@@ -312,19 +334,31 @@ def lock(account_id: int, terms: Terms) -> RiskCheck:
 
     The first order of a UTC day also records the equity it starts from (the beat task `mark_day_start` usually
     has, just after midnight).
+
+    On SQLite the same statement also reads every usage figure, which `precheck` then judges: SQLite's RETURNING
+    sees a statement's own changes row by row, so the funds' statement would count this order's own fill in the
+    position and the equity. SQLite holds the database's write lock from this statement on, so no other order can
+    commit between this read and the order's own writes.
     """
     now = timezone.now()
     today = now.date()
     equity, equity_params = equity_sql(f"{_table(Account)}.id")
     columns = ", ".join(f"CAST({name} AS TEXT)" if name in MONEY_LIMITS else name for name in SETTINGS)
+    readings, reading_params = "", []
+    if connection.vendor == "sqlite":
+        probe = RiskCheck(account_id=account_id, limits={}, terms=terms, now=now)
+        for read in USAGE_SQL.values():
+            reading_sql, params = read(probe)
+            readings += f", CAST(({reading_sql}) AS TEXT)"
+            reading_params += params
     sql = (
         f"UPDATE {_table(Account)} SET "
         f"day_start_equity = CASE WHEN day_started_on = %s AND day_start_equity IS NOT NULL THEN day_start_equity "
         f"ELSE ({equity}) END, day_started_on = %s WHERE id = %s "
-        f"RETURNING {columns}, halted_at, halted_reason, CAST(day_start_equity AS TEXT)"
+        f"RETURNING {columns}, halted_at, halted_reason, CAST(day_start_equity AS TEXT){readings}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [today, *equity_params, today, account_id])
+        cursor.execute(sql, [today, *equity_params, today, account_id, *reading_params])
         row = cursor.fetchone()
     if row is None:
         raise Account.DoesNotExist(account_id)
@@ -340,7 +374,8 @@ def lock(account_id: int, terms: Terms) -> RiskCheck:
         if name == "allowed_symbols" and not value:
             value = None
         limits[name] = defaults.get(name) if value is None else value
-    halted_at, halted_reason, day_start = row[len(SETTINGS) :]
+    halted_at, halted_reason, day_start = row[len(SETTINGS) : len(SETTINGS) + 3]
+    read = dict(zip(USAGE_SQL, row[len(SETTINGS) + 3 :], strict=True)) if readings else None
     if isinstance(halted_at, str):  # SQLite answers text
         halted_at = datetime.fromisoformat(halted_at)
     return RiskCheck(
@@ -351,6 +386,7 @@ def lock(account_id: int, terms: Terms) -> RiskCheck:
         halted_reason=halted_reason or "",
         day_start_equity=to_money(Decimal(day_start)) if day_start is not None else None,
         now=now,
+        readings=read,
     )
 
 
@@ -383,7 +419,7 @@ def usage(account: Account) -> dict:
     """Each limit of the account with what it uses now, for the desk and the API: {name: {"limit", "used"}}."""
     limits = effective_limits(account)
     now = timezone.now()
-    working = account.orders.filter(status__in=PaperOrder.WORKING_STATUSES).count()
+    working = account.orders.filter(status__in=PaperOrder.OPEN_STATUSES).count()
     recent = account.orders.filter(created_at__gt=now - timedelta(seconds=60)).count()
     equity, params = equity_sql("%s")
     with connection.cursor() as cursor:
