@@ -282,6 +282,17 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
         "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
+        "RiskEventKindEnum": "papertrading.models.RiskEvent.Kind",
+        "RiskLimitCodeEnum": ["RISK_LIMIT"],
+        "RiskLimitNameEnum": [
+            "max_order_notional",
+            "max_position_notional",
+            "max_daily_loss",
+            "max_open_orders",
+            "max_orders_per_minute",
+            "allowed_symbols",
+            "halted",
+        ],
     }
 )
 CELERY_BEAT_SCHEDULE.update(

@@ -202,6 +202,8 @@ def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal
     received, no slippage. The simulated account's balances move, each move recorded as an adjustment saying
     `reason`, so the balance check accounts for it. Raises OrderValidationError, or OrderRejected with -2010
     when the account cannot pay, having moved nothing. Call it inside the transaction that books the trade.
+    RiskLimitExceeded when a risk limit refuses it: the caller records it with `record_refusal` once that
+    transaction is undone (recorded inside, the record and any halt it causes would be undone with it).
     """
     symbol = (symbol or "").upper()
     price = check_order(symbol=symbol, side=side, order_type=OrderType.MARKET, quantity=quantity, on_venue=False)
@@ -226,9 +228,6 @@ def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal
             )
     except InsufficientBalance:
         raise OrderRejected(*INSUFFICIENT_BALANCE) from None
-    except RiskLimitExceeded as exc:
-        record_refusal(account, exc, order=terms.label, source=OrderEvent.Source.AGENT)
-        raise
     return FillReport(
         price=price,
         quantity=quantity,

@@ -14,8 +14,8 @@ from django.utils import timezone
 from papertrading import selectors as papertrading_selectors
 from papertrading.errors import OrderRejected, OrderValidationError, RiskLimitExceeded, VenueUnavailable
 from papertrading.models import Account, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
-from papertrading.money import ZERO, MoneySum, to_money
-from papertrading.services import check_order, fill_directly, place_order
+from papertrading.money import ZERO, MoneySum, format_decimal, to_money
+from papertrading.services import check_order, fill_directly, place_order, record_refusal
 
 from . import metrics, selectors
 from .book import Book, trade_flows
@@ -463,6 +463,14 @@ class PortfolioManager:
         except OrderRejected as exc:
             return ExecutionResult(error_code=exc.code, reason=exc.message)
         except RiskLimitExceeded as exc:
+            # Recorded now that the trade's transaction is undone, so the record (and a halt it causes) stays.
+            record_refusal(
+                self.account,
+                exc,
+                order=f"{decision.side} {format_decimal(decision.quantity)} {decision.symbol} MARKET (direct)",
+                source=OrderEvent.Source.AGENT,
+                actor=getattr(decision.placed_by, "username", ""),
+            )
             return ExecutionResult(reason=risk_reason(exc))
         except OrderValidationError as exc:
             return ExecutionResult(reason=exc.message)

@@ -60,7 +60,9 @@ class RunListCreateApi(generics.ListAPIView):
             201: OpenApiResponse(
                 RunSerializer,
                 description="The run was recorded: `executed` with its order(s), `skipped` for HOLD, or `failed` "
-                "with the exchange's `error_code` and `reason` (e.g. -2010 insufficient balance).",
+                "with the exchange's `error_code` and `reason` (e.g. -2010 insufficient balance), or refused by a "
+                'risk limit of the account (`error_code` null, `reason` "Refused by the risk limit <name>: ..."; '
+                "no order was placed).",
             ),
             200: OpenApiResponse(RunSerializer, description="A run with this `run_id` already exists."),
             400: OpenApiResponse(

@@ -51,6 +51,11 @@ OPERATIONS = {
     ("get", "/api/accounts/{id}/keys"),
     ("post", "/api/accounts/{id}/keys"),
     ("delete", "/api/accounts/{id}/keys/{key_id}"),
+    ("get", "/api/accounts/{id}/limits"),
+    ("put", "/api/accounts/{id}/limits"),
+    ("post", "/api/accounts/{id}/halt"),
+    ("post", "/api/accounts/{id}/resume"),
+    ("get", "/api/accounts/{id}/risk-events"),
     ("get", "/api/leaderboard"),
 }
 ACCOUNTS = "/api/accounts"
@@ -388,6 +393,106 @@ def test_account_errors_answer_as_documented(api, account, rival_account, viewer
         ("delete", key_path, api.delete(f"{keys}/999999"), 404),
         ("delete", key_path, as_key.delete(f"{keys}/{keyed['key']['id']}"), 403),
         ("get", "/api/leaderboard", APIClient().get("/api/leaderboard"), 401),
+    ]
+    for method, path, response, status in answers:
+        assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+
+
+# --- risk limits and the kill switch ------------------------------------------------------------------------------
+
+
+def test_risk_operations_answer_as_documented(api, account, agent_api, market, schema):
+    limits = f"{ACCOUNTS}/{account.pk}/limits"
+    tightened = api.put(
+        limits,
+        {
+            "max_order_notional": "1000",
+            "max_open_orders": 5,
+            "allowed_symbols": ["BTCUSDT"],
+            "halt_on_daily_loss": True,
+        },
+        format="json",
+    )
+    assert tightened.status_code == 200, tightened.content
+    assert_documented(schema, tightened, "put", f"{ACCOUNTS}/{{id}}/limits")
+    # Refused by a limit: the order's 400 and a run's failure.
+    refused = api.post(ORDERS, {**MARKET_BUY, "quantity": "0.1"}, format="json")
+    assert refused.status_code == 400 and refused.json()["code"] == "RISK_LIMIT", refused.content
+    assert_documented(schema, refused, "post", ORDERS)
+    agent_account = default_account_for(User.objects.get(username="agent"))
+    agent_account.allowed_symbols = ["ETHUSDT"]
+    agent_account.save(update_fields=["allowed_symbols"])
+    failed = agent_api.post(RUNS, RUN, format="json")
+    assert failed.status_code == 201 and failed.json()["status"] == "failed", failed.content
+    assert_documented(schema, failed, "post", RUNS)
+    resting = api.post(ORDERS, LIMIT_BUY, format="json")
+    assert resting.status_code == 201, resting.content
+    # An order whose outcome is not known yet stays working: `not_cancelled` names it.
+    unknown = api.post(ORDERS, {**LIMIT_BUY, "price": "59000"}, format="json").json()
+    PaperOrder.objects.filter(pk=unknown["id"]).update(status=PaperOrder.Status.UNKNOWN)
+
+    for client, url, path in [
+        (api, limits, f"{ACCOUNTS}/{{id}}/limits"),
+        (agent_api, f"{ACCOUNTS}/{agent_account.pk}/limits", f"{ACCOUNTS}/{{id}}/limits"),  # defaults only
+        (api, f"{ACCOUNTS}/{account.pk}/risk-events", f"{ACCOUNTS}/{{id}}/risk-events"),
+        (api, f"{ACCOUNTS}/{account.pk}/risk-events?kind=refused&page_size=1", f"{ACCOUNTS}/{{id}}/risk-events"),
+    ]:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+    halted = api.post(f"{ACCOUNTS}/{account.pk}/halt", {"reason": "schema check"}, format="json")
+    assert halted.status_code == 200, halted.content
+    assert halted.json()["cancelled"] == [resting.json()["id"]]
+    assert list(halted.json()["not_cancelled"]) == [str(unknown["id"])]
+    assert_documented(schema, halted, "post", f"{ACCOUNTS}/{{id}}/halt")
+    on_halt = api.post(ORDERS, LIMIT_BUY, format="json")
+    assert on_halt.status_code == 400 and on_halt.json()["limit"] == "halted", on_halt.content
+    assert_documented(schema, on_halt, "post", ORDERS)
+    for url, path in [
+        (limits, f"{ACCOUNTS}/{{id}}/limits"),  # now with `halted`
+        (f"{ACCOUNTS}/{account.pk}/risk-events", f"{ACCOUNTS}/{{id}}/risk-events"),
+    ]:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+    resumed = api.post(f"{ACCOUNTS}/{account.pk}/resume")
+    assert resumed.status_code == 200, resumed.content
+    assert_documented(schema, resumed, "post", f"{ACCOUNTS}/{{id}}/resume")
+    PaperOrder.objects.filter(pk=unknown["id"]).update(status=PaperOrder.Status.PENDING)
+
+
+def test_risk_errors_answer_as_documented(api, account, rival_account, viewer, viewer_api, market, schema):
+    keyed = api.post(ACCOUNTS, {"name": "keyed"}, format="json").json()
+    as_key = APIClient()
+    as_key.credentials(HTTP_AUTHORIZATION=f"Token {keyed['api_key']}")
+    own = default_account_for(viewer).pk
+    stranger = rival_account.pk
+    mine = account.pk
+    limits, halt, resume, events = (f"{ACCOUNTS}/{{id}}/{name}" for name in ("limits", "halt", "resume", "risk-events"))
+    answers = [
+        ("get", limits, api.get(f"{ACCOUNTS}/{stranger}/limits"), 404),
+        ("get", limits, as_key.get(f"{ACCOUNTS}/{mine}/limits"), 404),
+        ("get", limits, APIClient().get(f"{ACCOUNTS}/{mine}/limits"), 401),
+        ("put", limits, api.put(f"{ACCOUNTS}/{mine}/limits", {"max_open_orders": -1}, format="json"), 400),
+        ("put", limits, api.put(f"{ACCOUNTS}/{mine}/limits", {"bogus": 1}, format="json"), 400),
+        ("put", limits, api.put(f"{ACCOUNTS}/{mine}/limits", b"[1]", content_type="application/json"), 400),
+        ("put", limits, api.put(f"{ACCOUNTS}/{mine}/limits", b"{x", content_type="application/json"), 400),
+        ("put", limits, api.put(f"{ACCOUNTS}/{stranger}/limits", {}, format="json"), 404),
+        ("put", limits, viewer_api.put(f"{ACCOUNTS}/{own}/limits", {}, format="json"), 403),
+        ("put", limits, api.put(f"{ACCOUNTS}/{mine}/limits", b"x", content_type="text/plain"), 415),
+        ("post", halt, api.post(f"{ACCOUNTS}/{mine}/halt", {"reason": " "}, format="json"), 400),
+        ("post", halt, api.post(f"{ACCOUNTS}/{mine}/halt", {}, format="json"), 400),
+        ("post", halt, api.post(f"{ACCOUNTS}/{stranger}/halt", {"reason": "x"}, format="json"), 404),
+        ("post", halt, viewer_api.post(f"{ACCOUNTS}/{own}/halt", {"reason": "x"}, format="json"), 403),
+        ("post", resume, as_key.post(f"{ACCOUNTS}/{keyed['id']}/resume"), 403),
+        ("post", resume, viewer_api.post(f"{ACCOUNTS}/{own}/resume"), 403),
+        ("post", resume, api.post(f"{ACCOUNTS}/{stranger}/resume"), 404),
+        ("get", events, api.get(f"{ACCOUNTS}/{stranger}/risk-events"), 404),
+        ("get", events, api.get(f"{ACCOUNTS}/{mine}/risk-events", {"page": 99}), 404),
+        ("get", events, api.get(f"{ACCOUNTS}/{mine}/risk-events", {"kind": "bogus"}), 400),
+        ("get", events, APIClient().get(f"{ACCOUNTS}/{mine}/risk-events"), 401),
     ]
     for method, path, response, status in answers:
         assert response.status_code == status, (method, path, response.content)

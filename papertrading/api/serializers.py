@@ -2,8 +2,11 @@ import copy
 
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from .. import risk
+from ..errors import RiskLimitExceeded
 from ..models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, TimeInForce
 
 
@@ -156,6 +159,31 @@ class OrderErrorSerializer(ErrorSerializer):
         required=False, allow_null=True, help_text="The exchange's error code, e.g. -2010; null when it gave none."
     )
     order = OrderSerializer(required=False)
+
+
+@extend_schema_field({"type": "string", "enum": [RiskLimitExceeded.code]})
+class RiskCodeField(serializers.CharField):
+    """The code of a risk limit's refusal."""
+
+
+@extend_schema_field({"type": "string", "enum": [*risk.LIMITS, risk.HALTED]})
+class RiskLimitNameField(serializers.CharField):
+    """The name of the risk limit that refused an order (an enum in the schema)."""
+
+
+class RiskLimitErrorSerializer(serializers.Serializer):
+    """A risk limit of the account refused the order, or the account is halted (`limit` "halted"): nothing was
+    written, reserved or sent, and the refusal is recorded as a risk event."""
+
+    code = RiskCodeField(help_text='Always "RISK_LIMIT".')
+    limit = RiskLimitNameField(help_text="The limit that refused it, or `halted` (the account is halted).")
+    detail = serializers.CharField()
+    limit_value = serializers.CharField(
+        allow_null=True, help_text="The limit's value (symbols comma-separated); null when halted."
+    )
+    value = serializers.CharField(
+        allow_null=True, help_text="What the order would have made it (or its symbol); null when halted."
+    )
 
 
 class FieldErrorsSerializer(serializers.Serializer):

@@ -27,6 +27,7 @@ from .serializers import (
     OrderDetailSerializer,
     OrderErrorSerializer,
     OrderSerializer,
+    RiskLimitErrorSerializer,
     SyncResultSerializer,
 )
 
@@ -55,11 +56,12 @@ RETRY_AFTER = OpenApiParameter(
 ORDER_ERROR = OpenApiResponse(
     PolymorphicProxySerializer(
         component_name="OrderInputError",
-        serializers=[FieldErrorsSerializer, OrderErrorSerializer],
+        serializers=[FieldErrorsSerializer, OrderErrorSerializer, RiskLimitErrorSerializer],
         resource_type_field_name=None,
     ),
-    description="Invalid input (a message per field), a body that could not be read (`detail`), or refused by the "
-    "venue (`code`, `detail` and the order, kept as REJECTED).",
+    description="Invalid input (a message per field), a body that could not be read (`detail`), refused by the "
+    "venue (`code`, `detail` and the order, kept as REJECTED), or refused by a risk limit of the account (`code` "
+    '"RISK_LIMIT", the `limit`, its `limit_value` and the order\'s `value`; nothing written, reserved or sent).',
 )
 
 

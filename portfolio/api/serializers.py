@@ -2,8 +2,10 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from papertrading import risk
+from papertrading.api.fields import BinanceDecimalField
 from papertrading.api.serializers import BalanceSerializer, amount_field
-from papertrading.models import ApiKey
+from papertrading.models import ApiKey, RiskEvent
 
 from ..models import EquitySnapshot, Trade
 
@@ -252,3 +254,173 @@ class LeaderboardEntrySerializer(serializers.Serializer):
     win_rate = ratio_field(source="performance.win_rate")
     trade_count = serializers.IntegerField(source="performance.trade_count")
     agents = AgentStandingSerializer(many=True)
+
+
+# --- risk limits and the kill switch ------------------------------------------------------------------------------
+
+EFFECTIVE = "What new orders are judged by: the account's own value, else the default; null: no limit."
+OWN = "The account's own value; null: the default applies."
+DEFAULT = "The desk's default (settings `RISK_*`); null: no limit."
+
+
+class MoneyLimitSerializer(serializers.Serializer):
+    """A limit on an amount in the quote (or valuation) asset."""
+
+    effective = amount_field(allow_null=True, help_text=EFFECTIVE)
+    own = amount_field(allow_null=True, help_text=OWN)
+    default = amount_field(allow_null=True, help_text=DEFAULT)
+    used = amount_field(
+        allow_null=True,
+        help_text="What the account uses of it now (today's loss since 00:00 UTC, for `max_daily_loss`); null where "
+        "the limit is judged on each order alone.",
+    )
+
+
+class CountLimitSerializer(serializers.Serializer):
+    """A limit on a number of orders."""
+
+    effective = serializers.IntegerField(allow_null=True, help_text=EFFECTIVE)
+    own = serializers.IntegerField(allow_null=True, help_text=OWN)
+    default = serializers.IntegerField(allow_null=True, help_text=DEFAULT)
+    used = serializers.IntegerField(
+        help_text="Working orders now (`max_open_orders`), or orders placed in the last 60 seconds "
+        "(`max_orders_per_minute`)."
+    )
+
+
+class SymbolsLimitSerializer(serializers.Serializer):
+    """The symbols the account may trade."""
+
+    effective = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text=EFFECTIVE)
+    own = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text=OWN)
+    default = serializers.ListField(child=serializers.CharField(), allow_null=True, help_text=DEFAULT)
+
+
+class SwitchLimitSerializer(serializers.Serializer):
+    """A setting that is on or off."""
+
+    effective = serializers.BooleanField(help_text="Whether it is on: the account's own setting, else the default.")
+    own = serializers.BooleanField(allow_null=True, help_text=OWN)
+    default = serializers.BooleanField(help_text=DEFAULT)
+
+
+class LimitsSerializer(serializers.Serializer):
+    """Each risk limit of the account. A new order is refused (400, `code` "RISK_LIMIT") when it would take a limit's
+    value past it; exactly at the limit passes."""
+
+    max_order_notional = MoneyLimitSerializer(
+        help_text="The largest order value in the quote asset (at its price or stop price, or the market's for a "
+        "MARKET order)."
+    )
+    max_position_notional = MoneyLimitSerializer(
+        help_text="The largest holding of a symbol's base asset (free + locked) after a BUY, valued at the order's "
+        "price; SELLs pass."
+    )
+    max_open_orders = CountLimitSerializer(help_text="The most working orders at once.")
+    max_orders_per_minute = CountLimitSerializer(help_text="The most orders placed in any 60 seconds.")
+    max_daily_loss = MoneyLimitSerializer(
+        help_text="The largest fall of equity since 00:00 UTC, in the valuation asset; past it, BUYs are refused and "
+        "SELLs pass."
+    )
+    allowed_symbols = SymbolsLimitSerializer(help_text="The symbols the account may trade; null: any.")
+    halt_on_daily_loss = SwitchLimitSerializer(help_text="Halt the account when a BUY is refused by `max_daily_loss`.")
+
+
+class HaltSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="When the account was halted.")
+    reason = serializers.CharField()
+    by = serializers.CharField(help_text="Who halted it: a username, or `risk limits` when the daily loss did.")
+
+
+class RiskStateSerializer(serializers.Serializer):
+    """An account's risk limits with what it uses of them, and whether it is halted."""
+
+    account = serializers.IntegerField(help_text="The account's id.")
+    limits = LimitsSerializer()
+    halted = HaltSerializer(
+        allow_null=True, help_text="Set while the kill switch is on: every new order is refused (limit `halted`)."
+    )
+
+
+class HaltResultSerializer(RiskStateSerializer):
+    """The account, now halted, and what became of its working orders."""
+
+    cancelled = serializers.ListField(child=serializers.IntegerField(), help_text="The orders cancelled (ids).")
+    not_cancelled = serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Order id to why it is still working (e.g. its outcome is not known yet: sync, then cancel it).",
+    )
+
+
+class LimitAmountField(BinanceDecimalField):
+    """An amount limit, read with Binance's number grammar; zero is a limit too (it refuses what it judges)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            max_digits=settings.MONEY_MAX_DIGITS,
+            decimal_places=settings.MONEY_DECIMAL_PLACES,
+            required=False,
+            allow_null=True,
+            **kwargs,
+        )
+
+    def to_internal_value(self, data):
+        if isinstance(data, str | int) and str(data).startswith("-"):
+            raise serializers.ValidationError("A limit is zero or more.", code="invalid")
+        return super().to_internal_value(data)
+
+
+class LimitsUpdateSerializer(serializers.Serializer):
+    """Shapes only; the limits service checks the values (and who may loosen them). Only the limits given change;
+    null restores the default."""
+
+    max_order_notional = LimitAmountField(help_text="Largest order value, in the quote asset.")
+    max_position_notional = LimitAmountField(help_text="Largest position value, in the quote asset.")
+    max_open_orders = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, help_text="Most working orders at once."
+    )
+    max_orders_per_minute = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0, help_text="Most orders placed in any 60 seconds."
+    )
+    max_daily_loss = LimitAmountField(help_text="Largest loss since 00:00 UTC, in the valuation asset.")
+    allowed_symbols = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        allow_null=True,
+        help_text='Symbols it may trade, e.g. ["BTCUSDT", "ETHUSDT"]; null or [] for the default.',
+    )
+    halt_on_daily_loss = serializers.BooleanField(
+        required=False, allow_null=True, help_text="Halt the account when the daily loss limit refuses an order."
+    )
+
+    def to_internal_value(self, data):
+        errors = {}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            errors = dict(exc.detail)
+            values = {}
+        unknown = sorted(set(data) - set(self.fields)) if isinstance(data, dict) else []
+        for name in unknown:
+            errors[name] = [f"Not a limit; the limits are {', '.join(risk.SETTINGS)}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
+
+
+class HaltRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=255,
+        allow_blank=True,
+        help_text="Why the account is halted (kept with the account and its risk events).",
+        error_messages={"required": "Say why the account is halted.", "null": "Say why the account is halted."},
+    )
+
+
+class RiskEventSerializer(serializers.ModelSerializer):
+    """A risk limit refusing an order, the account halted or resumed, or its limits changed."""
+
+    class Meta:
+        model = RiskEvent
+        fields = ["id", "created_at", "kind", "limit", "limit_value", "value", "detail", "order", "source", "actor"]
+        read_only_fields = fields

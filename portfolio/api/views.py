@@ -6,12 +6,12 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from papertrading import services
+from papertrading import risk, services
 from papertrading.accounts import issue_api_key, revoke_api_key
 from papertrading.acting import account_in_request, request_account, visible_accounts
 from papertrading.api.serializers import ErrorSerializer, FieldErrorsSerializer
 from papertrading.api.views import INVALID_FILTER, INVALID_INPUT, INVALID_PAGE, RETRY_AFTER, VENUE_UNAVAILABLE
-from papertrading.models import ApiKey, OrderEvent
+from papertrading.models import Account, ApiKey, OrderEvent, RiskEvent
 
 from .. import selectors
 from ..models import Trade
@@ -21,10 +21,15 @@ from .serializers import (
     AccountDetailSerializer,
     AccountSummarySerializer,
     ApiKeySerializer,
+    HaltRequestSerializer,
+    HaltResultSerializer,
     IssuedKeySerializer,
     KeyCreateSerializer,
     LeaderboardEntrySerializer,
+    LimitsUpdateSerializer,
     PositionSerializer,
+    RiskEventSerializer,
+    RiskStateSerializer,
     SummarySerializer,
     TradeSerializer,
 )
@@ -249,6 +254,178 @@ class AccountKeyRevokeApi(APIView):
         key = get_object_or_404(account.api_keys, pk=key_id)
         refuse_account_key(request, "revoke keys")
         return Response(ApiKeySerializer(revoke_api_key(key)).data)
+
+
+# --- risk limits and the kill switch ------------------------------------------------------------------------------
+
+
+def risk_state(account: Account) -> dict:
+    """The account's limits (effective, own, default, used) and its halt, as RiskStateSerializer shows them."""
+    usage = risk.usage(account)
+    defaults = risk.default_limits()
+    limits = {}
+    for name in risk.SETTINGS:
+        own = getattr(account, name)
+        if name == "allowed_symbols" and not own:
+            own = None
+        limits[name] = {"effective": usage[name]["limit"], "own": own, "default": defaults.get(name)}
+        if usage[name]["used"] is not None:
+            limits[name]["used"] = usage[name]["used"]
+        elif name in risk.MONEY_LIMITS:
+            limits[name]["used"] = None
+    switch = limits["halt_on_daily_loss"]
+    switch["effective"], switch["default"] = bool(switch["effective"]), bool(switch["default"])
+    halted = None
+    if account.halted_at is not None:
+        halted = {"at": account.halted_at, "reason": account.halted_reason, "by": account.halted_by}
+    return {"account": account.pk, "limits": limits, "halted": halted}
+
+
+def may_loosen_limits(request) -> bool:
+    """Only staff with the change permission on accounts, with their own credentials, may set a limit past the
+    default; an account's API key may only tighten its own limits."""
+    if isinstance(request.auth, ApiKey):
+        return False
+    return request.user.is_staff and request.user.has_perm("papertrading.change_account")
+
+
+LIMITS_INPUT_ERROR = OpenApiResponse(
+    INVALID_INPUT.response,
+    description="A message per limit: not a limit, a value of the wrong shape, an unknown symbol, or a value past "
+    "the default set by someone who may not loosen it; or a body that could not be read (`detail`). Nothing "
+    "changed.",
+)
+
+
+class AccountLimitsApi(APIView):
+    @extend_schema(
+        summary="The account's risk limits: each one's effective value, own value, default and usage; and its halt",
+        operation_id="accounts_limits_retrieve",
+        responses={200: RiskStateSerializer, 404: NO_SUCH_ACCOUNT},
+    )
+    def get(self, request, pk: int):
+        account = account_in_request(request, pk)
+        return Response(RiskStateSerializer(risk_state(account)).data)
+
+    @extend_schema(
+        summary="Change the account's risk limits: only the limits given change, null restores the default",
+        operation_id="accounts_limits_update",
+        request=LimitsUpdateSerializer,
+        responses={200: RiskStateSerializer, 400: LIMITS_INPUT_ERROR, 404: NO_SUCH_ACCOUNT},
+        description="Anyone who may act on the account (its owner, or its API key) may tighten a limit: a value at or "
+        "inside the default. Setting one past the default (a larger amount or count, a symbol the default does not "
+        "allow, halt_on_daily_loss off when the default is on) needs staff with the `papertrading.change_account` "
+        "permission, using their own token or session; an account's API key never loosens. Needs the "
+        "`papertrading.change_paperorder` or `papertrading.change_account` permission. Every change is recorded as "
+        "a risk event with who made it.",
+    )
+    def put(self, request, pk: int):
+        account = account_in_request(request, pk)
+        if not (
+            request.user.has_perm("papertrading.change_paperorder")
+            or request.user.has_perm("papertrading.change_account")
+        ):
+            raise PermissionDenied()
+        serializer = LimitsUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = services.set_limits(
+            account=account, values=serializer.validated_data, user=request.user, may_loosen=may_loosen_limits(request)
+        )
+        return Response(RiskStateSerializer(risk_state(account)).data)
+
+
+class AccountHaltApi(APIView):
+    @extend_schema(
+        summary="Halt the account (kill switch): refuse every new order and cancel its working orders",
+        operation_id="accounts_halt",
+        request=HaltRequestSerializer,
+        responses={
+            200: OpenApiResponse(
+                HaltResultSerializer,
+                description="The account, halted, with the orders cancelled and those still working (and why).",
+            ),
+            400: OpenApiResponse(INVALID_INPUT.response, description="No reason given; nothing changed."),
+            404: NO_SUCH_ACCOUNT,
+        },
+        description='Every new order is refused from now on (400, `code` "RISK_LIMIT", `limit` "halted") until '
+        "the account is resumed. An order whose outcome is not known yet, or whose cancel the venue refused, stays "
+        "working and is listed in `not_cancelled`. Halting a halted account keeps its first reason and cancels what "
+        "is still working. Needs the `papertrading.change_paperorder` permission (it cancels orders); an account's "
+        "API key may halt its own account, but not resume it.",
+    )
+    def post(self, request, pk: int):
+        account = account_in_request(request, pk)
+        require_permission(request, "papertrading.change_paperorder")
+        serializer = HaltRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        result = services.halt_account(
+            account=account,
+            reason=serializer.validated_data["reason"],
+            actor=request.user.get_username(),
+            source=OrderEvent.Source.API,
+        )
+        body = {
+            **risk_state(result.account),
+            "cancelled": result.cancelled,
+            "not_cancelled": {str(order_id): why for order_id, why in result.not_cancelled.items()},
+        }
+        return Response(HaltResultSerializer(body).data)
+
+
+class AccountResumeApi(APIView):
+    @extend_schema(
+        summary="Resume a halted account: new orders are judged by its limits again",
+        operation_id="accounts_resume",
+        request=None,
+        responses={
+            200: RiskStateSerializer,
+            403: OpenApiResponse(
+                ErrorSerializer,
+                description="An account's API key, or no `papertrading.change_paperorder` permission.",
+            ),
+            404: NO_SUCH_ACCOUNT,
+        },
+        description="Resuming an account that is not halted changes nothing. Needs the user's own token or session "
+        "(an account's API key is refused with 403: a bot that halted itself does not lift its own halt) and the "
+        "`papertrading.change_paperorder` permission.",
+    )
+    def post(self, request, pk: int):
+        account = account_in_request(request, pk)
+        refuse_account_key(request, "resume an account")
+        require_permission(request, "papertrading.change_paperorder")
+        account = services.resume_account(
+            account=account, actor=request.user.get_username(), source=OrderEvent.Source.API
+        )
+        return Response(RiskStateSerializer(risk_state(account)).data)
+
+
+class RiskEventFilter(django_filters.FilterSet):
+    kind = django_filters.MultipleChoiceFilter(choices=RiskEvent.Kind.choices)
+
+    class Meta:
+        model = RiskEvent
+        fields = ["kind", "limit"]
+
+
+@extend_schema_view(
+    get=extend_schema(
+        summary="The account's risk events, newest first: refusals, halts, resumes and limit changes",
+        operation_id="accounts_risk_events_list",
+        responses={
+            200: RiskEventSerializer(many=True),
+            400: INVALID_FILTER,
+            404: OpenApiResponse(ErrorSerializer, description="No such account (or not one you may see), or page."),
+        },
+    )
+)
+class AccountRiskEventListApi(generics.ListAPIView):
+    serializer_class = RiskEventSerializer
+    filterset_class = RiskEventFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema is generated without a request
+            return RiskEvent.objects.none()
+        return account_in_request(self.request, self.kwargs["pk"]).risk_events.order_by("-created_at", "-id")
 
 
 class LeaderboardApi(APIView):
