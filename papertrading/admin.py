@@ -9,13 +9,16 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.shortcuts import render
+from django.template.defaultfilters import pluralize
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 
-from . import allocation, reconciliation, services
-from .accounts import revoke_api_key
+from . import allocation, reconciliation, risk, services
+from .accounts import AccountInputError, revoke_api_key
 from .balances import adjust_balance
 from .errors import PaperTradingError, VenueUnavailable
+from .forms import HaltForm
 from .models import (
     Account,
     ApiKey,
@@ -24,6 +27,7 @@ from .models import (
     OrderEvent,
     OrderFill,
     PaperOrder,
+    RiskEvent,
     SimulatedBalance,
     SymbolRule,
     Venue,
@@ -39,6 +43,9 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -365,8 +372,84 @@ class AccountApiKeyInline(ReadOnlyInline):
     fields = readonly_fields = ["prefix", "name", "created_by", "created_at", "last_used_at", "revoked_at"]
 
 
+class HaltedFilter(FlagFilter):
+    title = "halted"
+    parameter_name = "halted"
+    yes_label, no_label = "Halted", "Trading"
+
+    def condition(self) -> Q:
+        return Q(halted_at__isnull=False)
+
+
+class AccountLimitsForm(forms.ModelForm):
+    """The account's risk limits: empty for the default from settings (shown as each field's help). Each value is
+    read as the API reads it (`risk.parse_limit`), so a bad one is a form error; saving goes through
+    `services.set_limits`."""
+
+    allowed_symbols = forms.CharField(
+        required=False,
+        label="Allowed symbols",
+        help_text="Comma-separated, e.g. BTCUSDT, ETHUSDT.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+    halt_on_daily_loss = forms.NullBooleanField(
+        required=False,
+        label="Halt on daily loss",
+        help_text="Halt the account when a daily-loss refusal happens. Default:",
+        widget=forms.NullBooleanSelect(),
+    )
+
+    class Meta:
+        model = Account
+        fields = list(risk.SETTINGS)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        symbols = self.initial.get("allowed_symbols")
+        self.initial["allowed_symbols"] = ", ".join(symbols) if isinstance(symbols, list) else ""
+        if "halt_on_daily_loss" in self.fields:
+            self.fields["halt_on_daily_loss"].widget.choices = [
+                ("unknown", "Default"),
+                ("true", "Yes"),
+                ("false", "No"),
+            ]
+        defaults = risk.default_limits()
+        for name in risk.SETTINGS:
+            if name not in self.fields:  # read-only for this user
+                continue
+            field = self.fields[name]
+            field.required = False
+            if name in risk.MONEY_LIMITS:
+                # Read as a decimal string, as the API reads it: negatives and a ninth decimal are refused.
+                self.fields[name] = field = forms.CharField(
+                    required=False, label=field.label, help_text=field.help_text, widget=forms.TextInput()
+                )
+                value = self.initial.get(name)
+                self.initial[name] = format_decimal(value) if value is not None else ""
+            default = risk.describe(defaults.get(name))
+            if name == "halt_on_daily_loss":
+                field.help_text = f"{field.help_text} {'yes' if defaults.get(name) else 'no'}."
+            else:
+                field.help_text = f"{field.help_text} Empty: the default ({default})."
+
+    def clean(self):
+        data = super().clean()
+        for name in risk.SETTINGS:
+            if name in self.errors or name not in self.fields:
+                continue
+            try:
+                data[name] = risk.parse_limit(name, data.get(name))
+            except ValueError as exc:
+                self.add_error(name, str(exc))
+        return data
+
+    def limit_values(self) -> dict:
+        return {name: self.cleaned_data.get(name) for name in risk.SETTINGS if name in self.fields}
+
+
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    form = AccountLimitsForm
     list_display = [
         "name",
         "owner",
@@ -375,13 +458,55 @@ class AccountAdmin(admin.ModelAdmin):
         "period_started_at",
         "holdings",
         "active_keys",
+        "halted",
         "is_default",
         "is_external",
     ]
-    list_filter = ["venue", "is_external", "is_default", "owner"]
+    list_filter = [HaltedFilter, "venue", "is_external", "is_default", "owner"]
     search_fields = ["name", "owner__username"]
     list_select_related = ["owner"]
-    fields = [
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "owner",
+                    "venue",
+                    "starting_balances",
+                    "period",
+                    "period_started_at",
+                    "is_default",
+                    "is_external",
+                    "created_at",
+                ]
+            },
+        ),
+        (
+            "Risk limits",
+            {
+                "description": "Each limit refuses a new order that would pass it; exactly at the limit passes. "
+                "Empty: the desk's default (RISK_* settings). Saving records a risk event with your name.",
+                "fields": [
+                    "max_order_notional",
+                    "max_position_notional",
+                    "max_open_orders",
+                    "max_orders_per_minute",
+                    "max_daily_loss",
+                    "allowed_symbols",
+                    "halt_on_daily_loss",
+                ],
+            },
+        ),
+        (
+            "Kill switch",
+            {
+                "description": "Halt and resume with the actions of the account list.",
+                "fields": ["halted_at", "halted_reason", "halted_by", "day_started_on", "day_start_equity", "events"],
+            },
+        ),
+    ]
+    readonly_fields = [
         "name",
         "owner",
         "venue",
@@ -391,10 +516,15 @@ class AccountAdmin(admin.ModelAdmin):
         "is_default",
         "is_external",
         "created_at",
+        "halted_at",
+        "halted_reason",
+        "halted_by",
+        "day_started_on",
+        "day_start_equity",
+        "events",
     ]
-    readonly_fields = fields
     inlines = [AccountBalanceInline, AccountApiKeyInline]
-    actions = ["reset_selected_accounts"]
+    actions = ["reset_selected_accounts", "halt_selected_accounts", "resume_selected_accounts"]
 
     def get_queryset(self, request):
         return (
@@ -402,6 +532,18 @@ class AccountAdmin(admin.ModelAdmin):
             .get_queryset(request)
             .prefetch_related("balances", Prefetch("api_keys", ApiKey.objects.filter(revoked_at__isnull=True)))
         )
+
+    @admin.display(description="halted", ordering="halted_at")
+    def halted(self, account) -> str:
+        if account.halted_at is None:
+            return "—"
+        return f"Halted by {account.halted_by or '—'}: {account.halted_reason}"
+
+    @admin.display(description="risk events")
+    def events(self, account) -> str:
+        url = reverse(f"admin:{self.opts.app_label}_riskevent_changelist") + f"?account__id__exact={account.pk}"
+        count = account.risk_events.count()
+        return format_html('<a href="{}">{} event{}</a>', url, count, pluralize(count))
 
     @admin.display(description="balances (free + locked)")
     def holdings(self, account) -> str:
@@ -413,15 +555,20 @@ class AccountAdmin(admin.ModelAdmin):
         return ", ".join(f"{key.prefix}…" for key in account.api_keys.all()) or "—"
 
     # Accounts open through the desk and the API, which give them their balances and opening positions; the
-    # admin reads them and resets them.
+    # admin reads them, sets their risk limits, halts, resumes and resets them.
     def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def save_model(self, request, obj, form, change):
+        """Only the limits change, through the service: staff may set them past the defaults, and the change is
+        recorded as a risk event with their name."""
+        try:
+            services.set_limits(account=obj, values=form.limit_values(), user=request.user, may_loosen=True)
+        except AccountInputError as exc:  # the form read every value as the service does: not expected
+            self.message_user(request, f"{obj.name}: limits not changed. {exc.message}", messages.ERROR)
 
     def has_reset_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
@@ -455,6 +602,66 @@ class AccountAdmin(admin.ModelAdmin):
                     f"{account.name}: reset to its starting balances; period {account.period} has started.",
                     messages.SUCCESS,
                 )
+        return None
+
+    def has_halt_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+
+    @admin.action(description="Halt the selected accounts", permissions=["halt"])
+    def halt_selected_accounts(self, request, queryset):
+        """Ask why first; then halt each account (cancelling its working orders) and report on each."""
+        accounts = list(queryset.order_by("id"))
+        form = HaltForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            working = dict(
+                PaperOrder.objects.filter(account__in=accounts, status__in=PaperOrder.WORKING_STATUSES)
+                .values("account")
+                .annotate(count=Count("id"))
+                .values_list("account", "count")
+            )
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Halt accounts",
+                "form": form,
+                "rows": [{"account": account, "working": working.get(account.pk, 0)} for account in accounts],
+            }
+            return TemplateResponse(request, "admin/papertrading/account/halt.html", context)
+        actor = request.user.get_username()
+        for account in accounts:
+            already = account.halted_at is not None
+            try:
+                result = services.halt_account(
+                    account=account, reason=form.cleaned_data["reason"], actor=actor, source=OrderEvent.Source.ADMIN
+                )
+            except PaperTradingError as exc:
+                self.message_user(request, f"{account.name}: not halted. {exc.message}", messages.ERROR)
+                continue
+            cancelled = len(result.cancelled)
+            text = (
+                f"{account.name}: already halted ({result.account.halted_reason})"
+                if already
+                else f"{account.name}: halted"
+            )
+            text += f"; {cancelled} working order{pluralize(cancelled)} cancelled."
+            self.message_user(request, text, messages.WARNING if already else messages.SUCCESS)
+            for order_id, why in result.not_cancelled.items():
+                self.message_user(
+                    request, f"{account.name}: order #{order_id} was not cancelled. {why}", messages.ERROR
+                )
+        return None
+
+    @admin.action(description="Resume the selected accounts", permissions=["halt"])
+    def resume_selected_accounts(self, request, queryset):
+        actor = request.user.get_username()
+        for account in queryset.order_by("id"):
+            if account.halted_at is None:
+                self.message_user(request, f"{account.name}: was not halted.", messages.INFO)
+                continue
+            services.resume_account(account=account, actor=actor, source=OrderEvent.Source.ADMIN)
+            self.message_user(
+                request, f"{account.name}: resumed; new orders are judged by its limits again.", messages.SUCCESS
+            )
         return None
 
     # --- the testnet allocation ----------------------------------------------------------------------------
@@ -493,6 +700,38 @@ class AccountAdmin(admin.ModelAdmin):
             "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
         }
         return TemplateResponse(request, "admin/papertrading/account/allocation.html", context)
+
+
+@admin.register(RiskEvent)
+class RiskEventAdmin(admin.ModelAdmin):
+    """What the risk limits refused, and who halted, resumed or changed the limits of which account: read only."""
+
+    list_display = ["created_at", "account", "kind", "limit", "value", "limit_value", "order", "actor", "source"]
+    list_filter = ["kind", "limit", "account"]
+    list_select_related = ["account"]
+    search_fields = ["detail", "order", "actor", "account__name"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = [
+        "created_at",
+        "account",
+        "kind",
+        "limit",
+        "limit_value",
+        "value",
+        "order",
+        "detail",
+        "source",
+        "actor",
+    ]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class KeyStateFilter(FlagFilter):

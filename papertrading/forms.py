@@ -1,4 +1,5 @@
-"""The desk's order form: shapes and types only; the trading rules live in validate_order (via place_order)."""
+"""The desk's forms: the order form (shapes and types only; the trading rules live in validate_order, via
+place_order) and the kill switch's reason."""
 
 from django import forms
 from django.conf import settings
@@ -126,3 +127,17 @@ class OrderForm(forms.Form):
             target = field if field in self.fields else None
             for message in messages:
                 self.add_error(target, message)
+
+
+class HaltForm(forms.Form):
+    """The kill switch's one input: why the account stops trading (recorded with who halted it)."""
+
+    reason = forms.CharField(
+        label="Reason for halting",
+        max_length=255,
+        error_messages={"required": "Say why the account is halted."},
+        # The risk panel refreshes while a reason is typed: htmx keeps this input as it is (hx-preserve).
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "placeholder": "e.g. the agent loops on one symbol", "hx-preserve": "true"}
+        ),
+    )

@@ -5,6 +5,8 @@ go through the services with source="page"; a plain POST redirects back (PRG) wi
 answers the fresh fragment and turns the messages into a `notice` client event (toasts).
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,18 +18,29 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
-from . import acting, selectors, services
+from . import acting, risk, selectors, services
+from .accounts import AccountInputError
 from .acting import request_account
 from .descriptions import describe_fill, describe_placed
-from .errors import OrderNotWorking, OrderRejected, OrderValidationError, PaperTradingError, VenueUnavailable
-from .forms import OrderForm
+from .errors import (
+    OrderNotWorking,
+    OrderRejected,
+    OrderValidationError,
+    PaperTradingError,
+    RiskLimitExceeded,
+    VenueUnavailable,
+)
+from .forms import HaltForm, OrderForm
 from .models import Account, OrderEvent, PaperOrder, Venue
+from .money import format_decimal
 from .prices import is_stale
 from .tables import TableState, orders_table
 
 CAN_PLACE = "papertrading.add_paperorder"
-CAN_MANAGE = "papertrading.change_paperorder"  # cancel and sync, as in the API
+CAN_MANAGE = "papertrading.change_paperorder"  # cancel, sync, halt and resume, as in the API
 DESK_TEMPLATE = "papertrading/desk.html"
+RISK_TEMPLATE = "papertrading/partials/risk_body.html"  # the panel's content, for htmx answers
+RECENT_RISK_EVENTS = 5
 
 
 def poll_seconds() -> int:
@@ -95,11 +108,104 @@ def form_context(request, form: OrderForm | None = None) -> dict:
     return {"form": form if can_place else None, "can_place": can_place}
 
 
-def desk_context(request, *, state: TableState | None = None, form: OrderForm | None = None) -> dict:
+def grouped(value) -> str:
+    """A number as people read it: thousands grouped, no trailing zeros ('1,000', '0.5', '12,345.67')."""
+    text = format_decimal(value) if isinstance(value, Decimal) else str(value)
+    whole, dot, fraction = text.partition(".")
+    sign, whole = ("-", whole[1:]) if whole.startswith("-") else ("", whole)
+    return f"{sign}{int(whole):,}{dot}{fraction}" if whole.isdigit() else text
+
+
+def figure(text: str) -> str:
+    """A value a risk event recorded, as people read it ('1000.00000000' -> '1,000'); other text as it is."""
+    try:
+        return grouped(Decimal(text)) if text else ""
+    except ArithmeticError:
+        return text
+
+
+def limit_rows(account: Account) -> list[dict]:
+    """Each limit the account has (its own or the default from settings), with what it uses now."""
+    if not any(value not in (None, False) for value in risk.effective_limits(account).values()):
+        return []  # nothing to count
+    asset = settings.PORTFOLIO_VALUATION_ASSET
+    defaults = risk.default_limits()
+    rows = []
+    for name, figures in risk.usage(account).items():
+        limit, used = figures["limit"], figures["used"]
+        if limit is None or limit is False:
+            continue
+        if name in risk.COUNT_LIMITS:
+            text = f"{used} of {limit}"
+        elif name == "max_daily_loss":
+            text = f"{grouped(used)} of {grouped(limit)} {asset}"
+        elif name in risk.MONEY_LIMITS:
+            text = f"{grouped(limit)} {asset}"
+        elif name == "allowed_symbols":
+            text = ", ".join(limit)
+        else:  # halt_on_daily_loss
+            text = "on"
+        own = getattr(account, name)
+        rows.append(
+            {
+                "name": name,
+                "label": LIMIT_LABELS[name],
+                "text": text,
+                # The next order that adds to it is refused ("exactly at the limit passes").
+                "at_limit": used is not None and (used >= limit if name in risk.COUNT_LIMITS else used > limit),
+                "is_default": (own is None or own == []) and defaults.get(name) is not None,
+            }
+        )
+    return rows
+
+
+# What the desk calls each limit: "Open orders 3 of 5", "Largest order 1,000 USDT", "Symbols: BTCUSDT, ETHUSDT".
+LIMIT_LABELS = {
+    "max_open_orders": "Open orders",
+    "max_orders_per_minute": "Orders in the last minute",
+    "max_daily_loss": "Today's loss",
+    "max_order_notional": "Largest order",
+    "max_position_notional": "Largest position",
+    "allowed_symbols": "Symbols:",
+    "halt_on_daily_loss": "Halt when the daily loss is breached:",
+}
+
+
+def describe_limit(limit: str) -> str:
+    return f"{limit} ({risk.LABELS[limit]})" if limit in risk.LABELS and limit != risk.HALTED else limit
+
+
+def risk_context(request, halt_form: HaltForm | None = None) -> dict:
+    account, _ = acting_account(request)
+    can_halt = request.user.has_perm(CAN_MANAGE)
+    context = {
+        "account": account,
+        "limit_rows": [],
+        "risk_events": [],
+        "can_halt": can_halt,
+        "halt_form": (halt_form or HaltForm()) if can_halt else None,
+        "poll_seconds": poll_seconds(),
+    }
+    if account is not None:
+        events = list(account.risk_events.all()[:RECENT_RISK_EVENTS])
+        for event in events:
+            event.limit_text = describe_limit(event.limit) if event.limit else ""
+            event.value_text, event.limit_value_text = figure(event.value), figure(event.limit_value)
+            event.source_text = (
+                OrderEvent.Source(event.source).label if event.source in OrderEvent.Source.values else ""
+            )
+        context.update(limit_rows=limit_rows(account), risk_events=events)
+    return context
+
+
+def desk_context(
+    request, *, state: TableState | None = None, form: OrderForm | None = None, halt_form: HaltForm | None = None
+) -> dict:
     return {
         **account_context(request),
         **orders_context(request, state or TableState.from_query(request.GET)),
         **form_context(request, form),
+        **risk_context(request, halt_form),
     }
 
 
@@ -112,12 +218,16 @@ def render_fragment(request, template: str, context: dict, *, status: int = 200,
     return with_client_events(request, response, events)
 
 
-def with_client_events(request, response: HttpResponse, events: tuple[str, ...] = ()) -> HttpResponse:
+def with_client_events(
+    request, response: HttpResponse, events: tuple[str, ...] = (), *, after: str = "receive"
+) -> HttpResponse:
+    """`after="settle"` fires the events (toasts too) once the answer is in place, from the page's body when the
+    element that asked is gone by then, so they are never lost."""
     notices = [{"level": message.level_tag, "message": str(message)} for message in messages.get_messages(request)]
     if notices:
-        trigger_client_event(response, "notice", {"items": notices})
+        trigger_client_event(response, "notice", {"items": notices}, after=after)
     for event in events:
-        trigger_client_event(response, event)
+        trigger_client_event(response, event, after=after)
     return response
 
 
@@ -226,28 +336,43 @@ def order_form(request):
     return render_fragment(request, "papertrading/partials/order_form.html", form_context(request, form))
 
 
+def refusal_message(exc: RiskLimitExceeded) -> str:
+    if exc.limit == risk.HALTED:
+        return f"Refused: {exc.message}"
+    return f"Refused by the risk limit {describe_limit(exc.limit)}: {exc.message}"
+
+
 def place_order(request):
     require_perm(request, CAN_PLACE)
     form = OrderForm(request.POST)
     events: tuple[str, ...] = ()
+    written = False  # an order went on record: a plain POST redirects to show it
     if form.is_valid():
         try:
+            account = request_account(request)  # may be opened now, which the testnet may refuse
             result = services.place_order(
-                account=request_account(request),
+                account=account,
                 **form.order_arguments(),
                 placed_by=request.user,
                 source=OrderEvent.Source.PAGE,
             )
         except OrderValidationError as exc:
             form.add_service_errors(exc)
+        except RiskLimitExceeded as exc:
+            # Nothing was written, reserved or sent: an error beside the form, and the risk panel shows the event.
+            form.add_error(None, refusal_message(exc))
+            events = ("risk-changed",)
+            if Account.objects.filter(pk=account.pk, halted_at__isnull=False).exists() and exc.limit != risk.HALTED:
+                # The daily loss halted the account, which cancelled its working orders.
+                events += ("orders-changed", "account-changed")
         except OrderRejected as exc:
             form.add_error(None, f"Rejected by the venue ({exc.code}): {exc.message}")
             messages.error(request, f"Order rejected ({exc.code}): {exc.message}")
-            events = ("orders-changed", "account-changed")  # the rejected order is on record
+            events, written = ("orders-changed", "account-changed"), True  # the rejected order is on record
         except PaperTradingError as exc:
             form.add_error(None, exc.message or "The venue cannot take orders now.")
             messages.error(request, exc.message or "The venue cannot take orders now.")
-            events = ("orders-changed",)
+            events, written = ("orders-changed",), True
         else:
             messages.success(request, describe_placed(result.order))
             if not request.htmx:
@@ -261,7 +386,7 @@ def place_order(request):
                 events=("orders-changed", "account-changed"),
             )
     if not request.htmx:
-        if events:  # something was written: redirect, the message says what happened
+        if written:  # the message says what happened
             return redirect(desk_url())
         return render(request, DESK_TEMPLATE, desk_context(request, form=form), status=422)
     # 422 is swapped like a 200 (see the htmx-config meta in base.html), so the errors land beside the fields.
@@ -307,3 +432,88 @@ def sync_orders(request):
     if not request.htmx:
         return redirect(desk_url(TableState.from_query(request.GET).query()))
     return with_client_events(request, HttpResponse(status=204), ("orders-changed", "account-changed"))
+
+
+# --- risk limits and the kill switch --------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def risk_panel(request):
+    if not request.htmx:
+        return render(request, DESK_TEMPLATE, desk_context(request))
+    return render_fragment(request, RISK_TEMPLATE, {**risk_context(request), "oob_banner": True})
+
+
+def describe_halt(result: services.HaltResult, *, already: bool) -> list[tuple[int, str]]:
+    """The messages a halt leaves: what it cancelled, and each order it could not."""
+    account = result.account
+    cancelled = len(result.cancelled)
+    if already:
+        text = f"{account.name} was already halted ({account.halted_reason})."
+    else:
+        text = f"{account.name} halted: every new order is refused until it is resumed."
+    if cancelled:
+        text += f" {cancelled} working order{'s' if cancelled != 1 else ''} cancelled."
+    notes = [(messages.WARNING if already else messages.SUCCESS, text)]
+    for order_id, why in result.not_cancelled.items():
+        notes.append((messages.WARNING, f"Order #{order_id} was not cancelled: {why}"))
+    return notes
+
+
+def risk_answer(request, *, status: int = 200, halt_form: HaltForm | None = None, changed: bool = False):
+    """A halt or resume answer: PRG for a plain POST (or the page with the form's errors), else the risk panel's
+    content. A change also redraws the balances, the orders and the panel once it is in place; that redraw brings
+    the halted banner (the panel's own requests carry it: a refresh that lands first may have replaced the form
+    that asked, and the banner would not be found from there)."""
+    if not request.htmx:
+        if status == 200:
+            return redirect(desk_url())
+        return render(request, DESK_TEMPLATE, desk_context(request, halt_form=halt_form), status=status)
+    response = render(request, RISK_TEMPLATE, risk_context(request, halt_form), status=status)
+    events = ("account-changed", "orders-changed") if changed else ()
+    return with_client_events(request, response, events, after="settle")
+
+
+@login_required
+@require_POST
+def halt(request):
+    require_perm(request, CAN_MANAGE)
+    account = request_account(request)
+    form = HaltForm(request.POST)
+    if not form.is_valid():
+        return risk_answer(request, status=422, halt_form=form)
+    already = account.halted_at is not None
+    try:
+        result = services.halt_account(
+            account=account,
+            reason=form.cleaned_data["reason"],
+            actor=request.user.get_username(),
+            source=OrderEvent.Source.PAGE,
+        )
+    except AccountInputError as exc:
+        for field, errors in exc.errors.items():
+            for error in errors:
+                form.add_error("reason" if field == "reason" else None, error)
+        return risk_answer(request, status=422, halt_form=form)
+    request._paper_account = result.account  # the rest of the answer shows the halted account
+    for level, text in describe_halt(result, already=already):
+        messages.add_message(request, level, text)
+    return risk_answer(request, changed=True)
+
+
+@login_required
+@require_POST
+def resume(request):
+    require_perm(request, CAN_MANAGE)
+    account = request_account(request)
+    was_halted = account.halted_at is not None
+    if not was_halted:
+        messages.info(request, f"{account.name} was not halted.")
+    else:
+        account = services.resume_account(
+            account=account, actor=request.user.get_username(), source=OrderEvent.Source.PAGE
+        )
+        messages.success(request, f"{account.name} resumed: new orders are judged by its limits again.")
+    request._paper_account = account
+    return risk_answer(request, changed=was_halted)

@@ -83,7 +83,12 @@
   // After a form comes back with errors, take keyboard and screen-reader focus to the first field to fix.
   document.addEventListener("htmx:afterSettle", function (event) {
     if (!event.detail.xhr || event.detail.xhr.status !== 422) return;
-    var invalid = document.querySelector("#order-panel [aria-invalid='true'], #order-panel .form-errors");
+    // The halt form's reason input is kept across redraws (hx-preserve), so it is found by its field's error.
+    var from = event.detail.requestConfig && event.detail.requestConfig.elt;
+    var fromHalt = from && from.id === "halt-form";
+    var invalid = fromHalt
+      ? document.querySelector("#risk-panel .has-error input")
+      : document.querySelector("#order-panel [aria-invalid='true'], #order-panel .form-errors");
     if (invalid) {
       if (!invalid.matches("input, select, textarea")) invalid.setAttribute("tabindex", "-1");
       invalid.focus();
