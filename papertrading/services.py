@@ -364,14 +364,16 @@ def resume_account(*, account: Account, actor: str = "", source: str = OrderEven
     return locked
 
 
-def set_limits(*, account: Account, values: dict, user, may_loosen: bool) -> Account:
+def set_limits(*, account: Account, values: dict, user, may_loosen: bool, tighten_only: bool = False) -> Account:
     """Change the account's limits: each of `values` (a limit name to a value, or None for the default).
 
     Anyone who may act on the account may tighten a limit (a value at or inside the default); loosening it past
-    the default needs `may_loosen` (staff with change permission on accounts). AccountInputError, with a message
-    per limit, and nothing changed otherwise.
+    the default needs `may_loosen` (staff with change permission on accounts). With `tighten_only` (an account's
+    own API key: the agent the limits guard) no limit may become looser than it is now. AccountInputError, with a
+    message per limit, and nothing changed otherwise.
     """
     defaults = risk.default_limits()
+    current = risk.effective_limits(account)
     errors, changes = {}, {}
     for name, raw in values.items():
         if name not in risk.SETTINGS:
@@ -384,6 +386,14 @@ def set_limits(*, account: Account, values: dict, user, may_loosen: bool) -> Acc
             continue
         if not may_loosen and risk.loosens(name, value, defaults.get(name)):
             errors[name] = [f"Only staff may set it past the default ({risk.describe(defaults.get(name))})."]
+            continue
+        after = defaults.get(name) if value is None else value
+        if tighten_only and (
+            risk.loosens(name, after, current.get(name)) or (after is None and current.get(name) is not None)
+        ):
+            errors[name] = [
+                f"An account's API key may only tighten its limits; it is {risk.describe(current.get(name))} now."
+            ]
             continue
         changes[name] = value
     if errors:

@@ -329,7 +329,11 @@ class AccountLimitsApi(APIView):
         serializer = LimitsUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         account = services.set_limits(
-            account=account, values=serializer.validated_data, user=request.user, may_loosen=may_loosen_limits(request)
+            account=account,
+            values=serializer.validated_data,
+            user=request.user,
+            may_loosen=may_loosen_limits(request),
+            tighten_only=isinstance(request.auth, ApiKey),
         )
         return Response(RiskStateSerializer(risk_state(account)).data)
 

@@ -287,6 +287,38 @@ def test_a_key_may_tighten_its_accounts_limits_but_never_loosen_them(account, ma
     )
 
 
+def test_a_key_may_not_loosen_what_its_owner_set_even_without_a_default(account, market, api):
+    # No default for these limits: the owner's values are the only guard between the agent and its account.
+    assert (
+        api.put(
+            limits_url(account),
+            {"max_open_orders": 2, "allowed_symbols": ["BTCUSDT"], "halt_on_daily_loss": True},
+            format="json",
+        ).status_code
+        == 200
+    )
+    key = key_client(account)
+
+    raised = key.put(limits_url(account), {"max_open_orders": 100}, format="json")
+    cleared = key.put(limits_url(account), {"max_open_orders": None, "allowed_symbols": None}, format="json")
+    widened = key.put(limits_url(account), {"allowed_symbols": ["BTCUSDT", "ETHUSDT"]}, format="json")
+    unhalting = key.put(limits_url(account), {"halt_on_daily_loss": False}, format="json")
+    tightened = key.put(limits_url(account), {"max_open_orders": 1}, format="json")
+
+    for refused, fields in (
+        (raised, {"max_open_orders"}),
+        (cleared, {"max_open_orders", "allowed_symbols"}),
+        (widened, {"allowed_symbols"}),
+        (unhalting, {"halt_on_daily_loss"}),
+    ):
+        assert refused.status_code == 400, refused.content
+        assert set(refused.json()) == fields
+        assert all("may only tighten" in messages[0] for messages in refused.json().values())
+    assert tightened.status_code == 200
+    limits = own_limits(account)
+    assert (limits["max_open_orders"], limits["allowed_symbols"]) == (1, ["BTCUSDT"])
+
+
 def test_a_key_halts_its_own_account_but_may_not_resume_it(account, market):
     key = key_client(account)
     resting = key.post(ORDERS_URL, LIMIT_BUY, format="json").json()
