@@ -166,6 +166,10 @@ BINANCE_TESTNET_API_KEY = env("BINANCE_TESTNET_API_KEY", default="")
 # An HMAC secret, or an Ed25519 private key in PEM form. Never logged, rendered or stored.
 BINANCE_TESTNET_API_SECRET = env("BINANCE_TESTNET_API_SECRET", default="")
 BINANCE_TESTNET_BASE_URL = env("BINANCE_TESTNET_BASE_URL", default="https://testnet.binance.vision").rstrip("/")
+# The WebSocket API the user data stream (manage.py user_stream) subscribes on, in testnet mode.
+BINANCE_TESTNET_WS_URL = env("BINANCE_TESTNET_WS_URL", default="wss://ws-api.testnet.binance.vision/ws-api/v3")
+# /healthz turns red when the user data stream has been down (reconnecting or not running) longer than this.
+USER_STREAM_DOWN_AFTER_SECONDS = env.int("USER_STREAM_DOWN_AFTER_SECONDS", default=120)
 BINANCE_RECV_WINDOW_MS = env.int("BINANCE_RECV_WINDOW_MS", default=5000)
 if not 0 < BINANCE_RECV_WINDOW_MS <= 60000:
     raise ImproperlyConfigured("BINANCE_RECV_WINDOW_MS must be between 1 and 60000.")

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from . import selectors
 from .models import MarketPrice, Venue
 from .sync_status import is_sync_stale, last_successful_sync
+from .venues.testnet.stream import stream_health
 
 
 def _age_seconds(moment) -> float | None:
@@ -60,6 +61,9 @@ def health_report() -> tuple[bool, dict]:
             "until": status.paused_until.isoformat() if status.paused_until else None,
             "used_weight_1m": status.used_weight_1m,
         }
+        # The user data stream (manage.py user_stream): connected, reconnecting or not running; red only when it
+        # has been down longer than USER_STREAM_DOWN_AFTER_SECONDS (the REST sync still reconciles meanwhile).
+        checks["user_stream"] = stream_health()
     healthy = all(check["ok"] for check in checks.values())
     return healthy, {"status": "ok" if healthy else "degraded", "mode": settings.PAPER_TRADING_MODE, "checks": checks}
 

@@ -43,7 +43,7 @@ from .errors import (
     error_from_response,
 )
 from .ratelimit import RateLimitState
-from .signing import build_signed_query, encode_params
+from .signing import build_signed_query, encode_params, sign_payload
 
 logger = logging.getLogger("papertrading.binance")
 
@@ -283,6 +283,18 @@ class BinanceTestnetClient:
         offset = int(data["serverTime"]) - round((sent + received) / 2 * 1000)
         _clock_offsets[self.base_url] = (offset, received)
         return data
+
+    def signed_ws_params(self, params: dict[str, str] | None = None) -> dict[str, str]:
+        """A WebSocket API request's params, signed: apiKey, recvWindow and timestamp (on the exchange's clock, as
+        REST) added, and the signature over all of them sorted by name, as the WebSocket API asks."""
+        signed = {
+            **(params or {}),
+            "apiKey": self.api_key,
+            "recvWindow": str(self.recv_window_ms),
+            "timestamp": str(self._timestamp_ms()),
+        }
+        signed["signature"] = sign_payload(encode_params(sorted(signed.items())), self._secret)
+        return signed
 
     def _timestamp_ms(self) -> int:
         entry = _clock_offsets.get(self.base_url)

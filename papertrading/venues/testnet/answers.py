@@ -184,3 +184,47 @@ def balances_from_account(data: Any) -> list[BalanceReport]:
         if free or locked:
             rows.append(BalanceReport(str(entry["asset"]), free, locked))
     return sorted(rows, key=lambda row: row.asset)
+
+
+def report_from_event(event: Any) -> ExecutionReport:
+    """A user data stream ``executionReport`` (REFERENCE.md §9.1) → ExecutionReport: the order's status (``X``) and
+    cumulative amounts (``z``, ``Z``), with this event's own fill when it is a trade (``x`` TRADE: ``t`` trade id,
+    ``l`` quantity, ``L`` price, ``n`` commission, ``N`` its asset). MalformedAnswer when it cannot be read."""
+    if not isinstance(event, dict) or event.get("e") != "executionReport":
+        raise MalformedAnswer("not an executionReport")
+    try:
+        order_id = int(event["i"])
+    except (KeyError, TypeError, ValueError):
+        raise MalformedAnswer("the executionReport has no order id") from None
+    executed = decimal_field(event, "z")
+    quote = max(ZERO, decimal_field(event, "Z"))
+    raw, execution = event.get("X"), str(event.get("x") or "")
+    status = map_status(raw, executed)
+    if status is None:
+        raise MalformedAnswer(f"unknown order status {str(raw)[:30]!r}")
+    fills = []
+    if execution == "TRADE":
+        trade_id = event.get("t")
+        if trade_id is None or str(trade_id) == "-1":
+            raise MalformedAnswer("a TRADE executionReport has no trade id")
+        fills.append(
+            FillReport(
+                price=decimal_field(event, "L"),
+                quantity=decimal_field(event, "l"),
+                commission=decimal_field(event, "n"),
+                commission_asset=str(event.get("N") or ""),
+                trade_id=str(trade_id),
+                is_maker=bool(event.get("m", False)),
+            )
+        )
+    reason = str(event.get("r") or "")
+    return ExecutionReport(
+        status=status,
+        executed_quantity=executed,
+        cumulative_quote_quantity=quote,
+        fills=fills,
+        exchange_order_id=order_id,
+        reject_reason=reason if status == Status.REJECTED and reason != "NONE" else "",
+        detail=f"Binance status {raw} ({execution}) from the user data stream (order #{order_id}).",
+        venue_status=f"Binance {raw}",
+    )
