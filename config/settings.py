@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "papertrading",
     "portfolio",
     "analysis",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +267,11 @@ CELERY_BEAT_SCHEDULE = {
     "mark-day-start": {"task": "papertrading.tasks.mark_day_start", "schedule": 60, "options": {"expires": 60}},
 }
 
+# --- Webhooks ---------------------------------------------------------------------------------------------------
+# True sends webhooks to private, loopback and link-local addresses too (a receiver on this machine); the
+# production shape (docker-compose.yml) turns it off, so a webhook cannot reach the internal network.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
+
 # --- Analysis and portfolio --------------------------------------------------------------------------------
 # The built-in demo agents (analysis.tasks.run_demo_agents) trade on the stored prices when this is on.
 DEMO_AGENTS_ENABLED = env.bool("DEMO_AGENTS_ENABLED", default=True)
@@ -287,6 +293,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
         "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
         "RiskEventKindEnum": "papertrading.models.RiskEvent.Kind",
+        "WebhookEventTypeEnum": "webhooks.models.EventType",
         "RiskLimitCodeEnum": ["RISK_LIMIT"],
         "RiskLimitNameEnum": [
             "max_order_notional",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/portfolio/", include("portfolio.api.urls")),
     # Accounts, their keys and the leaderboard: /api/accounts..., /api/leaderboard.
     path("api/", include("portfolio.api.account_urls")),
+    path("api/", include("webhooks.api.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("analysis/", include("analysis.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from analysis.services import submit_decision
 from conftest import api_client_for, make_user
 from papertrading import selectors
+from papertrading.accounts import issue_api_key
 from papertrading.models import PaperOrder
 from papertrading.services import default_account_for, place_order
 from portfolio.services import snapshot_all_accounts
@@ -57,6 +58,14 @@ OPERATIONS = {
     ("post", "/api/accounts/{id}/resume"),
     ("get", "/api/accounts/{id}/risk-events"),
     ("get", "/api/leaderboard"),
+    ("get", "/api/webhooks"),
+    ("post", "/api/webhooks"),
+    ("get", "/api/webhooks/{id}"),
+    ("patch", "/api/webhooks/{id}"),
+    ("delete", "/api/webhooks/{id}"),
+    ("post", "/api/webhooks/{id}/test"),
+    ("get", "/api/webhooks/{id}/deliveries"),
+    ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
 }
 ACCOUNTS = "/api/accounts"
 
@@ -496,4 +505,70 @@ def test_risk_errors_answer_as_documented(api, account, rival_account, viewer, v
     ]
     for method, path, response, status in answers:
         assert response.status_code == status, (method, path, response.content)
+        assert_documented(schema, response, method, path)
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------------
+
+WEBHOOKS = "/api/webhooks"
+
+
+def test_webhook_operations_answer_as_documented(api, account, schema):
+    # Port 9 (discard) on this machine: nothing listens, so the ping and redelivery fail fast and are recorded.
+    created = api.post(WEBHOOKS, {"url": "http://127.0.0.1:9/hook", "events": ["order.filled"]}, format="json")
+    assert created.status_code == 201, created.content
+    assert_documented(schema, created, "post", WEBHOOKS)
+    one = f"{WEBHOOKS}/{created.json()['id']}"
+    pinged = api.post(f"{one}/test")
+    assert pinged.status_code == 200, pinged.content
+    assert_documented(schema, pinged, "post", f"{WEBHOOKS}/{{id}}/test")
+    redelivered = api.post(f"{one}/deliveries/{pinged.json()['id']}/redeliver")
+    assert redelivered.status_code == 200, redelivered.content
+    assert_documented(schema, redelivered, "post", f"{WEBHOOKS}/{{id}}/deliveries/{{delivery_id}}/redeliver")
+
+    for url, path in [
+        (WEBHOOKS, WEBHOOKS),
+        (one, f"{WEBHOOKS}/{{id}}"),
+        (f"{one}/deliveries", f"{WEBHOOKS}/{{id}}/deliveries"),
+    ]:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+
+    changed = api.patch(one, {"is_active": False}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert_documented(schema, changed, "patch", f"{WEBHOOKS}/{{id}}")
+    deleted = api.delete(one)
+    assert deleted.status_code == 204
+    assert_documented(schema, deleted, "delete", f"{WEBHOOKS}/{{id}}")
+
+
+def test_webhook_errors_answer_as_documented(api, account, rival_api, rival_account, schema, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    refused = api.post(WEBHOOKS, {"url": "http://169.254.169.254/", "events": ["order.filled"]}, format="json")
+    assert refused.status_code == 400
+    assert_documented(schema, refused, "post", WEBHOOKS)
+    settings.WEBHOOK_ALLOW_PRIVATE = True
+    created = api.post(WEBHOOKS, {"url": "http://127.0.0.1:9/hook", "events": ["order.filled"]}, format="json")
+    one = f"{WEBHOOKS}/{created.json()['id']}"
+    invalid = api.patch(one, {"events": ["order.exploded"]}, format="json")
+    assert invalid.status_code == 400
+    assert_documented(schema, invalid, "patch", f"{WEBHOOKS}/{{id}}")
+    as_key = APIClient()
+    as_key.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_key(account, name='bot').raw}")
+    forbidden = as_key.post(WEBHOOKS, {"url": "http://127.0.0.1:9/x", "events": ["order.filled"]}, format="json")
+    assert forbidden.status_code == 403
+    assert_documented(schema, forbidden, "post", WEBHOOKS)
+    assert_documented(schema, api.get(f"{WEBHOOKS}?page=9"), "get", WEBHOOKS)
+
+    for method, url, path in [
+        ("get", one, f"{WEBHOOKS}/{{id}}"),
+        ("patch", one, f"{WEBHOOKS}/{{id}}"),
+        ("delete", one, f"{WEBHOOKS}/{{id}}"),
+        ("post", f"{one}/test", f"{WEBHOOKS}/{{id}}/test"),
+        ("get", f"{one}/deliveries", f"{WEBHOOKS}/{{id}}/deliveries"),
+        ("post", f"{one}/deliveries/1/redeliver", f"{WEBHOOKS}/{{id}}/deliveries/{{delivery_id}}/redeliver"),
+    ]:
+        response = getattr(rival_api, method)(url, {}, format="json")
+        assert response.status_code == 404, url
         assert_documented(schema, response, method, path)
