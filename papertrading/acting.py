@@ -27,7 +27,7 @@ def request_account(request) -> Account:
         if requested and requested != str(account.pk):
             raise Http404("No such account.")
     elif requested:
-        account = _visible(request.user, requested)
+        account = account_in_request(request, requested)
     else:
         account = _chosen(request) or services.default_account_for(request.user)
     request._paper_account = account
@@ -54,17 +54,10 @@ def account_in_request(request, account_id) -> Account:
 
 def choose_account(request, account_id) -> Account:
     """Remember the account a person picked in the switcher (Http404 when they may not act as it)."""
-    account = _visible(request.user, account_id)
+    account = account_in_request(request, account_id)
     request.session[SESSION_KEY] = account.pk
     request._paper_account = account
     return account
-
-
-def _visible(user, account_id) -> Account:
-    try:
-        return visible_account(user, account_id)
-    except Account.DoesNotExist:
-        raise Http404("No such account.") from None
 
 
 def _chosen(request) -> Account | None:

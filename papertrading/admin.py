@@ -570,26 +570,28 @@ class AccountAdmin(admin.ModelAdmin):
         except AccountInputError as exc:  # the form read every value as the service does: not expected
             self.message_user(request, f"{obj.name}: limits not changed. {exc.message}", messages.ERROR)
 
-    def has_reset_permission(self, request) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
+    def confirmation_page(self, request, accounts: list, *, title: str, template: str, **extra) -> TemplateResponse:
+        """The page an action on accounts asks for confirmation on: each account with its working orders."""
+        working = dict(
+            PaperOrder.objects.filter(account__in=accounts, status__in=PaperOrder.WORKING_STATUSES)
+            .values("account")
+            .annotate(count=Count("id"))
+            .values_list("account", "count")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "rows": [{"account": account, "working": working.get(account.pk, 0)} for account in accounts],
+            **extra,
+        }
+        return TemplateResponse(request, f"admin/papertrading/account/{template}", context)
 
-    @admin.action(description="Reset the selected accounts", permissions=["reset"])
+    @admin.action(description="Reset the selected accounts", permissions=["change"])
     def reset_selected_accounts(self, request, queryset):
         accounts = list(queryset.order_by("id"))
         if "apply" not in request.POST:
-            working = dict(
-                PaperOrder.objects.filter(account__in=accounts, status__in=PaperOrder.WORKING_STATUSES)
-                .values("account")
-                .annotate(count=Count("id"))
-                .values_list("account", "count")
-            )
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Reset accounts",
-                "rows": [{"account": account, "working": working.get(account.pk, 0)} for account in accounts],
-            }
-            return TemplateResponse(request, "admin/papertrading/account/reset.html", context)
+            return self.confirmation_page(request, accounts, title="Reset accounts", template="reset.html")
         actor = request.user.get_username()
         for account in accounts:
             try:
@@ -604,29 +606,13 @@ class AccountAdmin(admin.ModelAdmin):
                 )
         return None
 
-    def has_halt_permission(self, request) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
-
-    @admin.action(description="Halt the selected accounts", permissions=["halt"])
+    @admin.action(description="Halt the selected accounts", permissions=["change"])
     def halt_selected_accounts(self, request, queryset):
         """Ask why first; then halt each account (cancelling its working orders) and report on each."""
         accounts = list(queryset.order_by("id"))
         form = HaltForm(request.POST if "apply" in request.POST else None)
         if not form.is_valid():
-            working = dict(
-                PaperOrder.objects.filter(account__in=accounts, status__in=PaperOrder.WORKING_STATUSES)
-                .values("account")
-                .annotate(count=Count("id"))
-                .values_list("account", "count")
-            )
-            context = {
-                **self.admin_site.each_context(request),
-                "opts": self.opts,
-                "title": "Halt accounts",
-                "form": form,
-                "rows": [{"account": account, "working": working.get(account.pk, 0)} for account in accounts],
-            }
-            return TemplateResponse(request, "admin/papertrading/account/halt.html", context)
+            return self.confirmation_page(request, accounts, title="Halt accounts", template="halt.html", form=form)
         actor = request.user.get_username()
         for account in accounts:
             already = account.halted_at is not None
@@ -651,7 +637,7 @@ class AccountAdmin(admin.ModelAdmin):
                 )
         return None
 
-    @admin.action(description="Resume the selected accounts", permissions=["halt"])
+    @admin.action(description="Resume the selected accounts", permissions=["change"])
     def resume_selected_accounts(self, request, queryset):
         actor = request.user.get_username()
         for account in queryset.order_by("id"):

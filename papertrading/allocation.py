@@ -9,9 +9,8 @@ account from elsewhere, or the testnet was reset.
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .models import SimulatedBalance, Venue
-from .money import ZERO, MoneySum
-from .venues import get_venue
+from .money import ZERO
+from .services import testnet_holdings
 
 
 @dataclass(frozen=True)
@@ -26,14 +25,7 @@ class AllocationRow:
 def allocation_rows() -> list[AllocationRow]:
     """One row per asset the exchange or a desk account holds, by asset; VenueUnavailable when the exchange
     cannot be asked. The external account holds nothing: its orders are paid from the unallocated rest."""
-    held = {b.asset: b.free + b.locked for b in get_venue(Venue.TESTNET).balances()}
-    allocated = {
-        row["asset"]: (row["free"] or ZERO) + (row["locked"] or ZERO)
-        for row in SimulatedBalance.objects.filter(account__venue=Venue.TESTNET, account__is_external=False)
-        .order_by()
-        .values("asset")
-        .annotate(free=MoneySum("free"), locked=MoneySum("locked"))
-    }
+    held, allocated = testnet_holdings()
     rows = []
     for asset in sorted(set(held) | set(allocated)):
         exchange_total, accounts_total = held.get(asset, ZERO), allocated.get(asset, ZERO)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .fees import fill_deltas
 from .models import Account, BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
 from .risk import RiskCheck
@@ -308,11 +309,17 @@ def _check_account(account: Account, rules: dict[str, SymbolRule]) -> list[Balan
     fills = OrderFill.objects.filter(order__account=account).select_related("order")
     for fill in fills.iterator():
         rule = rules[fill.order.symbol]
-        quote_amount = to_money(fill.quantity * fill.price)
-        sign = 1 if fill.order.side == Side.BUY else -1
-        add(totals, rule.base_asset, sign * fill.quantity)
-        add(totals, rule.quote_asset, -sign * quote_amount)
-        add(totals, fill.commission_asset, -fill.commission)
+        deltas = fill_deltas(
+            side=fill.order.side,
+            quantity=fill.quantity,
+            price=fill.price,
+            commission=fill.commission,
+            commission_asset=fill.commission_asset,
+            base_asset=rule.base_asset,
+            quote_asset=rule.quote_asset,
+        )
+        for asset, delta in deltas.items():
+            add(totals, asset, delta)
     working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.OPEN_STATUSES)
     for order in working.iterator():
         if order.venue == Venue.SIMULATION:

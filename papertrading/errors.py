@@ -54,6 +54,7 @@ class RiskLimitExceeded(PaperTradingError):
         self.limit = limit
         self.limit_value = limit_value
         self.value = value
+        self.order = ""  # the refused order's terms for people to read, set by the check that refused it
 
     def as_dict(self) -> dict:
         return {

@@ -8,6 +8,25 @@ from .models import Side
 from .money import to_money
 
 
+def fill_deltas(
+    *,
+    side: str,
+    quantity: Decimal,
+    price: Decimal,
+    commission: Decimal,
+    commission_asset: str,
+    base_asset: str,
+    quote_asset: str,
+) -> dict[str, Decimal]:
+    """What a fill moves, per asset: a BUY receives the base and pays the quote, a SELL the other way round, and
+    the commission leaves its own asset (whichever it is)."""
+    sign = 1 if side == Side.BUY else -1
+    deltas = {base_asset: sign * quantity, quote_asset: -sign * to_money(quantity * price)}
+    if commission:
+        deltas[commission_asset] = deltas.get(commission_asset, Decimal("0")) - commission
+    return deltas
+
+
 def fill_moves(
     *, side: str, quantity: Decimal, price: Decimal, base_asset: str, quote_asset: str, rate: Decimal | None = None
 ) -> tuple[Decimal, str, dict[str, Decimal]]:
@@ -17,9 +36,17 @@ def fill_moves(
     receives the quote amount less the fee.
     """
     rate = settings.SIMULATOR_FEE_RATE if rate is None else rate
-    quote_amount = to_money(quantity * price)
     if side == Side.BUY:
-        commission = to_money(quantity * rate)
-        return commission, base_asset, {quote_asset: -quote_amount, base_asset: quantity - commission}
-    commission = to_money(quote_amount * rate)
-    return commission, quote_asset, {base_asset: -quantity, quote_asset: quote_amount - commission}
+        commission, commission_asset = to_money(quantity * rate), base_asset
+    else:
+        commission, commission_asset = to_money(to_money(quantity * price) * rate), quote_asset
+    deltas = fill_deltas(
+        side=side,
+        quantity=quantity,
+        price=price,
+        commission=commission,
+        commission_asset=commission_asset,
+        base_asset=base_asset,
+        quote_asset=quote_asset,
+    )
+    return commission, commission_asset, deltas

@@ -13,6 +13,7 @@ transaction therefore sees what concurrent orders of the same account committed,
 Each limit refuses when the order would take its value past it; exactly at the limit passes.
 """
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -48,15 +49,13 @@ def default_limits() -> dict:
 
 def effective_limits(account: Account) -> dict:
     """Each setting of the account: its own value, else the default from settings."""
+    return in_force({name: getattr(account, name) for name in SETTINGS})
+
+
+def in_force(own: dict) -> dict:
+    """The settings in force from an account's own values (None, or an empty symbol list: the default)."""
     defaults = default_limits()
-    return {name: _own(account, name, defaults) for name in SETTINGS}
-
-
-def _own(account, name, defaults):
-    value = getattr(account, name)
-    if name == "allowed_symbols" and not value:
-        value = None
-    return defaults.get(name) if value is None else value
+    return {name: defaults.get(name) if own[name] in (None, []) else own[name] for name in SETTINGS}
 
 
 def parse_limit(name: str, raw):
@@ -145,6 +144,20 @@ def terms_of(order: PaperOrder, *, base_asset: str, market_price: Decimal | None
     return Terms(order.symbol, order.side, order.quantity, price, base_asset, label)
 
 
+def _names_the_order(method):
+    """A refusal raised by a check's method carries the terms of the order it refused."""
+
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except RiskLimitExceeded as exc:
+            exc.order = exc.order or self.terms.label
+            raise
+
+    return checked
+
+
 @dataclass
 class RiskCheck:
     """An account's limits as read under its row lock, and the order they judge."""
@@ -160,6 +173,7 @@ class RiskCheck:
     readings: dict | None = None
     judged: bool = False
 
+    @_names_the_order
     def precheck(self) -> None:
         """The limits that need no reading: halted, allowed symbols, the order's own value."""
         if self.halted_at is not None:
@@ -216,6 +230,7 @@ class RiskCheck:
             params += values
         return columns, params
 
+    @_names_the_order
     def judge(self, row) -> None:
         """Raise for the first limit the order would pass, from the usage figures `row` (in `reads()` order)."""
         self._judge(dict(zip(self.reads(), row, strict=True)))
@@ -253,6 +268,7 @@ class RiskCheck:
                 value=value,
             )
 
+    @_names_the_order
     def enforce_by_reading(self) -> None:
         """Judge the reading limits with a statement of their own: for an order whose funds' statement did not
         carry them (it moved nothing, or the order moves no funds)."""
@@ -363,17 +379,12 @@ def lock(account_id: int, terms: Terms) -> RiskCheck:
     if row is None:
         raise Account.DoesNotExist(account_id)
     own = dict(zip(SETTINGS, row[: len(SETTINGS)], strict=True))
-    defaults = default_limits()
-    limits = {}
-    for name in SETTINGS:
-        value = own[name]
-        if name in MONEY_LIMITS and value is not None:
-            value = to_money(Decimal(value))
-        elif name == "allowed_symbols" and isinstance(value, str):
-            value = json.loads(value)
-        if name == "allowed_symbols" and not value:
-            value = None
-        limits[name] = defaults.get(name) if value is None else value
+    for name in MONEY_LIMITS:
+        if own[name] is not None:
+            own[name] = to_money(Decimal(own[name]))
+    if isinstance(own["allowed_symbols"], str):  # SQLite answers JSON as text
+        own["allowed_symbols"] = json.loads(own["allowed_symbols"])
+    limits = in_force(own)
     halted_at, halted_reason, day_start = row[len(SETTINGS) : len(SETTINGS) + 3]
     read = dict(zip(USAGE_SQL, row[len(SETTINGS) + 3 :], strict=True)) if readings else None
     if isinstance(halted_at, str):  # SQLite answers text

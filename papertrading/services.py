@@ -36,7 +36,7 @@ from .models import (
     Venue,
     new_venue_order_ref,
 )
-from .money import MoneySum
+from .money import MoneySum, format_decimal
 from .signals import account_opened
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
@@ -63,11 +63,6 @@ ORDER_TERMS = (
 class PlaceResult:
     order: PaperOrder
     created: bool
-
-
-def new_client_order_id() -> str:
-    """34 characters from Binance's newClientOrderId charset."""
-    return new_venue_order_ref()
 
 
 def check_order(
@@ -164,15 +159,14 @@ def place_order(
     fields.update(
         account=account,
         venue=venue.name,
-        client_order_id=client_order_id or new_client_order_id(),
+        client_order_id=client_order_id or new_venue_order_ref(),
         placed_by=placed_by if getattr(placed_by, "pk", None) else None,
     )
     actor = getattr(placed_by, "username", "")
     try:
         order = venue.submit(fields, market_price=market_price, source=source, actor=actor)
     except RiskLimitExceeded as exc:
-        order_label = risk.terms_of(PaperOrder(**fields), base_asset="", market_price=market_price).label
-        record_refusal(account, exc, order=order_label, source=source, actor=actor)
+        record_refusal(account, exc, source=source, actor=actor)
         raise
     except IntegrityError:
         # Looking only when the insert fails saves every new order a query: the unique index refuses a duplicate
@@ -211,7 +205,8 @@ def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal
     commission, commission_asset, deltas = fill_moves(
         side=side, quantity=quantity, price=price, base_asset=rule.base_asset, quote_asset=rule.quote_asset
     )
-    terms = risk.Terms(symbol, side, quantity, price, rule.base_asset, f"{side} {quantity} {symbol} MARKET (direct)")
+    label = f"{side} {format_decimal(quantity)} {symbol} MARKET (direct)"
+    terms = risk.Terms(symbol, side, quantity, price, rule.base_asset, label)
     try:
         with transaction.atomic():
             # The same risk limits as a paper order, judged under the account's row lock.
@@ -285,7 +280,7 @@ def sync_orders(
 # --- risk limits and the kill switch ---------------------------------------------------------------------------
 
 
-def record_refusal(account: Account, exc: RiskLimitExceeded, *, order: str, source: str, actor: str = "") -> None:
+def record_refusal(account: Account, exc: RiskLimitExceeded, *, source: str, actor: str = "") -> None:
     """Record a risk limit's refusal (after the order's transaction was undone), and halt the account when its
     daily loss was breached and it halts on that."""
     RiskEvent.objects.create(
@@ -295,7 +290,7 @@ def record_refusal(account: Account, exc: RiskLimitExceeded, *, order: str, sour
         limit_value="" if exc.limit_value is None else str(exc.limit_value)[:255],
         value="" if exc.value is None else str(exc.value)[:255],
         detail=exc.message,
-        order=order[:255],
+        order=exc.order[:255],
         source=source,
         actor=actor,
     )
@@ -477,19 +472,26 @@ def open_account(
     )
 
 
-def unallocated_balances(*, exclude: Account | None = None) -> dict[str, Decimal]:
-    """What the testnet account holds that no desk account has been given (VenueUnavailable when it cannot be
-    asked)."""
+def testnet_holdings(*, exclude: Account | None = None) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """Per asset, free + locked: what the testnet account holds, and what the desk's accounts on it (but
+    `exclude`) hold of that. VenueUnavailable when the exchange cannot be asked."""
     held = {b.asset: b.free + b.locked for b in get_venue(Venue.TESTNET).balances()}
-    allocated = (
-        SimulatedBalance.objects.filter(account__venue=Venue.TESTNET)
+    rows = (
+        SimulatedBalance.objects.filter(account__venue=Venue.TESTNET, account__is_external=False)
         .exclude(account=exclude)
+        .order_by()
         .values("asset")
         .annotate(free=MoneySum("free"), locked=MoneySum("locked"))
     )
-    for row in allocated:
-        held[row["asset"]] = held.get(row["asset"], Decimal("0")) - row["free"] - row["locked"]
-    return held
+    allocated = {row["asset"]: (row["free"] or Decimal("0")) + (row["locked"] or Decimal("0")) for row in rows}
+    return held, allocated
+
+
+def unallocated_balances(*, exclude: Account | None = None) -> dict[str, Decimal]:
+    """What the testnet account holds that no desk account has been given (VenueUnavailable when it cannot be
+    asked)."""
+    held, allocated = testnet_holdings(exclude=exclude)
+    return {asset: held.get(asset, Decimal("0")) - allocated.get(asset, Decimal("0")) for asset in held | allocated}
 
 
 def check_allocation(balances: dict[str, Decimal], *, exclude: Account | None = None) -> None:

@@ -14,7 +14,7 @@ from django.utils import timezone
 from papertrading import selectors as papertrading_selectors
 from papertrading.errors import OrderRejected, OrderValidationError, RiskLimitExceeded, VenueUnavailable
 from papertrading.models import Account, OrderEvent, OrderFill, OrderType, PaperOrder, Side, SymbolRule
-from papertrading.money import ZERO, MoneySum, format_decimal, to_money
+from papertrading.money import ZERO, MoneySum, to_money
 from papertrading.services import check_order, fill_directly, place_order, record_refusal
 
 from . import metrics, selectors
@@ -465,11 +465,7 @@ class PortfolioManager:
         except RiskLimitExceeded as exc:
             # Recorded now that the trade's transaction is undone, so the record (and a halt it causes) stays.
             record_refusal(
-                self.account,
-                exc,
-                order=f"{decision.side} {format_decimal(decision.quantity)} {decision.symbol} MARKET (direct)",
-                source=OrderEvent.Source.AGENT,
-                actor=getattr(decision.placed_by, "username", ""),
+                self.account, exc, source=OrderEvent.Source.AGENT, actor=getattr(decision.placed_by, "username", "")
             )
             return ExecutionResult(reason=risk_reason(exc))
         except OrderValidationError as exc:

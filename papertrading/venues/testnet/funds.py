@@ -15,6 +15,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 from ...balances import lock_balances, save_balances
+from ...fees import fill_deltas
 from ...models import BalanceAdjustment, OrderFill, PaperOrder, Side, SymbolRule
 from ...money import ZERO, to_money
 from ...symbols import get_symbol_rule
@@ -74,12 +75,18 @@ def move_balances(order: PaperOrder, *, release: Decimal, fills: list[OrderFill]
     deltas: dict[str, Decimal] = defaultdict(lambda: ZERO)
     if fills:
         rule = get_symbol_rule(order.symbol)
-        sign = 1 if order.side == Side.BUY else -1
         for fill in fills:
-            deltas[rule.base_asset] += sign * fill.quantity
-            deltas[rule.quote_asset] -= sign * to_money(fill.quantity * fill.price)
-            if fill.commission:
-                deltas[fill.commission_asset] -= fill.commission
+            moved = fill_deltas(
+                side=order.side,
+                quantity=fill.quantity,
+                price=fill.price,
+                commission=fill.commission,
+                commission_asset=fill.commission_asset,
+                base_asset=rule.base_asset,
+                quote_asset=rule.quote_asset,
+            )
+            for asset, delta in moved.items():
+                deltas[asset] += delta
     if not release and not any(deltas.values()):
         return
     assets = {asset for asset, delta in deltas.items() if delta} | ({order.locked_asset} if release else set())
