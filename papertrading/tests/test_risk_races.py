@@ -179,7 +179,7 @@ def test_allowed_symbols_under_concurrency_passes_only_the_listed_symbol(racer):
 
 @race
 def test_halting_while_twenty_orders_are_placed_leaves_none_working_and_refuses_the_later_ones(racer):
-    halting = threading.Event()
+    halting, halted_now = threading.Event(), threading.Event()
 
     def halt():
         # Halt once a few orders are in, while the first ten still queue for the account's lock.
@@ -187,18 +187,24 @@ def test_halting_while_twenty_orders_are_placed_leaves_none_working_and_refuses_
         while PaperOrder.objects.filter(account=racer).count() < 3 and time.monotonic() < deadline:
             time.sleep(0.002)
         halting.set()
-        return halt_account(account=racer, reason="Stop everything", actor="risk desk")
+        try:
+            return halt_account(account=racer, reason="Stop everything", actor="risk desk")
+        finally:
+            halted_now.set()
 
-    def later(job):
-        # The second ten set off as the halt does: they race its transaction and its cancels.
+    def after(event: threading.Event, job):
         def run():
-            halting.wait(10)
+            event.wait(10)
             return job()
 
         return run
 
-    first, second = [limit_buy(racer)] * 10, [later(limit_buy(racer))] * 10
-    *results, halted = run_together(*first, *second, halt)
+    # The first ten set off at once; five more as the halt does, racing its transaction and its cancels; the last
+    # five once the halt has committed, so at least those meet the halted account whatever the scheduler does.
+    first = [limit_buy(racer)] * 10
+    racing = [after(halting, limit_buy(racer))] * 5
+    late = [after(halted_now, limit_buy(racer))] * 5
+    *results, halted = run_together(*first, *racing, *late, halt)
 
     placed, refused = outcomes(results)
     assert len(placed) + len(refused) == RACERS
