@@ -196,11 +196,16 @@ def follow_order_outcome(*, order: PaperOrder, to_status: str) -> bool:
     if not order.run_id or order.executed_quantity or to_status not in FAILED_ORDER_STATUSES:
         return False
     reason = order.reject_reason or f"The order ended {to_status.lower()} without a fill."
-    runs = AnalysisRun.objects.filter(account_id=order.account_id, run_id=order.run_id, status=Status.EXECUTED)
-    changed = runs.update(
-        status=Status.FAILED, error_code=order.reject_code, reason=reason[:255], updated_at=timezone.now()
+    runs = AnalysisRun.objects.select_for_update().filter(
+        account_id=order.account_id, run_id=order.run_id, status=Status.EXECUTED
     )
-    return bool(changed)
+    changed = False
+    # Saved one by one (there is one run per order), so post_save tells the webhooks and the live stream.
+    for run in runs:
+        run.status, run.error_code, run.reason = Status.FAILED, order.reject_code, reason[:255]
+        run.save(update_fields=["status", "error_code", "reason", "updated_at"])
+        changed = True
+    return changed
 
 
 def on_order_status_changed(sender, *, order: PaperOrder, to_status: str, **kwargs) -> None:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "portfolio",
     "analysis",
     "webhooks",
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -272,6 +273,19 @@ CELERY_BEAT_SCHEDULE = {
 # production shape (docker-compose.yml) turns it off, so a webhook cannot reach the internal network.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 
+# --- Live stream (GET /api/stream) ---------------------------------------------------------------------------
+# One reader per process: woken by PostgreSQL's notifications (and at least every LIVE_SAFETY_SECONDS), or, on
+# SQLite, reading every LIVE_POLL_SECONDS. Each stream is a thread of the web server that holds no database
+# connection while it waits; LIVE_MAX_STREAMS per process leaves the rest of the server's threads to the site
+# (beyond it a page polls). A stream ends after LIVE_STREAM_SECONDS and the page reconnects where it was.
+LIVE_POLL_SECONDS = env.float("LIVE_POLL_SECONDS", default=0.25)
+LIVE_SAFETY_SECONDS = env.float("LIVE_SAFETY_SECONDS", default=1.0)
+LIVE_HEARTBEAT_SECONDS = env.float("LIVE_HEARTBEAT_SECONDS", default=15.0)
+LIVE_STREAM_SECONDS = env.float("LIVE_STREAM_SECONDS", default=300.0)
+LIVE_MAX_STREAMS = env.int("LIVE_MAX_STREAMS", default=200)
+# How long the log keeps events for a page to replay (the beat prunes older ones hourly).
+LIVE_RETENTION_HOURS = env.int("LIVE_RETENTION_HOURS", default=24)
+
 # --- Analysis and portfolio --------------------------------------------------------------------------------
 # The built-in demo agents (analysis.tasks.run_demo_agents) trade on the stored prices when this is on.
 DEMO_AGENTS_ENABLED = env.bool("DEMO_AGENTS_ENABLED", default=True)
@@ -308,6 +322,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
 )
 CELERY_BEAT_SCHEDULE.update(
     {
+        "prune-live-events": {"task": "live.tasks.prune_live_events", "schedule": 3600, "options": {"expires": 3600}},
         "run-demo-agents": {
             "task": "analysis.tasks.run_demo_agents",
             "schedule": DEMO_AGENTS_INTERVAL_SECONDS,

@@ -22,6 +22,7 @@ urlpatterns = [
     # Accounts, their keys and the leaderboard: /api/accounts..., /api/leaderboard.
     path("api/", include("portfolio.api.account_urls")),
     path("api/", include("webhooks.api.urls")),
+    path("api/", include("live.api.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("analysis/", include("analysis.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -12,6 +12,11 @@ fills_recorded = Signal()
 # sync later finds was never placed.
 order_status_changed = Signal()
 
+# Sent once per change written to an order (a new order, a status change, new fills, or several at once), inside
+# its transaction: kwargs `order`, `from_status`, `to_status` and `fills` (the fills just inserted, maybe none).
+# The live stream records one event per change with it, so whoever watches the account sees each step once.
+order_changed = Signal()
+
 # Sent inside the transaction that opens an account (or starts its next period on a reset), after its balances are
 # written: kwargs `account` and `prices` (asset to its price in the valuation asset, where known). The portfolio
 # books what the account holds as opening positions at those prices.

@@ -648,11 +648,11 @@ def test_docs_page_loads_its_scripts_and_styles_from_local_static(client, trader
 # SQL statements of one create, counted as CaptureQueriesContext counts them (the transaction's BEGIN/COMMIT, or
 # SAVEPOINT/RELEASE inside a test's transaction, included), once the account is open and the caller's
 # permissions are cached: a resting LIMIT finds the caller's account, reads the price, locks the account (reading its
-# risk limits), reserves (reading what the limits need) and writes the order and its event; a filled MARKET also
-# writes its fill and books it in the ledger (position row locked, trade written, position updated). The same with
-# every risk limit set.
-LIMIT_CREATE_STATEMENTS = 8
-MARKET_CREATE_STATEMENTS = 12
+# risk limits), reserves (reading what the limits need) and writes the order, its event and its live event (what
+# the stream sends); a filled MARKET also writes its fill and books it in the ledger (position row locked, trade
+# written, position updated). The same with every risk limit set.
+LIMIT_CREATE_STATEMENTS = 9
+MARKET_CREATE_STATEMENTS = 13
 
 
 def statements_of(api, payload: dict) -> list[str]:

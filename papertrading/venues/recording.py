@@ -7,7 +7,7 @@ follow (the portfolio ledger, an agent's run) always move together, in the calle
 from decimal import Decimal
 
 from ..models import OrderEvent, OrderFill, PaperOrder
-from ..signals import fills_recorded, order_status_changed
+from ..signals import fills_recorded, order_changed, order_status_changed
 from .base import ExecutionReport, FillReport
 
 ZERO = Decimal("0")
@@ -61,6 +61,10 @@ def apply_report(
         attach_history(order, fills=new_fills, events=events)
     if new_fills:
         fills_recorded.send(sender=PaperOrder, order=order, fills=new_fills)
+    if events or new_fills:
+        order_changed.send(
+            sender=PaperOrder, order=order, from_status=previous, to_status=order.status, fills=new_fills
+        )
     return order
 
 
