@@ -43,6 +43,7 @@ bench: install
 	$(PY) bench/order_create.py
 	$(PY) bench/matching.py
 	$(PY) bench/testnet_sync_cost.py
+	$(PY) bench/live_stream.py
 
 check: install
 	$(PY) manage.py check_balances

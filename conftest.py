@@ -32,6 +32,17 @@ def _offline_simulation(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _stop_live_reader():
+    """A test whose pages opened the live stream started the process's reader: stop it with the test, so it holds
+    no connection when the database is flushed or dropped."""
+    yield
+    from live import hub
+
+    if hub._hub is not None:
+        hub._hub.stop()
+
+
 def make_user(username: str, *codenames: str) -> User:
     """A user with password "pw-<username>" and these permissions: papertrading codenames, or "app_label.codename"."""
     user = User.objects.create_user(username=username, password="pw-" + username)

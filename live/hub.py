@@ -38,8 +38,14 @@ class Subscription:
             self.overflowed = True
 
 
-class StreamsFull(Exception):
-    """The process already serves `LIVE_MAX_STREAMS` streams."""
+class StreamUnavailable(Exception):
+    """This process cannot serve a stream now; the message says why (the page polls meanwhile)."""
+
+
+def streams_possible() -> bool:
+    """False on an in-memory SQLite database (pytest's): it lives in one connection, which a reader thread of its
+    own cannot open."""
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
 class Hub:
@@ -59,9 +65,11 @@ class Hub:
 
     def subscribe(self, account_id: int) -> Subscription:
         subscription = Subscription(account_id)
+        if self._reader and not streams_possible():
+            raise StreamUnavailable("The live stream needs a database file or server; poll the API instead.")
         with self._lock:
             if self._count >= settings.LIVE_MAX_STREAMS:
-                raise StreamsFull
+                raise StreamUnavailable("Too many open streams here; poll the API and try again shortly.")
             if self.position is None:
                 # Before the stream reads where it starts from, so nothing falls between the two.
                 self.position = log.head()

@@ -23,7 +23,7 @@ HEARTBEAT = b": heartbeat\n\n"
 
 
 def open_stream(hub: Hub, account: Account, last: log.Position | None) -> Iterator[bytes]:
-    """Subscribe now (StreamsFull when the process is full), and return what the response sends."""
+    """Subscribe now (StreamUnavailable when this process cannot), and return what the response sends."""
     subscription = hub.subscribe(account.pk)
     return _stream(hub, subscription, account, last)
 

@@ -66,6 +66,7 @@ OPERATIONS = {
     ("post", "/api/webhooks/{id}/test"),
     ("get", "/api/webhooks/{id}/deliveries"),
     ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
+    ("get", "/api/stream"),
 }
 ACCOUNTS = "/api/accounts"
 
@@ -572,3 +573,26 @@ def test_webhook_errors_answer_as_documented(api, account, rival_api, rival_acco
         response = getattr(rival_api, method)(url, {}, format="json")
         assert response.status_code == 404, url
         assert_documented(schema, response, method, path)
+
+
+# --- live stream ------------------------------------------------------------------------------------------------
+
+
+def test_stream_answers_as_documented(api, account, schema, settings, monkeypatch):
+    from live.hub import Hub
+
+    hub = Hub(reader=False)
+    monkeypatch.setattr("live.api.views.get_hub", lambda: hub)
+    settings.LIVE_STREAM_SECONDS = 0
+    operation = schema["paths"]["/api/stream"]["get"]
+    assert list(operation["responses"]["200"]["content"]) == ["text/event-stream"]
+
+    streamed = api.get("/api/stream", HTTP_ACCEPT="text/event-stream")
+    assert streamed.status_code == 200 and streamed["Content-Type"] == "text/event-stream"
+    assert b"event: balance" in b"".join(streamed.streaming_content)
+
+    assert_documented(schema, api.get("/api/stream", {"last_event_id": "soon"}), "get", "/api/stream")
+    settings.LIVE_MAX_STREAMS = 0
+    refused = api.get("/api/stream")
+    assert refused.status_code == 503
+    assert_documented(schema, refused, "get", "/api/stream")

@@ -8,9 +8,10 @@ from rest_framework.views import APIView
 
 from papertrading.acting import account_in_request, request_account
 from papertrading.api.serializers import ErrorSerializer
+from papertrading.api.views import INVALID_INPUT
 
 from .. import log
-from ..hub import StreamsFull, get_hub
+from ..hub import StreamUnavailable, get_hub
 from ..stream import open_stream
 
 RETRY_AFTER_SECONDS = 5
@@ -48,8 +49,8 @@ class StreamApi(APIView):
         ],
         responses={
             (200, "text/event-stream"): OpenApiResponse(OpenApiTypes.STR, description="The event stream."),
-            400: OpenApiResponse(ErrorSerializer, description="`last_event_id` is not an event id."),
-            503: OpenApiResponse(ErrorSerializer, description="This process serves all the streams it can."),
+            400: INVALID_INPUT,
+            503: OpenApiResponse(ErrorSerializer, description="This process serves all the streams it can; poll."),
         },
     )
     def get(self, request):
@@ -60,10 +61,8 @@ class StreamApi(APIView):
             raise ValidationError({"last_event_id": [f"{text[:50]!r} is not an event id of this stream."]})
         try:
             body = open_stream(get_hub(), account, last)
-        except StreamsFull:
-            response = Response(
-                {"detail": "Too many open streams here; poll the API and try again shortly."}, status=503
-            )
+        except StreamUnavailable as refusal:
+            response = Response({"detail": str(refusal)}, status=503)
             response["Retry-After"] = str(RETRY_AFTER_SECONDS)
             return response
         response = StreamingHttpResponse(body, content_type="text/event-stream")

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import api_client_for
 from live import log
-from live.hub import Hub, get_hub
+from live.hub import Hub
 from live.models import LiveEvent
 from papertrading.models import PaperOrder
 from papertrading.services import cancel_order, halt_account, place_order
@@ -17,11 +17,13 @@ STREAM_URL = "/api/stream"
 
 
 @pytest.fixture(autouse=True)
-def _short_streams(settings):
-    # A stream here sends what it has (replay, balances) and ends, so the test client can read it whole.
+def hub(settings, monkeypatch) -> Hub:
+    """The hub the streams use here: no reader thread (pytest's SQLite database cannot be shared with one); a
+    stream sends what it has (replay, balances) and ends, so the test client can read it whole."""
     settings.LIVE_STREAM_SECONDS = 0
-    yield
-    get_hub().stop()  # the process's reader, which the streams started
+    hub = Hub(reader=False)
+    monkeypatch.setattr("live.api.views.get_hub", lambda: hub)
+    return hub
 
 
 def read_events(response) -> list[dict]:
@@ -187,3 +189,44 @@ def test_the_api_order_endpoint_writes_the_same_events(api, account, market):
         "PENDING",
         "FILLED",
     ]
+
+
+def test_a_process_full_of_streams_answers_503_and_the_page_polls(api, account, hub, settings):
+    settings.LIVE_MAX_STREAMS = 1
+    held = hub.subscribe(account.pk)
+    try:
+        response = api.get(STREAM_URL)
+        assert response.status_code == 503 and response["Retry-After"] == "5"
+        assert response.json() == {"detail": "Too many open streams here; poll the API and try again shortly."}
+    finally:
+        hub.unsubscribe(held)
+    streamed = api.get(STREAM_URL)
+    assert streamed.status_code == 200 and hub.streams == 1
+    assert [e["event"] for e in read_events(streamed)] == ["balance"]
+    assert hub.streams == 0  # the stream that ended let go of its place
+
+
+def test_a_reader_on_an_in_memory_database_refuses_streams(api, account, monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("pytest's SQLite database only")
+    monkeypatch.setattr("live.api.views.get_hub", lambda: Hub())
+    response = api.get(STREAM_URL)
+    assert response.status_code == 503
+    assert response.json() == {"detail": "The live stream needs a database file or server; poll the API instead."}
+
+
+def test_pages_subscribe_where_the_server_can_stream(trader, account, monkeypatch):
+    from conftest import page_client_for
+
+    client = page_client_for(trader)
+    monkeypatch.setattr("live.context_processors.streams_possible", lambda: True)
+    html = client.get("/paper-trading/").content.decode()
+    assert f'data-live-stream="/api/stream?account={account.pk}"' in html
+    assert 'id="live-status"' in html and "js/live.js" in html
+    # The panels poll only while the stream is down.
+    assert "every 5s [deskShouldPoll()], orders-changed from:body, live-order from:body" in html
+
+    monkeypatch.setattr("live.context_processors.streams_possible", lambda: False)
+    assert "data-live-stream" not in client.get("/paper-trading/").content.decode()

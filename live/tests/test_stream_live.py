@@ -13,7 +13,6 @@ import requests
 from django.db import connection
 
 from live import log
-from live.hub import get_hub
 from live.models import LiveEvent
 from papertrading.accounts import issue_api_key
 from papertrading.services import place_order
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def racer(market):
     return prepare_race()
-
-
-@pytest.fixture(autouse=True)
-def _stop_reader():
-    yield
-    get_hub().stop()
 
 
 def events_of(response, until, *, timeout: float = 10) -> list[tuple[float, str, dict | None]]:

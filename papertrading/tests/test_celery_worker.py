@@ -71,6 +71,7 @@ def worker(requires_services, standin, settings):
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,  # what the worker itself queues (a webhook's deliveries) stays here
         "CACHE_URL": "locmemcache://worker",
         "PAPER_TRADING_MODE": "testnet",
         "BINANCE_TESTNET_API_KEY": API_KEY,
