@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "analysis",
     "webhooks",
     "live",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -276,6 +277,15 @@ CELERY_BEAT_SCHEDULE = {
 # production shape (docker-compose.yml) turns it off, so a webhook cannot reach the internal network.
 WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 
+# --- Binance-compatible gateway (/binance/api/v3/) ----------------------------------------------------------
+# A Fernet key (Fernet.generate_key()) that encrypts the HMAC secrets of Binance-style keys at rest; empty derives
+# one from SECRET_KEY.
+GATEWAY_KEY_ENCRYPTION_KEY = env.str("GATEWAY_KEY_ENCRYPTION_KEY", default="")
+# Binance's figures, per key: request weight per minute, new orders per 10 seconds and per day.
+GATEWAY_WEIGHT_LIMIT_1M = env.int("GATEWAY_WEIGHT_LIMIT_1M", default=6000)
+GATEWAY_ORDER_LIMIT_10S = env.int("GATEWAY_ORDER_LIMIT_10S", default=50)
+GATEWAY_ORDER_LIMIT_1D = env.int("GATEWAY_ORDER_LIMIT_1D", default=160000)
+
 # --- Live stream (GET /api/stream) ---------------------------------------------------------------------------
 # One reader per process: woken by PostgreSQL's notifications (and at least every LIVE_SAFETY_SECONDS), or, on
 # SQLite, reading every LIVE_POLL_SECONDS. Each stream is a thread of the web server that holds no database
@@ -310,6 +320,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
         "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
         "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
         "RiskEventKindEnum": "papertrading.models.RiskEvent.Kind",
+        "BinanceKeyKindEnum": "gateway.models.BinanceKey.Kind",
         "WebhookEventTypeEnum": "webhooks.models.EventType",
         "RiskLimitCodeEnum": ["RISK_LIMIT"],
         "RiskLimitNameEnum": [

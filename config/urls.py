@@ -19,12 +19,14 @@ urlpatterns = [
     path("api/paper-trading/", include(("papertrading.api.urls", "papertrading-api"))),
     path("api/analysis/", include("analysis.api.urls")),
     path("api/portfolio/", include("portfolio.api.urls")),
+    path("api/accounts/", include("gateway.api_urls")),
     # Accounts, their keys and the leaderboard: /api/accounts..., /api/leaderboard.
     path("api/", include("portfolio.api.account_urls")),
     path("api/", include("webhooks.api.urls")),
     path("api/", include("live.api.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("analysis/", include("analysis.urls")),
+    path("binance/api/v3/", include("gateway.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -67,6 +67,9 @@ OPERATIONS = {
     ("get", "/api/webhooks/{id}/deliveries"),
     ("post", "/api/webhooks/{id}/deliveries/{delivery_id}/redeliver"),
     ("get", "/api/stream"),
+    ("get", "/api/accounts/{id}/binance-keys"),
+    ("post", "/api/accounts/{id}/binance-keys"),
+    ("delete", "/api/accounts/{id}/binance-keys/{key_id}"),
 }
 ACCOUNTS = "/api/accounts"
 

@@ -1,0 +1,362 @@
+"""Binance's Spot REST API under /binance/api/v3/, in front of the desk's services.
+
+Each endpoint reads Binance's parameters, verifies a signed request as Binance does (calls.py), translates to the
+desk's terms (translation.py), calls the same services and selectors as the desk's own API, and answers in
+Binance's shapes, codes and headers. Nothing here decides anything about an order: validation, funds, risk limits
+and execution are the services'.
+"""
+
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from papertrading import selectors as desk
+from papertrading import services as desk_services
+from papertrading.errors import DUPLICATE_ORDER, PaperTradingError
+from papertrading.models import OrderEvent, PaperOrder
+
+from . import errors, limits, market, selectors, shapes
+from .calls import Call, authenticate, now_ms, read_call
+from .errors import BinanceApiError
+from .translation import desk_error, order_terms, symbol_rule
+
+NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
+ORDER_ID_ALPHABET = string.ascii_letters + string.digits
+CANCEL_RESTRICTIONS = {
+    "ONLY_NEW": PaperOrder.Status.PENDING,
+    "ONLY_PARTIALLY_FILLED": PaperOrder.Status.PARTIALLY_FILLED,
+}
+
+
+@dataclass(frozen=True)
+class Operation:
+    handler: Callable[[Call], object]
+    weight: int | Callable[[Call], int]
+    security: str = NONE
+    # The desk permission the key's owner needs, as the desk's own API asks it.
+    permission: str = ""
+
+
+def endpoint(**operations: Operation):
+    """A view answering each HTTP method with its operation (another method: 405 in Binance's error shape)."""
+
+    @csrf_exempt
+    def view(request):
+        return dispatch(request, operations)
+
+    return view
+
+
+def dispatch(request, operations: dict[str, Operation]) -> JsonResponse:
+    """Count the request's weight (per key, or per address without one), verify it when it is signed, run the
+    operation; every answer, refusals included, carries the weight used and, after an order, the order counts."""
+    raw_key = request.headers.get("X-MBX-APIKEY", "")
+    bucket = f"key:{raw_key}" if raw_key else f"ip:{request.META.get('REMOTE_ADDR', '')}"
+    call = None
+    retry_after = None
+    try:
+        operation = operations.get(request.method)
+        if operation is None:
+            raise BinanceApiError(-1000, f"Method {request.method} is not allowed here.", status=405)
+        call, query, body = read_call(request)
+        weight = operation.weight(call) if callable(operation.weight) else operation.weight
+        limits.spend_weight(bucket, weight)
+        if operation.security != NONE:
+            authenticate(call, query, body, permission=operation.permission)
+        data, status = operation.handler(call), 200
+    except BinanceApiError as exc:
+        data, status, retry_after = {"code": exc.code, "msg": exc.msg}, exc.status, exc.retry_after
+    used = limits.used_weight(bucket)
+    headers = {"X-MBX-USED-WEIGHT-1M": str(used), "X-MBX-USED-WEIGHT": str(used)}
+    if call is not None and call.order_counts is not None:
+        headers.update({f"X-MBX-ORDER-COUNT-{suffix}": str(n) for suffix, n in call.order_counts.items()})
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JsonResponse(data, status=status, safe=False, headers=headers)
+
+
+# --- public market data ------------------------------------------------------------------------------------
+
+
+def ping(call: Call) -> dict:
+    return {}
+
+
+def server_time(call: Call) -> dict:
+    return {"serverTime": now_ms()}
+
+
+def _requested_rules(call: Call) -> list:
+    symbol, symbols = call.symbol(required=False), call.symbols()
+    if symbol is not None:
+        return [symbol_rule(symbol)]
+    if symbols is not None:
+        return [symbol_rule(name) for name in symbols]
+    return desk.tradable_symbol_rules()
+
+
+def exchange_info(call: Call) -> dict:
+    return {
+        "timezone": "UTC",
+        "serverTime": now_ms(),
+        "rateLimits": shapes.rate_limits(),
+        "exchangeFilters": [],
+        "symbols": [shapes.symbol_info(rule) for rule in _requested_rules(call)],
+    }
+
+
+def ticker_price(call: Call):
+    symbol = call.symbol(required=False)
+    if symbol is not None:
+        symbol_rule(symbol)
+        row = selectors.price_row(symbol)
+        if row is None:
+            raise errors.bad_symbol()
+        return {"symbol": row.symbol, "price": shapes.amount(row.price)}
+    names = [rule.symbol for rule in _requested_rules(call)]
+    return [{"symbol": row.symbol, "price": shapes.amount(row.price)} for row in selectors.price_rows(names)]
+
+
+def _one_or_many(call: Call, build: Callable) -> object:
+    single = call.symbol(required=False) is not None
+    rows = [row for rule in _requested_rules(call) if (row := build(rule)) is not None]
+    if single:
+        if not rows:
+            raise errors.bad_symbol()
+        return rows[0]
+    return rows
+
+
+def book_ticker(call: Call):
+    def build(rule):
+        levels = market.book(rule.symbol, rule)
+        if levels is None:
+            return None
+        bid, ask, depth = levels
+        quantity = shapes.amount(depth)
+        return {
+            "symbol": rule.symbol,
+            "bidPrice": shapes.amount(bid),
+            "bidQty": quantity,
+            "askPrice": shapes.amount(ask),
+            "askQty": quantity,
+        }
+
+    return _one_or_many(call, build)
+
+
+def ticker_24hr(call: Call):
+    now = now_ms()
+    return _one_or_many(call, lambda rule: market.ticker_24hr(rule.symbol, rule, now=now))
+
+
+def depth(call: Call) -> dict:
+    rule = symbol_rule(call.symbol())
+    call.limit(default=100, maximum=5000)
+    levels = market.book(rule.symbol, rule)
+    row = selectors.price_row(rule.symbol)
+    if levels is None or row is None:
+        return {"lastUpdateId": 0, "bids": [], "asks": []}
+    bid, ask, quantity = levels
+    return {
+        "lastUpdateId": shapes.millis(row.updated_at),
+        "bids": [[shapes.amount(bid), shapes.amount(quantity)]],
+        "asks": [[shapes.amount(ask), shapes.amount(quantity)]],
+    }
+
+
+def depth_weight(call: Call) -> int:
+    limit = call.limit(default=100, maximum=5000)
+    return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
+
+
+def klines(call: Call) -> list:
+    rule = symbol_rule(call.symbol())
+    interval = call.text("interval", required=True)
+    if interval not in market.INTERVALS:
+        raise BinanceApiError(-1120, "Invalid interval.")
+    return market.klines(
+        rule.symbol,
+        interval,
+        start=call.integer("startTime"),
+        end=call.integer("endTime"),
+        limit=call.limit(default=500, maximum=1000),
+        now=now_ms(),
+    )
+
+
+def new_order(call: Call) -> dict:
+    terms = order_terms(call)
+    order_bucket = f"binance-key:{call.key.pk}"
+    limits.check_order_room(order_bucket)
+    try:
+        result = desk_services.place_order(
+            account=call.account,
+            client_order_id=terms.client_order_id,
+            placed_by=call.owner,
+            source=OrderEvent.Source.API,
+            **terms.fields,
+        )
+    except PaperTradingError as exc:
+        raise desk_error(exc) from None
+    if not result.created:
+        # The account already has an order under this client order id: Binance's answer to a duplicate.
+        raise errors.engine_rejected(DUPLICATE_ORDER[1])
+    call.order_counts = limits.count_order(order_bucket)
+    return shapes.new_order(result.order, terms.response_type, orig_quote=terms.quote_quantity)
+
+
+def test_order(call: Call) -> dict:
+    """Validates like POST order and places nothing."""
+    terms = order_terms(call)
+    try:
+        desk_services.check_order(**terms.fields)
+    except PaperTradingError as exc:
+        raise desk_error(exc) from None
+    if call.text("computeCommissionRates") == "true":
+        fee = shapes.amount(settings.SIMULATOR_FEE_RATE)
+        zero = shapes.amount(None)
+        return {
+            "standardCommissionForOrder": {"maker": fee, "taker": fee},
+            "specialCommissionForOrder": {"maker": zero, "taker": zero},
+            "taxCommissionForOrder": {"maker": zero, "taker": zero},
+            "discount": {
+                "enabledForAccount": False,
+                "enabledForSymbol": False,
+                "discountAsset": "BNB",
+                "discount": zero,
+            },
+        }
+    return {}
+
+
+def _looked_up(call: Call) -> PaperOrder | None:
+    symbol = call.symbol()
+    order_id, client_order_id = call.integer("orderId"), call.text("origClientOrderId")
+    if order_id is None and client_order_id is None:
+        raise BinanceApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+    order = selectors.find_order(call.account, symbol=symbol, order_id=order_id, client_order_id=client_order_id)
+    if order is not None and order_id is not None and client_order_id and order.client_order_id != client_order_id:
+        raise BinanceApiError(-2039, "Client order ID is not correct for this order ID.")
+    return order
+
+
+def query_order(call: Call) -> dict:
+    order = _looked_up(call)
+    if order is None:
+        raise errors.no_such_order()
+    return shapes.order(order)
+
+
+def _cancel(call: Call, order: PaperOrder) -> dict:
+    try:
+        cancelled = desk_services.cancel_order(
+            account=call.account, order_id=order.pk, source=OrderEvent.Source.API, actor=call.owner.get_username()
+        )
+    except PaperOrder.DoesNotExist:
+        raise errors.unknown_order_sent() from None
+    except PaperTradingError as exc:
+        raise desk_error(exc) from None
+    cancel_id = call.text("newClientOrderId") or "".join(secrets.choice(ORDER_ID_ALPHABET) for _ in range(22))
+    return shapes.cancelled(cancelled, cancel_client_order_id=cancel_id, transact_time=now_ms())
+
+
+def cancel_order(call: Call) -> dict:
+    order = _looked_up(call)
+    if order is None or not order.is_working:
+        raise errors.unknown_order_sent()
+    restriction = call.text("cancelRestrictions")
+    if restriction is not None:
+        if restriction not in CANCEL_RESTRICTIONS:
+            raise errors.illegal_chars("cancelRestrictions", "ONLY_NEW|ONLY_PARTIALLY_FILLED")
+        if order.status != CANCEL_RESTRICTIONS[restriction]:
+            raise BinanceApiError(-2011, "Order was not canceled due to cancel restrictions.")
+    return _cancel(call, order)
+
+
+def open_orders(call: Call) -> list:
+    return [shapes.order(order) for order in selectors.working_orders(call.account, call.symbol(required=False))]
+
+
+def cancel_open_orders(call: Call) -> list:
+    orders = selectors.working_orders(call.account, call.symbol())
+    if not orders:
+        raise errors.unknown_order_sent()
+    answers = []
+    for order in orders:
+        try:
+            answers.append(_cancel(call, order))
+        except BinanceApiError:
+            continue  # it finished meanwhile
+    return answers
+
+
+def _moment(call: Call, name: str):
+    value = call.integer(name)
+    return market.moment(value) if value is not None else None
+
+
+def all_orders(call: Call) -> list:
+    orders = selectors.all_orders(
+        call.account,
+        symbol=call.symbol(),
+        from_id=call.integer("orderId"),
+        start=_moment(call, "startTime"),
+        end=_moment(call, "endTime"),
+        limit=call.limit(default=500, maximum=1000),
+    )
+    return [shapes.order(order) for order in orders]
+
+
+def my_trades(call: Call) -> list:
+    fills = selectors.account_fills(
+        call.account,
+        symbol=call.symbol(),
+        order_id=call.integer("orderId"),
+        from_id=call.integer("fromId"),
+        start=_moment(call, "startTime"),
+        end=_moment(call, "endTime"),
+        limit=call.limit(default=500, maximum=1000),
+    )
+    return [shapes.trade(fill) for fill in fills]
+
+
+def account(call: Call) -> dict:
+    _, balances = desk.account_balances(call.account)
+    omit_zero = call.text("omitZeroBalances") == "true"
+    return shapes.account(call.account, balances, omit_zero=omit_zero, now_ms=now_ms())
+
+
+def _by_symbol(one: int, many: int) -> Callable[[Call], int]:
+    return lambda call: one if call.params.get("symbol") else many
+
+
+PLACE = "papertrading.add_paperorder"
+CANCEL = "papertrading.change_paperorder"
+
+ping_view = endpoint(GET=Operation(ping, 1))
+time_view = endpoint(GET=Operation(server_time, 1))
+exchange_info_view = endpoint(GET=Operation(exchange_info, 20))
+ticker_price_view = endpoint(GET=Operation(ticker_price, _by_symbol(2, 4)))
+ticker_24hr_view = endpoint(GET=Operation(ticker_24hr, _by_symbol(2, 80)))
+book_ticker_view = endpoint(GET=Operation(book_ticker, _by_symbol(2, 4)))
+depth_view = endpoint(GET=Operation(depth, depth_weight))
+klines_view = endpoint(GET=Operation(klines, 2))
+order_view = endpoint(
+    POST=Operation(new_order, 1, TRADE, PLACE),
+    GET=Operation(query_order, 4, USER_DATA),
+    DELETE=Operation(cancel_order, 1, TRADE, CANCEL),
+)
+test_order_view = endpoint(POST=Operation(test_order, 1, TRADE, PLACE))
+open_orders_view = endpoint(
+    GET=Operation(open_orders, _by_symbol(6, 80), USER_DATA),
+    DELETE=Operation(cancel_open_orders, 1, TRADE, CANCEL),
+)
+all_orders_view = endpoint(GET=Operation(all_orders, 20, USER_DATA))
+my_trades_view = endpoint(GET=Operation(my_trades, lambda call: 5 if call.params.get("orderId") else 20, USER_DATA))
+account_view = endpoint(GET=Operation(account, 20, USER_DATA))
