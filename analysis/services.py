@@ -8,7 +8,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
 from papertrading.errors import OrderValidationError
 from papertrading.models import Account, PaperOrder

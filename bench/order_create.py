@@ -7,9 +7,10 @@ many existing orders, and a filled MARKET with its ledger entry), and list queri
 same account becomes one of 100, the other 99 with 1,000 resting LIMIT orders each: statements per create and per
 read (orders list, open orders, account) and MARKET creates per second with 1 account and with 100, side by side;
 each of them again with every risk limit of the account set (generous values that never refuse).
-The bar: with every limit set, a create costs at most two statements more than with accounts and no limits (7 for a
-LIMIT, 11 for a MARKET): the account's lock, which carries the limits (what they read rides on the funds'
-statement), and the live stream's event; reads do not grow with the number of accounts. Figures, not pass/fail: run it by hand.
+The bar: with every limit set, a create costs at most two statements more than with accounts and no limits (7
+for a LIMIT, 11 for a MARKET): the account's lock, which carries the limits (what they read rides on the funds'
+statement), and the live stream's event; reads do not grow with the number of accounts.
+Figures, not pass/fail: run it by hand.
 """
 
 import io

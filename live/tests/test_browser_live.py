@@ -42,13 +42,13 @@ def market_buy(account):
     ).order
 
 
-def shown_after(desk, order, committed: float, timeout_ms: int) -> float:
+def shown_after(desk, order, committed: float, timeout_ms: int) -> float:  # noqa: F811
     """Milliseconds from the order's commit to its row showing FILLED on the page."""
     shown = desk.wait_for_function(ROW_FILLED, arg=order.pk, polling="raf", timeout=timeout_ms).json_value()
     return shown - committed * 1000
 
 
-def test_a_fill_shows_on_the_desk_within_a_second_through_the_stream(desk, trader, settings):
+def test_a_fill_shows_on_the_desk_within_a_second_through_the_stream(desk, trader, settings):  # noqa: F811
     from playwright.sync_api import expect
 
     settings.LIVE_SAFETY_SECONDS = 30  # only the database's notification wakes the reader in time
@@ -78,7 +78,7 @@ def test_a_fill_shows_on_the_desk_within_a_second_through_the_stream(desk, trade
     assert problems == []
 
 
-def test_when_the_stream_is_cut_the_page_says_so_polls_and_reconnects_by_itself(desk, trader, settings):
+def test_when_the_stream_is_cut_the_page_says_so_polls_and_reconnects_by_itself(desk, trader, settings):  # noqa: F811
     from playwright.sync_api import expect
 
     settings.DESK_POLL_SECONDS = 1
