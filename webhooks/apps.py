@@ -11,10 +11,10 @@ class WebhooksConfig(AppConfig):
 
         from analysis.models import AnalysisRun
         from papertrading.models import RiskEvent
-        from papertrading.signals import order_status_changed
+        from papertrading.signals import order_changed
 
-        from .receivers import on_order_status_changed, on_risk_event_saved, on_run_saved
+        from .receivers import on_order_changed, on_risk_event_saved, on_run_saved
 
-        order_status_changed.connect(on_order_status_changed, dispatch_uid="webhooks.order_status_changed")
+        order_changed.connect(on_order_changed, dispatch_uid="webhooks.order_changed")
         post_save.connect(on_run_saved, sender=AnalysisRun, dispatch_uid="webhooks.run_saved")
         post_save.connect(on_risk_event_saved, sender=RiskEvent, dispatch_uid="webhooks.risk_event_saved")

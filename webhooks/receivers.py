@@ -15,9 +15,14 @@ from .services import ORDER_EVENT_TYPES, RISK_EVENT_TYPES, RUN_EVENT_TYPES
 logger = logging.getLogger(__name__)
 
 
-def on_order_status_changed(sender, *, order, to_status: str, **kwargs) -> None:
-    if to_status in ORDER_EVENT_TYPES:
+def on_order_changed(sender, *, order, from_status: str, to_status: str, fills: list, **kwargs) -> None:
+    if to_status not in ORDER_EVENT_TYPES:
+        return
+    if from_status != to_status:
         _queue_on_commit(order.account_id, tasks.emit_order_change, order.pk, to_status)
+    elif fills:  # a further fill of a partly filled order: an event of its own, told apart by what is filled now
+        executed = str(order.executed_quantity)
+        _queue_on_commit(order.account_id, tasks.emit_order_change, order.pk, to_status, executed)
 
 
 def on_run_saved(sender, *, instance: AnalysisRun, **kwargs) -> None:

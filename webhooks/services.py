@@ -65,8 +65,9 @@ def delete_webhook(*, webhook: Webhook) -> None:
 # --- recording events -------------------------------------------------------------------------------------------
 
 
-def record_order_change(*, order_id: int, to_status: str) -> list[tuple[int, str]]:
-    """Record the event of an order reaching `to_status`; the (webhook id, event id) pairs to deliver."""
+def record_order_change(*, order_id: int, to_status: str, executed: str = "") -> list[tuple[int, str]]:
+    """Record the event of an order reaching `to_status` (or, with `executed`, of a further fill that left it
+    there, up to that executed quantity); the (webhook id, event id) pairs to deliver."""
     event_type = ORDER_EVENT_TYPES.get(to_status)
     order = PaperOrder.objects.filter(pk=order_id).only("account_id").first()
     if event_type is None or order is None:
@@ -75,7 +76,8 @@ def record_order_change(*, order_id: int, to_status: str) -> list[tuple[int, str
     def data():
         return OrderDetailSerializer(orders.with_history(PaperOrder.objects.get(pk=order_id))).data
 
-    return _record(order.account_id, event_type, data, source_key=f"order:{order_id}:{to_status}")
+    source_key = f"order:{order_id}:{to_status}" + (f":{executed}" if executed else "")
+    return _record(order.account_id, event_type, data, source_key=source_key)
 
 
 def record_run_status(*, run_pk: int, status: str) -> list[tuple[int, str]]:

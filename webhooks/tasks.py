@@ -9,8 +9,8 @@ BACKOFF_SECONDS = (10, 60, 300, 900, 1800, 3600)
 
 
 @shared_task
-def emit_order_change(order_id: int, to_status: str) -> None:
-    _deliver_each(services.record_order_change(order_id=order_id, to_status=to_status))
+def emit_order_change(order_id: int, to_status: str, executed: str = "") -> None:
+    _deliver_each(services.record_order_change(order_id=order_id, to_status=to_status, executed=executed))
 
 
 @shared_task

@@ -247,3 +247,42 @@ def test_run_and_risk_events_are_delivered(api, account, market, receiver, eager
     assert refusal["limit"] == "max_order_notional" and refusal["kind"] == "refused"
     run = json.loads(server.received[0][1])["data"]
     assert run["agent"] == "bot" and run["status"] == "executed"
+
+
+def test_each_further_fill_of_a_partly_filled_order_is_an_event_of_its_own(
+    api, account, market, queued, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    from papertrading.venues.base import ExecutionReport, FillReport
+    from papertrading.venues.recording import apply_report
+
+    subscribe(account, "https://hooks.example.com/a", ["order.partially_filled", "order.filled"])
+    order = PaperOrder.objects.get(pk=api.post(ORDERS, LIMIT_BUY, format="json").json()["id"])
+
+    def fill(quantity: str, total: str, status: str, trade: str) -> None:
+        # As a venue reports fills of a resting order: the row locked, each fill with its trade id.
+        with transaction.atomic():
+            locked = PaperOrder.objects.select_for_update().get(pk=order.pk)
+            report = ExecutionReport(
+                status=status, executed_quantity=D(total), cumulative_quote_quantity=D(total) * 60000,
+                fills=[FillReport(D("60000"), D(quantity), D("0"), "BTC", trade_id=trade)],
+            )  # fmt: skip
+            apply_report(locked, report, source="sync")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        fill("0.002", "0.002", "PARTIALLY_FILLED", "t1")
+        fill("0.003", "0.005", "PARTIALLY_FILLED", "t2")
+        fill("0.003", "0.005", "PARTIALLY_FILLED", "t2")  # the same trade again: nothing new, no event
+        fill("0.005", "0.01", "FILLED", "t3")
+
+    assert queued == [
+        ("emit_order_change", (order.pk, "PARTIALLY_FILLED")),
+        ("emit_order_change", (order.pk, "PARTIALLY_FILLED", "0.005")),
+        ("emit_order_change", (order.pk, "FILLED")),
+    ]
+    queued.clear()
+    tasks.emit_order_change.run(order.pk, "PARTIALLY_FILLED")
+    tasks.emit_order_change.run(order.pk, "PARTIALLY_FILLED", "0.005")
+    tasks.emit_order_change.run(order.pk, "PARTIALLY_FILLED", "0.005")  # a task run twice records once
+    assert WebhookEvent.objects.filter(type="order.partially_filled").count() == 2
