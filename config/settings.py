@@ -231,6 +231,33 @@ SIMULATOR_STARTING_BALANCES = {
         default={"USDT": "100000", "BTC": "1", "ETH": "10", "BNB": "50", "SOL": "100", "XRP": "10000"},
     ).items()
 }
+# The simulator's liquidity model (papertrading.liquidity): off, every marketable order fills whole at once. On,
+# a resting order takes at most SHARE of the synthetic volume traded at each new price (VOLUME, in the quote
+# asset, on average), and a taker walks a book of LEVELS levels one tick apart, each BOOK_NOTIONAL deep (quote).
+SIMULATOR_LIQUIDITY = env.bool("SIMULATOR_LIQUIDITY", default=False)
+
+
+def _number(name: str, default: str, kind=Decimal):
+    value = env.str(name, default=default).strip()
+    try:
+        return kind(value)
+    except (ArithmeticError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}.") from None
+
+
+SIMULATOR_SEED = _number("SIMULATOR_SEED", str(SYNTHETIC_PRICE_SEED), int)
+SIMULATOR_LIQUIDITY_SHARE = _number("SIMULATOR_LIQUIDITY_SHARE", "0.25")
+SIMULATOR_LIQUIDITY_VOLUME = _number("SIMULATOR_LIQUIDITY_VOLUME", "100000")
+SIMULATOR_BOOK_NOTIONAL = _number("SIMULATOR_BOOK_NOTIONAL", "50000")
+SIMULATOR_BOOK_LEVELS = _number("SIMULATOR_BOOK_LEVELS", "20", int)
+if not (SIMULATOR_LIQUIDITY_SHARE.is_finite() and Decimal("0") < SIMULATOR_LIQUIDITY_SHARE <= Decimal("1")):
+    raise ImproperlyConfigured("SIMULATOR_LIQUIDITY_SHARE must be above 0 and at most 1.")
+if not (SIMULATOR_LIQUIDITY_VOLUME.is_finite() and SIMULATOR_LIQUIDITY_VOLUME > 0):
+    raise ImproperlyConfigured("SIMULATOR_LIQUIDITY_VOLUME must be a positive amount of the quote asset.")
+if not (SIMULATOR_BOOK_NOTIONAL.is_finite() and SIMULATOR_BOOK_NOTIONAL > 0):
+    raise ImproperlyConfigured("SIMULATOR_BOOK_NOTIONAL must be a positive amount of the quote asset.")
+if not 1 <= SIMULATOR_BOOK_LEVELS <= 1000:
+    raise ImproperlyConfigured("SIMULATOR_BOOK_LEVELS must be between 1 and 1000.")
 
 # --- Celery ------------------------------------------------------------------------------------------------
 # No CELERY_BROKER_URL -> kombu's filesystem transport: no server, and safe with a worker and the web server

@@ -11,7 +11,7 @@ from .fees import fill_deltas
 from .models import Account, BalanceAdjustment, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
 from .money import ZERO, to_money
 from .risk import RiskCheck
-from .validation import ALGO_TYPES, PRICED_TYPES
+from .validation import ALGO_TYPES, PRICED_TYPES, trailing_trigger
 
 STARTING_BALANCE_REASON = "Starting balance"
 RESET_REASON = "Reset to the starting balances"
@@ -255,10 +255,21 @@ def adjust_balance(*, account_id: int, asset: str, amount: Decimal, reason: str,
 
 
 def reservation(order: PaperOrder, rule: SymbolRule) -> tuple[str, Decimal]:
-    """What a working order must hold: quote for a BUY (at its limit or stop price), base for a SELL."""
+    """What a working order must hold: quote for a BUY (at its limit or stop price; a trailing stop at its trigger),
+    base for a SELL."""
     if order.side == Side.SELL:
         return rule.base_asset, order.remaining_quantity
-    reference = order.price if order.order_type in PRICED_TYPES else order.stop_price
+    if order.order_type in PRICED_TYPES:
+        reference = order.price
+    elif order.trailing_delta and order.trailing_started_at is not None:
+        reference = order.trigger_price  # a tracking trailing BUY stop holds what it would pay now, and follows it
+    elif order.trailing_delta:
+        # Not tracking yet: where it would trigger if tracking started at its stop price.
+        reference = trailing_trigger(
+            side=order.side, trailing_delta=order.trailing_delta, best_price=order.stop_price, tick_size=rule.tick_size
+        )
+    else:
+        reference = order.stop_price
     return rule.quote_asset, to_money(reference * order.remaining_quantity)
 
 

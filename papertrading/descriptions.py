@@ -28,12 +28,20 @@ def describe_order(order: PaperOrder) -> str:
         text += f" @ {format_decimal(order.price)}"
     if order.stop_price is not None:
         text += f" stop {format_decimal(order.stop_price)}"
+    if order.trailing_delta:
+        text += f" trailing {order.trailing_delta} bps"
     return text
 
 
 def describe_placed(order: PaperOrder) -> str:
     if order.status == PaperOrder.Status.FILLED:
         return f"Order {describe_order(order)} filled at {format_decimal(order.average_price)}."
+    if order.status == PaperOrder.Status.EXPIRED and order.executed_quantity:
+        # The liquidity model filled part of it (an IOC, or a MARKET order larger than the book).
+        return (
+            f"Order {describe_order(order)} filled {format_decimal(order.executed_quantity)} at "
+            f"{format_decimal(order.average_price)}; the rest expired."
+        )
     if order.status == PaperOrder.Status.EXPIRED:
         return f"Order {describe_order(order)} expired: the market did not take it at once."
     if order.status == PaperOrder.Status.UNKNOWN:

@@ -21,8 +21,12 @@ FIELDS_BY_TYPE = {
 EXTRA_FIELDS_BY_TYPE = {
     OrderType.LIMIT: ("iceberg_quantity",),
     OrderType.LIMIT_MAKER: ("iceberg_quantity",),
+    OrderType.STOP_LOSS_LIMIT: ("trailing_delta",),
+    OrderType.TAKE_PROFIT_LIMIT: ("trailing_delta",),
+    OrderType.STOP_LOSS: ("trailing_delta",),
+    OrderType.TAKE_PROFIT: ("trailing_delta",),
 }
-OPTIONAL_FIELDS = ("price", "stop_price", "time_in_force", "iceberg_quantity")
+OPTIONAL_FIELDS = ("trailing_delta", "price", "stop_price", "time_in_force", "iceberg_quantity")
 DEFAULT_SYMBOL = "BTCUSDT"
 
 
@@ -62,6 +66,12 @@ class OrderForm(forms.Form):
         label="Time in force", choices=TimeInForce.choices, required=False, initial=TimeInForce.GTC
     )
     iceberg_quantity = amount_field("Iceberg part (optional)", required=False)
+    trailing_delta = forms.IntegerField(
+        label="Trailing delta, basis points (optional)",
+        required=False,
+        min_value=1,
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -119,6 +129,7 @@ class OrderForm(forms.Form):
             "stop_price": data.get("stop_price"),
             "time_in_force": data.get("time_in_force") or "",
             "iceberg_quantity": data.get("iceberg_quantity"),
+            "trailing_delta": data.get("trailing_delta"),
         }
 
     def add_service_errors(self, exc: OrderValidationError) -> None:

@@ -183,6 +183,13 @@ class SymbolRule(models.Model):
     # ICEBERG_PARTS: an iceberg's quantity in at most this many visible parts (0: no limit); icebergAllowed.
     iceberg_parts = models.PositiveIntegerField(default=0)
     iceberg_allowed = models.BooleanField(default=True)
+    # TRAILING_DELTA, in basis points (zero: that bound is off): the "above" bounds hold STOP_LOSS BUY and
+    # TAKE_PROFIT SELL (and their _LIMIT kinds), the "below" bounds the others; allowTrailingStop.
+    trailing_allowed = models.BooleanField(default=True)
+    min_trailing_above_delta = models.PositiveIntegerField(default=0)
+    max_trailing_above_delta = models.PositiveIntegerField(default=0)
+    min_trailing_below_delta = models.PositiveIntegerField(default=0)
+    max_trailing_below_delta = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -278,6 +285,12 @@ class PaperOrder(models.Model):
     last_synced_at = models.DateTimeField(null=True, blank=True)
     # A STOP_LOSS_LIMIT / TAKE_PROFIT_LIMIT whose stop was reached: its limit is working (Binance's isWorking).
     stop_triggered_at = models.DateTimeField(null=True, blank=True)
+    # A trailing stop (Binance's trailingDelta, in basis points). It tracks the market from placement, or once its
+    # stop price is reached when it has one (Binance's trailingTime): `trailing_price` is the best price seen since
+    # (the highest for a SELL, the lowest for a BUY), and the order triggers when the market moves the delta back.
+    trailing_delta = models.PositiveIntegerField(null=True, blank=True)
+    trailing_price = money_field(null=True, blank=True)
+    trailing_started_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "paper_orders"
@@ -301,6 +314,17 @@ class PaperOrder(models.Model):
                 fields=["account", "symbol", "order_type"],
                 name="paper_order_working_idx",
                 condition=Q(status__in=["PENDING", "PARTIALLY_FILLED"]),
+            ),
+            # The matcher: "tracking trailing stops on SYMBOL whose best price the new price beats".
+            models.Index(
+                fields=["symbol", "side", "trailing_price"],
+                name="paper_order_trailing_idx",
+                condition=Q(
+                    status__in=["PENDING", "PARTIALLY_FILLED"],
+                    venue="simulation",
+                    trailing_price__isnull=False,
+                    stop_triggered_at__isnull=True,
+                ),
             ),
             # Sync: "working or unknown orders of this venue".
             models.Index(
@@ -329,6 +353,13 @@ class PaperOrder(models.Model):
     @property
     def remaining_quantity(self) -> Decimal:
         return self.quantity - self.executed_quantity
+
+    @property
+    def trailing_stop_price(self) -> Decimal | None:
+        """A tracking trailing stop's trigger price now (known in simulation only: the exchange keeps its own)."""
+        if self.trailing_started_at is None or self.stop_triggered_at is not None or self.venue != Venue.SIMULATION:
+            return None
+        return self.trigger_price
 
     @property
     def average_price(self) -> Decimal | None:

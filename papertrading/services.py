@@ -55,6 +55,7 @@ ORDER_TERMS = (
     "stop_price",
     "time_in_force",
     "iceberg_quantity",
+    "trailing_delta",
     "run_id",
 )
 
@@ -75,6 +76,7 @@ def check_order(
     stop_price: Decimal | None = None,
     time_in_force: str = "",
     iceberg_quantity: Decimal | None = None,
+    trailing_delta: int | None = None,
     market_price: Decimal | None = None,
     on_venue: bool = True,
 ) -> Decimal | None:
@@ -106,6 +108,7 @@ def check_order(
         time_in_force=time_in_force or "",
         market_price=market_price,
         iceberg_quantity=iceberg_quantity,
+        trailing_delta=trailing_delta,
     )
     return market_price
 
@@ -121,6 +124,7 @@ def place_order(
     stop_price: Decimal | None = None,
     time_in_force: str = "",
     iceberg_quantity: Decimal | None = None,
+    trailing_delta: int | None = None,
     client_order_id: str | None = None,
     run_id: uuid.UUID | None = None,
     placed_by=None,
@@ -146,6 +150,7 @@ def place_order(
         stop_price=stop_price,
         time_in_force=time_in_force or "",
         iceberg_quantity=iceberg_quantity,
+        trailing_delta=trailing_delta,
         run_id=run_id,
     )
     try:

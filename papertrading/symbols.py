@@ -24,6 +24,7 @@ def parse_symbol(entry: dict) -> dict:
     notional = filters.get("NOTIONAL") or filters.get("MIN_NOTIONAL") or {}
     market_lot_size = filters.get("MARKET_LOT_SIZE", {})
     percent_price = filters.get("PERCENT_PRICE_BY_SIDE", {})
+    trailing = filters.get("TRAILING_DELTA", {})
     return {
         "base_asset": entry["baseAsset"],
         "quote_asset": entry["quoteAsset"],
@@ -51,6 +52,11 @@ def parse_symbol(entry: dict) -> dict:
         "max_num_algo_orders": int(filters.get("MAX_NUM_ALGO_ORDERS", {}).get("maxNumAlgoOrders", 0)),
         "iceberg_parts": int(filters.get("ICEBERG_PARTS", {}).get("limit", 0)),
         "iceberg_allowed": bool(entry.get("icebergAllowed", True)),
+        "trailing_allowed": bool(entry.get("allowTrailingStop", True)),
+        "min_trailing_above_delta": int(trailing.get("minTrailingAboveDelta", 0)),
+        "max_trailing_above_delta": int(trailing.get("maxTrailingAboveDelta", 0)),
+        "min_trailing_below_delta": int(trailing.get("minTrailingBelowDelta", 0)),
+        "max_trailing_below_delta": int(trailing.get("maxTrailingBelowDelta", 0)),
     }
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from .errors import OrderValidationError
 from .models import OrderType, Side, SymbolRule, TimeInForce
-from .money import format_decimal, is_on_step
+from .money import format_decimal, is_on_step, round_to_step
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
 # Stops that fill at the market once reached.
@@ -34,6 +34,15 @@ def fires_at_or_below(order_type: str, side: str) -> bool:
     return side == Side.BUY  # TAKE_PROFIT, TAKE_PROFIT_LIMIT
 
 
+def trailing_trigger(*, side: str, trailing_delta: int, best_price: Decimal, tick_size: Decimal) -> Decimal:
+    """Where a trailing stop triggers: `trailing_delta` basis points back from the best price seen (below it for a
+    SELL, above it for a BUY), on the tick grid on the near side, so a price on the grid triggers exactly when
+    it has moved the delta."""
+    if side == Side.SELL:
+        return round_to_step(best_price * (10000 - trailing_delta) / 10000, tick_size, up=False)
+    return round_to_step(best_price * (10000 + trailing_delta) / 10000, tick_size, up=True)
+
+
 def validate_client_order_id(client_order_id: str | None) -> None:
     if client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id):
         raise OrderValidationError({"client_order_id": ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]})
@@ -52,6 +61,7 @@ def validate_order(
     open_orders: int | None = None,
     open_algo_orders: int | None = None,
     iceberg_quantity: Decimal | None = None,
+    trailing_delta: int | None = None,
 ) -> None:
     """Check an order against the symbol's filters and Binance's per-type rules.
 
@@ -86,6 +96,12 @@ def validate_order(
         fail("iceberg_quantity", "Only a LIMIT or LIMIT_MAKER order can be an iceberg.")
     elif iceberg_quantity is not None and order_type == OrderType.LIMIT and time_in_force != TimeInForce.GTC:
         fail("iceberg_quantity", "An iceberg LIMIT order must be GTC.")
+    if trailing_delta is not None and order_type not in ALGO_TYPES:
+        fail("trailing_delta", "Only a STOP_LOSS, STOP_LOSS_LIMIT, TAKE_PROFIT or TAKE_PROFIT_LIMIT order can trail.")
+    elif trailing_delta is not None and trailing_delta <= 0:
+        fail("trailing_delta", "Must be greater than zero.")
+    elif trailing_delta is not None and trailing_delta >= 10000:
+        fail("trailing_delta", "Must be below 10000 basis points (100 %).")
 
     # Which fields each type takes, as Binance requires (-1102 when missing, -1106 when not required).
     if order_type == OrderType.LIMIT:
@@ -105,7 +121,7 @@ def validate_order(
     elif order_type in STOP_LIMIT_TYPES:
         if price is None:
             fail("price", f"A {order_type} order needs a price: the limit that works once the stop is reached.")
-        if stop_price is None:
+        if stop_price is None and trailing_delta is None:
             fail("stop_price", f"A {order_type} order needs a stop price.")
         if not time_in_force:
             fail("time_in_force", f"A {order_type} order needs a time in force (GTC, IOC or FOK).")
@@ -114,7 +130,7 @@ def validate_order(
             fail("price", f"A {order_type} order takes no price: it fills at the market.")
         if time_in_force:
             fail("time_in_force", f"A {order_type} order takes no time in force.")
-        if order_type in STOP_TYPES and stop_price is None:
+        if order_type in STOP_TYPES and stop_price is None and trailing_delta is None:
             fail("stop_price", f"A {order_type} order needs a stop price.")
         if order_type == OrderType.MARKET and stop_price is not None:
             fail("stop_price", "A MARKET order takes no stop price.")
@@ -128,6 +144,8 @@ def validate_order(
     _check_lot_size(rule, quantity, fail)
     if iceberg_quantity is not None:
         _check_iceberg(rule, quantity, iceberg_quantity, fail)
+    if trailing_delta is not None:
+        _check_trailing_delta(rule, order_type, side, trailing_delta, fail)
     if order_type == OrderType.MARKET:
         _check_market_lot_size(rule, quantity, fail)
     for field, value in (("price", price), ("stop_price", stop_price)):
@@ -137,7 +155,9 @@ def validate_order(
         # Binance bounds the order's `price` only; a stop price is held to PRICE_FILTER alone.
         _check_percent_price_by_side(rule, side, price, market_price, fail)
 
-    reference = price if order_type in PRICED_TYPES else stop_price if order_type in STOP_TYPES else market_price
+    # What the order is worth: at its price, else its stop, else (a MARKET, or a trailing stop without a stop
+    # price) the market.
+    reference = price if order_type in PRICED_TYPES else stop_price if stop_price is not None else market_price
     if reference is None:
         fail("symbol", f"No market price for {rule.symbol} yet; try again in a moment.")
     elif not errors:
@@ -174,6 +194,24 @@ def _check_iceberg(rule: SymbolRule, quantity: Decimal, iceberg_quantity: Decima
             f"is {parts} parts; at most {rule.iceberg_parts}.",
         )
     _check_lot_size(rule, iceberg_quantity, lambda field, message: fail("iceberg_quantity", message))
+
+
+def _check_trailing_delta(rule: SymbolRule, order_type: str, side: str, trailing_delta: int, fail) -> None:
+    """allowTrailingStop and TRAILING_DELTA: STOP_LOSS BUY and TAKE_PROFIT SELL (the stops that wait for a rise) are
+    held to the "above" bounds, the others to the "below" ones."""
+    if not rule.trailing_allowed:
+        fail("trailing_delta", f"Trailing stops are not supported for {rule.symbol}.")
+        return
+    if fires_at_or_below(order_type, side):
+        low, high = rule.min_trailing_below_delta, rule.max_trailing_below_delta
+    else:
+        low, high = rule.min_trailing_above_delta, rule.max_trailing_above_delta
+    if (low and trailing_delta < low) or (high and trailing_delta > high):
+        bounds = f"between {low} and {high}" if low and high else f"at least {low}" if low else f"at most {high}"
+        fail(
+            "trailing_delta",
+            f"Filter failure: TRAILING_DELTA. For a {order_type} {side} it must be {bounds} basis points.",
+        )
 
 
 def _check_lot_size(rule: SymbolRule, quantity: Decimal, fail) -> None:

@@ -45,13 +45,19 @@ class OrderCreateSerializer(serializers.Serializer):
     iceberg_quantity = amount_field(
         required=False, allow_null=True, help_text="Show only this much at a time (LIMIT GTC and LIMIT_MAKER)."
     )
+    trailing_delta = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="A trailing stop (the four stop types): trigger after the market moves this many basis points "
+        "back from its best price since tracking started (at placement, or once `stop_price` is reached).",
+    )
     client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
     run_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs):
         errors = {
             field: ["Must be greater than zero."]
-            for field in ("quantity", "price", "stop_price", "iceberg_quantity")
+            for field in ("quantity", "price", "stop_price", "iceberg_quantity", "trailing_delta")
             if attrs.get(field) is not None and attrs[field] <= 0
         }
         if errors:
@@ -97,6 +103,11 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
         help_text="Who placed it; null for orders imported from the exchange.",
     )
     average_price = amount_field(read_only=True, allow_null=True)
+    trailing_stop_price = amount_field(
+        read_only=True,
+        allow_null=True,
+        help_text="A tracking trailing stop's trigger price now (simulation; null otherwise).",
+    )
     # Declared, not derived: DRF drops allow_blank from read-only model fields, so the schema would miss "".
     time_in_force = serializers.ChoiceField(
         choices=TimeInForce.choices, allow_blank=True, read_only=True, help_text="Empty unless a LIMIT order."
@@ -117,6 +128,10 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "stop_price",
             "time_in_force",
             "iceberg_quantity",
+            "trailing_delta",
+            "trailing_price",
+            "trailing_started_at",
+            "trailing_stop_price",
             "status",
             "executed_quantity",
             "cumulative_quote_quantity",

@@ -517,6 +517,7 @@ class BinanceTestnetClient:
         client_order_id: str,
         new_order_resp_type: str | None = None,
         iceberg_quantity: Decimal | None = None,
+        trailing_delta: int | None = None,
     ) -> dict[str, Any]:
         """POST /api/v3/order. Never resent except after -1021; ambiguous failures raise BinanceOutcomeUnknown.
 
@@ -537,7 +538,10 @@ class BinanceTestnetClient:
             raise ValueError(
                 f"time_in_force is {'required' if order_type in _NEEDS_TIF else 'not allowed'} for {order_type}"
             )
-        if (stop_price is not None) != (order_type in _NEEDS_STOP):
+        if trailing_delta is not None and order_type not in _NEEDS_STOP:
+            raise ValueError(f"trailing_delta is not allowed for {order_type}")
+        # A trailing stop (trailingDelta) may leave its stop price out: it then tracks from placement.
+        if (stop_price is not None or trailing_delta is not None) != (order_type in _NEEDS_STOP):
             raise ValueError(
                 f"stop_price is {'required' if order_type in _NEEDS_STOP else 'not allowed'} for {order_type}"
             )
@@ -559,6 +563,8 @@ class BinanceTestnetClient:
             params.append(("price", format_decimal(price)))
         if stop_price is not None:
             params.append(("stopPrice", format_decimal(stop_price)))
+        if trailing_delta is not None:
+            params.append(("trailingDelta", str(int(trailing_delta))))
         if iceberg_quantity is not None:
             params.append(("icebergQty", format_decimal(iceberg_quantity)))
         params += [("newClientOrderId", client_order_id), ("newOrderRespType", resp_type)]

@@ -1,19 +1,21 @@
 """The local venue: Binance's rules, statuses and error messages, executed against the price table.
 
 Every write moves balances together with the order in one transaction. Liquidity is unlimited at the market
-price, so a marketable order fills completely; slippage and fees make it realistic.
+price, so a marketable order fills completely; slippage and fees make it realistic. With SIMULATOR_LIQUIDITY on,
+papertrading.liquidity decides how much fills and at what price instead: orders then fill in slices.
 """
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from .. import errors
+from .. import errors, liquidity
 from ..balances import (
     InsufficientBalance,
     lock_balances,
@@ -43,7 +45,16 @@ from ..money import ZERO, format_decimal, round_to_step, to_money
 from ..prices import ensure_price, last_price
 from ..risk import RiskCheck, lock_for_order
 from ..symbols import get_symbol_rule
-from ..validation import ALGO_TYPES, LIMIT_TYPES, STOP_LIMIT_TYPES, fires_at_or_below, validate_order
+from ..validation import (
+    ALGO_TYPES,
+    LIMIT_TYPES,
+    PRICED_TYPES,
+    STOP_LIMIT_TYPES,
+    STOP_TYPES,
+    fires_at_or_below,
+    trailing_trigger,
+    validate_order,
+)
 from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
 from .recording import apply_report, record_event
 
@@ -208,6 +219,8 @@ class SimulatorVenue:
             market_price = last_price(symbol)
             if market_price is None:
                 return report
+        observation = liquidity.observe(symbol, market_price) if liquidity.enabled() else None
+        self._trail(symbol=symbol, market_price=market_price, only=only)
         for order_id in self.triggered_order_ids(symbol=symbol, market_price=market_price):
             if only is not None and order_id not in only:
                 continue
@@ -219,12 +232,16 @@ class SimulatorVenue:
                 )
                 if order is None:
                     continue
-                outcome = self.trigger(order, market_price=market_price)
+                previous = order.status
+                outcome = self.trigger(order, market_price=market_price, observation=observation)
+                if outcome is None:
+                    continue  # the liquidity model has nothing more for it at this price
                 apply_report(order, outcome, source=source, actor=actor)
-                if order.is_working:
-                    # A stop-limit whose stop was reached and whose limit now rests: no new status, but an event.
+                if order.is_working and order.status == previous:
+                    # A stop-limit whose stop was reached and whose limit now rests, or another slice of a partly
+                    # filled order: no new status, but an event.
                     record_event(order, order.status, order.status, source=source, actor=actor, detail=outcome.detail)
-            if order.is_working:
+            if order.is_working and not outcome.fills:
                 report.count("triggered")
             else:
                 report.count_outcome(order.status)
@@ -274,7 +291,9 @@ class SimulatorVenue:
                 status=Status.REJECTED, reject_code=errors.WOULD_TAKE[0], reject_reason=errors.WOULD_TAKE[1]
             )
         if self._rests(order, market_price):
-            return self._rest(order, rule, risk)
+            return self._rest(order, rule, risk, market_price)
+        if order.order_type == OrderType.MARKET and liquidity.enabled():
+            return self._take_on_arrival(order, rule, market_price, risk)
         if order.order_type == OrderType.MARKET:
             price = self._slipped(order.side, market_price, rule)
             fill, deltas = self._fill_terms(order, rule, price, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
@@ -283,6 +302,8 @@ class SimulatorVenue:
                 order, [fill], f"Filled at {format_decimal(price)} (market {format_decimal(market_price)})."
             )
         asset, needed = self._whole_order_cost(order, rule, market_price)
+        if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price) and liquidity.enabled():
+            return self._take_on_arrival(order, rule, market_price, risk, needs={asset: needed})
         if order.order_type == OrderType.LIMIT and self._is_marketable(order, market_price):
             # A marketable limit takes the market but never trades through its own limit.
             slipped = self._slipped(order.side, market_price, rule)
@@ -304,18 +325,30 @@ class SimulatorVenue:
             detail=f"{order.time_in_force} limit not marketable at {format_decimal(market_price)}: expired unfilled.",
         )
 
-    def trigger(self, order: PaperOrder, *, market_price: Decimal) -> ExecutionReport:
+    def trigger(
+        self, order: PaperOrder, *, market_price: Decimal, observation: liquidity.Observation | None = None
+    ) -> ExecutionReport | None:
         """Act on a resting order that the market reached: a limit (or a stop-limit's working limit) fills at its
-        own price, a stop fills at the market, and a stop-limit's stop puts its limit to work."""
+        own price, a stop fills at the market, and a stop-limit's stop puts its limit to work.
+
+        With the liquidity model on, a resting limit fills one slice of the `observation` (None: nothing more at
+        this price) and a stop walks the book.
+        """
         rule = get_symbol_rule(order.symbol)
+        if order.trailing_delta and order.trailing_started_at is None:
+            return self._activate_trailing(order, rule, market_price)
         stop_reached = order.order_type in STOP_LIMIT_TYPES and order.stop_triggered_at is None
         if stop_reached:
             order.stop_triggered_at = timezone.now()
             if not self._is_marketable(order, market_price):
                 return self._work_limit(order, rule, market_price)
+        maker = not stop_reached and order.order_type in (*LIMIT_TYPES, *STOP_LIMIT_TYPES)
+        if liquidity.enabled():
+            if maker:
+                return self._fill_slice(order, rule, market_price, observation)
+            return self._take_on_trigger(order, rule, market_price)
         balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
-        maker = not stop_reached and order.order_type in (*LIMIT_TYPES, *STOP_LIMIT_TYPES)
         if maker:
             # A resting limit (a stop-limit's too, once working) fills at its own price, as a maker.
             price, fill_rule = order.price, OrderFill.Rule.LIMIT_CROSSED
@@ -377,6 +410,313 @@ class SimulatorVenue:
             ),
         )
 
+    # --- trailing stops ---------------------------------------------------------------------------------------------
+
+    def _trail(self, *, symbol: str, market_price: Decimal, only: set[int] | None = None) -> None:
+        """Tracking trailing stops whose best price the new price beats follow it: a SELL's trigger rises with a
+        new high, a BUY's falls with a new low (and a BUY stop then holds less). One indexed scan finds them."""
+        tracking = PaperOrder.objects.filter(
+            symbol=symbol,
+            venue=Venue.SIMULATION,
+            status__in=PaperOrder.WORKING_STATUSES,
+            trailing_price__isnull=False,
+            stop_triggered_at__isnull=True,
+        )
+        beaten = Q(side=Side.SELL, trailing_price__lt=market_price) | Q(side=Side.BUY, trailing_price__gt=market_price)
+        for order_id in tracking.filter(beaten).values_list("pk", flat=True):
+            if only is not None and order_id not in only:
+                continue
+            with transaction.atomic():
+                # Re-read under the row lock: a cancel or a fill that got there first wins.
+                order = tracking.filter(beaten, pk=order_id).select_for_update().first()
+                if order is None:
+                    continue
+                rule = get_symbol_rule(symbol)
+                order.trailing_price = market_price
+                order.trigger_price = trailing_trigger(
+                    side=order.side,
+                    trailing_delta=order.trailing_delta,
+                    best_price=market_price,
+                    tick_size=rule.tick_size,
+                )
+                fields = ["trailing_price", "trigger_price", "updated_at"]
+                if order.side == Side.BUY and order.order_type not in PRICED_TYPES:
+                    balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
+                    self._hold(order, rule, balances)  # its trigger fell: it frees part of what it held
+                    save_balances(balances)
+                    fields.append("locked_amount")
+                order.save(update_fields=fields)
+
+    def _activate_trailing(self, order: PaperOrder, rule: SymbolRule, market_price: Decimal) -> ExecutionReport:
+        """A trailing stop's stop price was reached: it starts tracking from this price (a BUY stop then holds what
+        it would pay at its trigger; EXPIRED when the account cannot)."""
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
+        self._start_trailing(order, rule, market_price)
+        if not self._hold(order, rule, balances):
+            self._release_reservation(order, balances)
+            save_balances(balances)
+            return ExecutionReport(
+                status=Status.EXPIRED,
+                executed_quantity=order.executed_quantity,
+                cumulative_quote_quantity=order.cumulative_quote_quantity,
+                reject_code=errors.INSUFFICIENT_BALANCE[0],
+                reject_reason=errors.INSUFFICIENT_BALANCE[1],
+                detail=f"Stop price reached at {format_decimal(market_price)} but the account could not hold what "
+                "the trailing stop would pay.",
+            )
+        save_balances(balances)
+        return ExecutionReport(
+            status=order.status,
+            executed_quantity=order.executed_quantity,
+            cumulative_quote_quantity=order.cumulative_quote_quantity,
+            detail=f"Stop price reached at {format_decimal(market_price)}. {self._trailing_detail(order)}",
+        )
+
+    @staticmethod
+    def _start_trailing(order: PaperOrder, rule: SymbolRule, price: Decimal) -> None:
+        order.trailing_price, order.trailing_started_at = price, timezone.now()
+        order.trigger_price = trailing_trigger(
+            side=order.side, trailing_delta=order.trailing_delta, best_price=price, tick_size=rule.tick_size
+        )
+        order.trigger_direction = (
+            PaperOrder.Trigger.AT_OR_BELOW if order.side == Side.SELL else PaperOrder.Trigger.AT_OR_ABOVE
+        )
+
+    @staticmethod
+    def _hold(order: PaperOrder, rule: SymbolRule, balances: dict[str, SimulatedBalance]) -> bool:
+        """Make what the order holds what it needs now, on locked balance rows; False (nothing moved) when the
+        account cannot hold more."""
+        asset, needed = reservation(order, rule)
+        change = needed - order.locked_amount
+        if change > balances[asset].free:
+            return False
+        balances[asset].free -= change
+        balances[asset].locked += change
+        order.locked_asset, order.locked_amount = asset, needed
+        return True
+
+    @staticmethod
+    def _trailing_detail(order: PaperOrder) -> str:
+        return (
+            f"Trailing {order.trailing_delta} bps from {format_decimal(order.trailing_price)}: triggers at "
+            f"{format_decimal(order.trigger_price)}."
+        )
+
+    # --- the liquidity model (SIMULATOR_LIQUIDITY) ---------------------------------------------------------------
+
+    def _take_on_arrival(
+        self,
+        order: PaperOrder,
+        rule: SymbolRule,
+        market_price: Decimal,
+        risk: RiskCheck | None,
+        needs: dict[str, Decimal] | None = None,
+    ) -> ExecutionReport:
+        """A MARKET order or a marketable LIMIT walks the book: what it takes fills, slice by slice; a GTC limit
+        rests with the rest, an IOC or MARKET expires it, and a FOK that the book cannot fill whole fills nothing."""
+        slices = self._walk(order, rule, market_price)
+        taken = sum((part.quantity for part in slices), ZERO)
+        if order.time_in_force == TimeInForce.FOK and taken < order.remaining_quantity:
+            # Binance still checks the whole order against the free balance first.
+            ((asset, needed),) = needs.items()
+            require_free_amount(order.account_id, asset, needed)
+            if risk is not None:
+                risk.enforce_by_reading()
+            return ExecutionReport(
+                status=Status.EXPIRED,
+                detail=(
+                    f"FOK: the book holds {format_decimal(taken)} of {format_decimal(order.remaining_quantity)} "
+                    f"within {format_decimal(order.price)}: expired unfilled."
+                ),
+            )
+        fills, deltas = self._taker_fills(order, rule, slices, market_price, OrderFill.Rule.MARKETABLE_ON_ARRIVAL)
+        move_free_amounts(order.account_id, deltas, needs=needs, risk=risk)
+        detail = self._walk_detail(fills, market_price)
+        if taken == order.remaining_quantity:
+            return self._report(order, Status.FILLED, fills, detail)
+        if order.order_type == OrderType.LIMIT and order.time_in_force == TimeInForce.GTC:
+            report = self._report(order, Status.PARTIALLY_FILLED, fills, f"{detail} The rest rests.")
+            rest = self._after(order, report)
+            asset, amount = reservation(rest, rule)
+            limits = open_order_limits(order, rule)
+            if not reserve_free_amount(order.account_id, asset, amount, limits=limits):
+                self._refuse_at_open_order_limits(order, rule, limits)
+                raise InsufficientBalance(asset)
+            order.locked_asset, order.locked_amount = asset, amount
+            order.trigger_price, order.trigger_direction = order.price, self._limit_direction(order)
+            return report
+        return self._report(order, Status.EXPIRED, fills, f"{detail} {self._expiry_reason(order)}")
+
+    def _take_on_trigger(self, order: PaperOrder, rule: SymbolRule, market_price: Decimal) -> ExecutionReport:
+        """A stop that triggered (or a stop-limit whose limit is marketable once its stop is reached) walks the book,
+        paying from what it held; a GTC stop-limit keeps working with the rest."""
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
+        slices = self._walk(order, rule, market_price)
+        taken = sum((part.quantity for part in slices), ZERO)
+        is_limit = order.order_type in STOP_LIMIT_TYPES
+        if is_limit and order.time_in_force == TimeInForce.FOK and taken < order.remaining_quantity:
+            self._release_reservation(order, balances)
+            save_balances(balances)
+            return self._report(
+                order,
+                Status.EXPIRED,
+                [],
+                f"Stop reached at {format_decimal(market_price)}: FOK limit {format_decimal(order.price)} could not "
+                f"fill whole (the book holds {format_decimal(taken)}).",
+            )
+        fills, deltas = self._taker_fills(order, rule, slices, market_price, OrderFill.Rule.STOP_TRIGGERED)
+        detail = f"Stop reached at {format_decimal(market_price)}: {self._walk_detail(fills, market_price)}"
+        keeps_working = is_limit and order.time_in_force == TimeInForce.GTC and taken < order.remaining_quantity
+        if taken == order.remaining_quantity:
+            report = self._report(order, Status.FILLED, fills, detail)
+        elif keeps_working:
+            report = self._report(order, Status.PARTIALLY_FILLED, fills, f"{detail} The rest works as a limit.")
+        else:
+            report = self._report(order, Status.EXPIRED, fills, f"{detail} {self._expiry_reason(order)}")
+        if not self._settle(order, rule, balances, deltas, report):
+            # The market gapped past the stop and the account cannot pay the book's prices.
+            self._release_reservation(order, balances)
+            save_balances(balances)
+            return ExecutionReport(
+                status=Status.EXPIRED,
+                executed_quantity=order.executed_quantity,
+                cumulative_quote_quantity=order.cumulative_quote_quantity,
+                reject_code=errors.INSUFFICIENT_BALANCE[0],
+                reject_reason=errors.INSUFFICIENT_BALANCE[1],
+                detail=f"Stop triggered at {format_decimal(market_price)} but the account could not pay.",
+            )
+        save_balances(balances)
+        if keeps_working:
+            order.trigger_price, order.trigger_direction = order.price, self._limit_direction(order)
+        return report
+
+    def _fill_slice(
+        self,
+        order: PaperOrder,
+        rule: SymbolRule,
+        market_price: Decimal,
+        observation: liquidity.Observation | None,
+    ) -> ExecutionReport | None:
+        """A resting limit fills, at its own price, its share of the volume traded at this price (an iceberg at
+        most its visible part), once per observation and only of a price stored since it rests (a stop-limit's
+        limit: since its stop was reached); None when it gets nothing."""
+        if observation is None or not observation.is_after(order.stop_triggered_at or order.created_at):
+            return None
+        if order.fills.filter(trade_id=observation.trade_id).exists():
+            return None
+        quantity = liquidity.maker_quantity(
+            rule=rule, market_price=market_price, remaining=order.remaining_quantity, visible=order.iceberg_quantity
+        )
+        if quantity <= 0:
+            return None
+        fill, deltas = self._fill_terms(
+            order,
+            rule,
+            order.price,
+            market_price,
+            OrderFill.Rule.LIMIT_CROSSED,
+            maker=True,
+            quantity=quantity,
+            trade_id=observation.trade_id,
+        )
+        status = Status.FILLED if quantity == order.remaining_quantity else Status.PARTIALLY_FILLED
+        report = self._report(
+            order,
+            status,
+            [fill],
+            f"Limit crossed: market {format_decimal(market_price)}; filled {format_decimal(quantity)} of the volume "
+            "traded there.",
+        )
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
+        if not self._settle(order, rule, balances, deltas, report):
+            return None  # cannot happen while the reservation covers the limit price; never move half of it
+        save_balances(balances)
+        return report
+
+    def _walk(self, order: PaperOrder, rule: SymbolRule, market_price: Decimal) -> list[liquidity.Level]:
+        """What a taker of the order's remaining quantity gets from the book, never through its limit."""
+        levels = liquidity.book(rule=rule, side=order.side, taker_price=self._slipped(order.side, market_price, rule))
+        limit = None if order.order_type in (OrderType.MARKET, *STOP_TYPES) else order.price
+        return liquidity.take(levels, order.remaining_quantity, side=order.side, limit=limit)
+
+    def _taker_fills(self, order, rule, slices, market_price, fill_rule) -> tuple[list[FillReport], dict]:
+        """One fill per level taken, and what they move together."""
+        fills, deltas = [], defaultdict(lambda: ZERO)
+        for part in slices:
+            fill, moves = self._fill_terms(order, rule, part.price, market_price, fill_rule, quantity=part.quantity)
+            fills.append(fill)
+            for asset, delta in moves.items():
+                deltas[asset] += delta
+        return fills, dict(deltas)
+
+    def _settle(self, order, rule, balances: dict[str, SimulatedBalance], deltas: dict, report) -> bool:
+        """Move a fill's amounts on locked balance rows: release what the order held, pay and receive, and hold
+        again what a still-working order needs for its rest; False (nothing moved) when a balance would go below
+        zero."""
+        working = report.status in PaperOrder.WORKING_STATUSES
+        hold_asset, hold = reservation(self._after(order, report), rule) if working else ("", ZERO)
+        moves: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])  # asset: [free change, locked change]
+        if order.locked_amount:
+            moves[order.locked_asset][0] += order.locked_amount
+            moves[order.locked_asset][1] -= order.locked_amount
+        for asset, delta in deltas.items():
+            moves[asset][0] += delta
+        if hold:
+            moves[hold_asset][0] -= hold
+            moves[hold_asset][1] += hold
+        if any(balances[a].free + free < 0 or balances[a].locked + held < 0 for a, (free, held) in moves.items()):
+            return False
+        for asset, (free, held) in moves.items():
+            balances[asset].free += free
+            balances[asset].locked += held
+        order.locked_amount = hold
+        if hold:
+            order.locked_asset = hold_asset
+        return True
+
+    @staticmethod
+    def _after(order: PaperOrder, report: ExecutionReport) -> PaperOrder:
+        """The order as the report leaves it (unsaved): what it still holds is read from it."""
+        after = copy.copy(order)
+        after.executed_quantity = report.executed_quantity
+        return after
+
+    @staticmethod
+    def _report(order: PaperOrder, status: str, fills: list[FillReport], detail: str) -> ExecutionReport:
+        return ExecutionReport(
+            status=status,
+            executed_quantity=order.executed_quantity + sum((f.quantity for f in fills), ZERO),
+            cumulative_quote_quantity=order.cumulative_quote_quantity
+            + sum((to_money(f.quantity * f.price) for f in fills), ZERO),
+            fills=fills,
+            detail=detail,
+        )
+
+    @staticmethod
+    def _walk_detail(fills: list[FillReport], market_price: Decimal) -> str:
+        if not fills:
+            return f"The book held nothing within the limit (market {format_decimal(market_price)})."
+        quantity = sum((f.quantity for f in fills), ZERO)
+        prices = f"{format_decimal(fills[0].price)}" + (
+            f" to {format_decimal(fills[-1].price)}" if len(fills) > 1 else ""
+        )
+        level_word = "level" if len(fills) == 1 else "levels"
+        return (
+            f"Took {format_decimal(quantity)} from {len(fills)} book {level_word} at {prices} "
+            f"(market {format_decimal(market_price)})."
+        )
+
+    @staticmethod
+    def _expiry_reason(order: PaperOrder) -> str:
+        if order.order_type in (OrderType.MARKET, *STOP_TYPES):
+            return "The book ran out: the rest expired."
+        return f"{order.time_in_force}: the rest expired."
+
+    @staticmethod
+    def _limit_direction(order: PaperOrder) -> str:
+        """A working limit is reached when the market falls to it (BUY) or rises to it (SELL)."""
+        return PaperOrder.Trigger.AT_OR_BELOW if order.side == Side.BUY else PaperOrder.Trigger.AT_OR_ABOVE
+
     @staticmethod
     def _is_marketable(order: PaperOrder, market_price: Decimal) -> bool:
         return order.price >= market_price if order.side == Side.BUY else order.price <= market_price
@@ -399,20 +739,28 @@ class SimulatorVenue:
             return order.time_in_force == TimeInForce.GTC and not self._is_marketable(order, market_price)
         return order.order_type != OrderType.MARKET  # stops, and a LIMIT_MAKER that would not take
 
-    def _rest(self, order, rule, risk: RiskCheck | None = None) -> ExecutionReport:
+    def _rest(self, order, rule, risk: RiskCheck | None = None, market_price: Decimal | None = None) -> ExecutionReport:
+        if order.trailing_delta and order.stop_price is None:
+            # A trailing stop without a stop price tracks the market from placement.
+            self._start_trailing(order, rule, market_price)
         asset, amount = reservation(order, rule)
         limits = open_order_limits(order, rule)
         if not reserve_free_amount(order.account_id, asset, amount, limits=limits, risk=risk):
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
         order.locked_asset, order.locked_amount = asset, amount
-        order.trigger_price = order.price if order.order_type in LIMIT_TYPES else order.stop_price
-        order.trigger_direction = (
-            PaperOrder.Trigger.AT_OR_BELOW
-            if fires_at_or_below(order.order_type, order.side)
-            else PaperOrder.Trigger.AT_OR_ABOVE
-        )
-        return ExecutionReport(status=Status.PENDING, detail=f"Resting; locked {format_decimal(amount)} {asset}.")
+        detail = f"Resting; locked {format_decimal(amount)} {asset}."
+        if order.trailing_started_at is not None:
+            detail += f" {self._trailing_detail(order)}"
+        else:
+            # Not tracking: a limit waits for its price, a stop (a trailing one too) for its stop price.
+            order.trigger_price = order.price if order.order_type in LIMIT_TYPES else order.stop_price
+            order.trigger_direction = (
+                PaperOrder.Trigger.AT_OR_BELOW
+                if fires_at_or_below(order.order_type, order.side)
+                else PaperOrder.Trigger.AT_OR_ABOVE
+            )
+        return ExecutionReport(status=Status.PENDING, detail=detail)
 
     @staticmethod
     def _refuse_at_open_order_limits(order, rule, limits: list) -> None:
@@ -431,12 +779,16 @@ class SimulatorVenue:
             market_price=None,
             open_orders=working.count(),
             open_algo_orders=working.filter(order_type__in=ALGO_TYPES).count(),
+            trailing_delta=order.trailing_delta,
         )
 
     @staticmethod
-    def _fill_terms(order, rule, price, market_price, fill_rule, *, maker: bool = False) -> tuple[FillReport, dict]:
-        """One fill of the order's remaining quantity and what it moves: the fee is paid in the asset received."""
-        quantity = order.remaining_quantity
+    def _fill_terms(
+        order, rule, price, market_price, fill_rule, *, maker: bool = False, quantity=None, trade_id: str = ""
+    ) -> tuple[FillReport, dict]:
+        """One fill (of the order's remaining quantity unless told) and what it moves: the fee is paid in the asset
+        received."""
+        quantity = order.remaining_quantity if quantity is None else quantity
         fee_rate = settings.SIMULATOR_FEE_RATE
         commission, commission_asset, deltas = fill_moves(
             side=order.side,
@@ -457,6 +809,7 @@ class SimulatorVenue:
             slippage_rate=to_money(slippage),
             fee_rate=fee_rate,
             is_maker=maker,
+            trade_id=trade_id,
         )
         return fill, deltas
 

@@ -164,7 +164,9 @@ def external_order_fields(symbol: str, entry: dict) -> dict | None:
         order_type=order_type,
         quantity=quantity,
         price=decimal_field(entry, "price") if order_type in PRICED_TYPES else None,
-        stop_price=decimal_field(entry, "stopPrice") if order_type in ALGO_TYPES else None,
+        # A trailing stop may have no stop price: Binance shows it as zero.
+        stop_price=(decimal_field(entry, "stopPrice") or None) if order_type in ALGO_TYPES else None,
+        trailing_delta=int(entry["trailingDelta"]) if order_type in ALGO_TYPES and entry.get("trailingDelta") else None,
         time_in_force=str(entry.get("timeInForce") or "GTC") if order_type in TIMED_TYPES else "",
         iceberg_quantity=decimal_field(entry, "icebergQty") or None,
         client_order_id=client_id,

@@ -19,7 +19,7 @@ from ...fees import fill_deltas
 from ...models import BalanceAdjustment, OrderFill, PaperOrder, Side, SymbolRule
 from ...money import ZERO, to_money
 from ...symbols import get_symbol_rule
-from ...validation import PRICED_TYPES, STOP_TYPES
+from ...validation import PRICED_TYPES, STOP_TYPES, trailing_trigger
 from ..base import ExecutionReport
 from ..recording import apply_report, record_note
 
@@ -38,6 +38,14 @@ def reservation(order: PaperOrder, rule: SymbolRule, market_price: Decimal | Non
         return rule.base_asset, order.quantity
     if order.order_type in PRICED_TYPES:
         reference = order.price
+    elif order.order_type in STOP_TYPES and order.trailing_delta:
+        # A trailing BUY stop pays about where it triggers: the delta above its stop price, or above the market.
+        reference = trailing_trigger(
+            side=order.side,
+            trailing_delta=order.trailing_delta,
+            best_price=order.stop_price or market_price,
+            tick_size=rule.tick_size,
+        )
     elif order.order_type in STOP_TYPES:
         reference = order.stop_price
     else:

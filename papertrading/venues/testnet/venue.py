@@ -264,6 +264,7 @@ class TestnetVenue:
                 stop_price=order.stop_price if order.order_type in ALGO_TYPES else None,
                 time_in_force=(order.time_in_force or "GTC") if timed else None,
                 iceberg_quantity=order.iceberg_quantity,
+                trailing_delta=order.trailing_delta,
                 client_order_id=order.venue_order_ref,
             )
         except BinanceOutcomeUnknown as exc:
