@@ -230,3 +230,34 @@ def test_pages_subscribe_where_the_server_can_stream(trader, account, monkeypatc
 
     monkeypatch.setattr("live.context_processors.streams_possible", lambda: False)
     assert "data-live-stream" not in client.get("/paper-trading/").content.decode()
+
+
+def test_a_page_that_missed_too_much_is_told_to_reload(api, account, market, monkeypatch):
+    monkeypatch.setattr("live.stream.REPLAY_LIMIT", 1)
+    limit_buy(account)
+    first = LiveEvent.objects.get(account=account).position
+    limit_buy(account, "66000")
+    limit_buy(account, "65000")
+    events = read_events(api.get(STREAM_URL, HTTP_LAST_EVENT_ID=first))
+    last = LiveEvent.objects.filter(account=account).order_by("-id").first().position
+    assert [(e["event"], e["id"]) for e in events] == [("reset", last), ("balance", None)]
+
+
+def test_the_beat_forgets_events_older_than_the_retention_and_pages_past_it_reload(api, account, market, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from live.tasks import prune_live_events
+
+    assert settings.CELERY_BEAT_SCHEDULE["prune-live-events"]["task"] == "live.tasks.prune_live_events"
+    limit_buy(account)
+    old = LiveEvent.objects.get(account=account)
+    limit_buy(account, "66000")
+    LiveEvent.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert prune_live_events() == 1
+    assert LiveEvent.objects.filter(account=account).count() == 1
+    # A page whose last event was pruned cannot know what else went: it reloads.
+    events = read_events(api.get(STREAM_URL, HTTP_LAST_EVENT_ID=old.position))
+    assert [e["event"] for e in events] == ["reset", "balance"]
