@@ -258,6 +258,11 @@ def test_desk_form_offers_an_optional_trailing_delta_for_stops_and_places_it(tra
     assert (stop.order_type, stop.trailing_delta, stop.stop_price) == ("STOP_LOSS", 150, None)
     assert describe_order(stop) == f"#{stop.pk} SELL 0.01 BTCUSDT Stop loss trailing 150 bps"
     assert (limit.order_type, limit.trailing_delta) == ("LIMIT", None)
+    # The orders table shows the delta and, while the stop tracks the market, the price it triggers at now.
+    row = re.search(rf'<tr id="order-{stop.pk}".*?</tr>', client.get("/paper-trading/").content.decode(), re.S)
+    assert "trailing 150 bps" in row.group(0)
+    assert stop.trailing_stop_price == D("66980")  # 150 bps under the 68000 market
+    assert re.search(r"trigger 66,?980", row.group(0))
 
 
 # --- the testnet ---------------------------------------------------------------------------------------------------
