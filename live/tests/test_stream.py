@@ -1,6 +1,7 @@
 """The live log and the stream: one row per change, replay after Last-Event-ID, what each account sees."""
 
 import json
+import re
 from decimal import Decimal as D
 
 import pytest
@@ -226,7 +227,8 @@ def test_pages_subscribe_where_the_server_can_stream(trader, account, monkeypatc
     assert f'data-live-stream="/api/stream?account={account.pk}"' in html
     assert 'id="live-status"' in html and "js/live.js" in html
     # The panels poll only while the stream is down.
-    assert "every 5s [deskShouldPoll()], orders-changed from:body, live-order from:body" in html
+    assert "every 5s [deskShouldPoll()], orders-changed from:body" in html
+    assert re.search(r'<span id="orders-live" hidden hx-get="[^"]+"[^>]*hx-trigger="live-order from:body"', html)
 
     monkeypatch.setattr("live.context_processors.streams_possible", lambda: False)
     assert "data-live-stream" not in client.get("/paper-trading/").content.decode()
