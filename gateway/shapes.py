@@ -54,6 +54,10 @@ def _result_fields(order: PaperOrder, *, orig_quote: Decimal | None = None) -> d
         data["stopPrice"] = amount(order.stop_price)
     if order.iceberg_quantity is not None:
         data["icebergQty"] = amount(order.iceberg_quantity)
+    if order.trailing_delta is not None:
+        data["trailingDelta"] = order.trailing_delta
+        if order.trailing_started_at is not None:
+            data["trailingTime"] = millis(order.trailing_started_at)
     return data
 
 
@@ -218,6 +222,16 @@ def symbol_info(rule: SymbolRule) -> dict:
             "avgPriceMins": 0,
         }
     )
+    if rule.trailing_allowed and rule.max_trailing_above_delta:
+        filters.append(
+            {
+                "filterType": "TRAILING_DELTA",
+                "minTrailingAboveDelta": rule.min_trailing_above_delta,
+                "maxTrailingAboveDelta": rule.max_trailing_above_delta,
+                "minTrailingBelowDelta": rule.min_trailing_below_delta,
+                "maxTrailingBelowDelta": rule.max_trailing_below_delta,
+            }
+        )
     if rule.max_num_orders:
         filters.append({"filterType": "MAX_NUM_ORDERS", "maxNumOrders": rule.max_num_orders})
     if rule.max_num_algo_orders:
@@ -238,7 +252,7 @@ def symbol_info(rule: SymbolRule) -> dict:
         "otoAllowed": False,
         "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
-        "allowTrailingStop": False,
+        "allowTrailingStop": rule.trailing_allowed,
         "cancelReplaceAllowed": False,
         "amendAllowed": False,
         "pegInstructionsAllowed": False,

@@ -28,15 +28,17 @@ REQUIRED = {
     OrderType.MARKET: (),
     OrderType.LIMIT: ("timeInForce", "quantity", "price"),
     OrderType.LIMIT_MAKER: ("quantity", "price"),
-    OrderType.STOP_LOSS: ("quantity", "stopPrice"),
-    OrderType.TAKE_PROFIT: ("quantity", "stopPrice"),
-    OrderType.STOP_LOSS_LIMIT: ("timeInForce", "quantity", "price", "stopPrice"),
-    OrderType.TAKE_PROFIT_LIMIT: ("timeInForce", "quantity", "price", "stopPrice"),
+    # The stop types need stopPrice or trailingDelta (checked apart).
+    OrderType.STOP_LOSS: ("quantity",),
+    OrderType.TAKE_PROFIT: ("quantity",),
+    OrderType.STOP_LOSS_LIMIT: ("timeInForce", "quantity", "price"),
+    OrderType.TAKE_PROFIT_LIMIT: ("timeInForce", "quantity", "price"),
 }
+STOP_TYPES = (OrderType.STOP_LOSS, OrderType.TAKE_PROFIT, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
 REFUSED = {
-    OrderType.MARKET: ("timeInForce", "price", "stopPrice", "icebergQty"),
-    OrderType.LIMIT: ("quoteOrderQty", "stopPrice"),
-    OrderType.LIMIT_MAKER: ("quoteOrderQty", "timeInForce", "stopPrice"),
+    OrderType.MARKET: ("timeInForce", "price", "stopPrice", "icebergQty", "trailingDelta"),
+    OrderType.LIMIT: ("quoteOrderQty", "stopPrice", "trailingDelta"),
+    OrderType.LIMIT_MAKER: ("quoteOrderQty", "timeInForce", "stopPrice", "trailingDelta"),
     OrderType.STOP_LOSS: ("quoteOrderQty", "timeInForce", "price", "icebergQty"),
     OrderType.TAKE_PROFIT: ("quoteOrderQty", "timeInForce", "price", "icebergQty"),
     OrderType.STOP_LOSS_LIMIT: ("quoteOrderQty",),
@@ -52,6 +54,7 @@ PARAMETER_NAMES = {
     "stop_price": "stopPrice",
     "time_in_force": "timeInForce",
     "iceberg_quantity": "icebergQty",
+    "trailing_delta": "trailingDelta",
     "client_order_id": "newClientOrderId",
 }
 
@@ -135,8 +138,8 @@ def order_terms(call: Call) -> OrderTerms:
     for name in REFUSED[order_type]:
         if call.text(name) is not None:
             raise errors.not_required(name)
-    if call.text("trailingDelta") is not None:
-        raise errors.engine_rejected("Trailing stop orders are not supported for this symbol.")
+    if order_type in STOP_TYPES and call.text("stopPrice") is None and call.text("trailingDelta") is None:
+        raise BinanceApiError(-1102, "Param 'stopPrice' or 'trailingDelta' must be sent, but both were empty/null!")
     quantity, quote_quantity = call.decimal("quantity"), call.decimal("quoteOrderQty")
     if order_type == OrderType.MARKET:
         if quantity is None and quote_quantity is None:
@@ -162,6 +165,7 @@ def order_terms(call: Call) -> OrderTerms:
             "stop_price": call.decimal("stopPrice"),
             "time_in_force": time_in_force or "",
             "iceberg_quantity": call.decimal("icebergQty"),
+            "trailing_delta": call.integer("trailingDelta"),
         },
         client_order_id=client_order_id,
         response_type=response_type,
