@@ -1,13 +1,27 @@
-"""Market data from what the desk records: candles and 24-hour figures from its price samples and fills, and a
-one-level book at the prices a MARKET order would fill at now."""
+"""Market data. In simulation mode from what the desk records: candles and 24-hour figures from its price samples
+and fills, and a one-level book at the prices a MARKET order would fill at now. In testnet mode from the testnet,
+through the desk's Binance client (its rate-limit handling included): what a bot reads is the market its orders
+meet there."""
 
+import math
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
 
 from papertrading import selectors as desk
+from papertrading.binance import (
+    BinanceAPIError,
+    BinanceError,
+    BinanceRateLimited,
+    BinanceTestnetClient,
+)
 
 from . import selectors
+from .errors import BinanceApiError
 from .shapes import ZERO, amount, millis
 
 SECOND = 1000
@@ -33,6 +47,8 @@ INTERVALS = {
 }
 # Binance's weeks start on Monday; 1970-01-01 was a Thursday.
 WEEK_OFFSET = 4 * DAY
+# The testnet also has monthly candles (the desk's records are too short for them).
+TESTNET_INTERVALS = frozenset({*INTERVALS, "1M"})
 
 
 def moment(ms: int) -> datetime:
@@ -171,3 +187,68 @@ def ticker_24hr(symbol: str, rule, *, now: int) -> dict | None:
         "lastId": fills[-1].pk if fills else -1,
         "count": volume.count,
     }
+
+
+# --- testnet mode ------------------------------------------------------------------------------------------------
+
+
+def from_testnet() -> bool:
+    return settings.PAPER_TRADING_MODE == "testnet"
+
+
+def intervals() -> Collection[str]:
+    """The kline intervals served in the current mode."""
+    return TESTNET_INTERVALS if from_testnet() else INTERVALS.keys()
+
+
+def _relayed(fetch: Callable[[BinanceTestnetClient], Any]) -> Any:
+    """Ask the testnet; what it refuses or fails becomes Binance's own answer rather than an error page.
+
+    A pause the client recorded (the testnet's 429/418, or its weight budget spent) answers -1003 with Retry-After
+    at once instead of holding the bot's request; the testnet's own refusals pass through with their code; a
+    testnet that cannot be reached or fails answers -1001, Binance's "try again"."""
+    try:
+        return fetch(BinanceTestnetClient(max_wait_seconds=0))
+    except BinanceRateLimited as exc:
+        retry_after = max(1, math.ceil(exc.retry_after_seconds))
+        if exc.banned:
+            until = millis(exc.until) if exc.until else "later"
+            msg = (
+                f"Way too much request weight used; IP banned until {until}. Please use WebSocket Streams for live "
+                "updates to avoid bans."
+            )
+            raise BinanceApiError(-1003, msg, status=418, retry_after=retry_after) from None
+        msg = exc.msg or (
+            "Too much request weight used; please use WebSocket Streams for live updates to avoid polling the API."
+        )
+        raise BinanceApiError(-1003, msg, status=429, retry_after=retry_after) from None
+    except BinanceAPIError as exc:
+        if exc.code and 400 <= exc.http_status < 500:
+            raise BinanceApiError(exc.code, exc.msg, status=exc.http_status) from None
+        raise _unavailable() from None
+    except BinanceError:
+        raise _unavailable() from None
+
+
+def _unavailable() -> BinanceApiError:
+    return BinanceApiError(-1001, "Internal error; unable to process your request. Please try again.", status=503)
+
+
+def testnet_tickers(kind: str, symbol: str | None, names: list[str]) -> Any:
+    """``ticker_price``, ``ticker_24hr`` or ``book_ticker`` from the testnet: one symbol's row, or the rows of
+    ``names`` (the desk's symbols asked for) in that order, in one request."""
+    if symbol is not None:
+        return _relayed(lambda client: getattr(client, kind)(symbol))
+    if not names:
+        return []
+    rows = _relayed(lambda client: getattr(client, kind)(names))
+    by_symbol = {row.get("symbol"): row for row in rows if isinstance(row, dict)}
+    return [by_symbol[name] for name in names if name in by_symbol]
+
+
+def testnet_depth(symbol: str, limit: int) -> dict:
+    return _relayed(lambda client: client.depth(symbol, limit))
+
+
+def testnet_klines(symbol: str, interval: str, *, start: int | None, end: int | None, limit: int) -> list:
+    return _relayed(lambda client: client.klines(symbol, interval, start_time=start, end_time=end, limit=limit))

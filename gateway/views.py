@@ -110,7 +110,15 @@ def exchange_info(call: Call) -> dict:
     }
 
 
+def _from_testnet(call: Call, kind: str):
+    """A ticker from the testnet, for the desk's symbols asked for (another symbol: -1121 as in simulation)."""
+    names = [rule.symbol for rule in _requested_rules(call)]
+    return market.testnet_tickers(kind, call.symbol(required=False), names)
+
+
 def ticker_price(call: Call):
+    if market.from_testnet():
+        return _from_testnet(call, "ticker_price")
     symbol = call.symbol(required=False)
     if symbol is not None:
         symbol_rule(symbol)
@@ -133,6 +141,9 @@ def _one_or_many(call: Call, build: Callable) -> object:
 
 
 def book_ticker(call: Call):
+    if market.from_testnet():
+        return _from_testnet(call, "book_ticker")
+
     def build(rule):
         levels = market.book(rule.symbol, rule)
         if levels is None:
@@ -151,13 +162,17 @@ def book_ticker(call: Call):
 
 
 def ticker_24hr(call: Call):
+    if market.from_testnet():
+        return _from_testnet(call, "ticker_24hr")
     now = now_ms()
     return _one_or_many(call, lambda rule: market.ticker_24hr(rule.symbol, rule, now=now))
 
 
 def depth(call: Call) -> dict:
     rule = symbol_rule(call.symbol())
-    call.limit(default=100, maximum=5000)
+    limit = call.limit(default=100, maximum=5000)
+    if market.from_testnet():
+        return market.testnet_depth(rule.symbol, limit)
     levels = market.book(rule.symbol, rule)
     row = selectors.price_row(rule.symbol)
     if levels is None or row is None:
@@ -178,16 +193,12 @@ def depth_weight(call: Call) -> int:
 def klines(call: Call) -> list:
     rule = symbol_rule(call.symbol())
     interval = call.text("interval", required=True)
-    if interval not in market.INTERVALS:
+    if interval not in market.intervals():
         raise BinanceApiError(-1120, "Invalid interval.")
-    return market.klines(
-        rule.symbol,
-        interval,
-        start=call.integer("startTime"),
-        end=call.integer("endTime"),
-        limit=call.limit(default=500, maximum=1000),
-        now=now_ms(),
-    )
+    start, end, limit = call.integer("startTime"), call.integer("endTime"), call.limit(default=500, maximum=1000)
+    if market.from_testnet():
+        return market.testnet_klines(rule.symbol, interval, start=start, end=end, limit=limit)
+    return market.klines(rule.symbol, interval, start=start, end=end, limit=limit, now=now_ms())
 
 
 def new_order(call: Call) -> dict:

@@ -62,6 +62,11 @@ WEIGHTS: dict[str, int] = {
     "all_orders": 20,
     "my_trades": 20,
     "my_trades_order": 5,
+    "ticker_24hr_one": 2,
+    "ticker_24hr_many": 80,
+    "book_ticker_one": 2,
+    "book_ticker_many": 4,
+    "klines": 2,
 }
 
 SIDES = frozenset({"BUY", "SELL"})
@@ -153,6 +158,17 @@ def _to_ms(value: int | datetime) -> str:
     if isinstance(value, datetime):
         return str(int(value.timestamp() * 1000))
     return str(int(value))
+
+
+def _symbol_params(symbols: str | Sequence[str] | None) -> tuple[list[tuple[str, str]], int]:
+    """The query naming one symbol, a list (a compact JSON array, as Binance wants it) or none (all), and how many
+    were named (0 for all)."""
+    if isinstance(symbols, str):
+        return [("symbol", symbols)], 1
+    if symbols:
+        names = list(symbols)
+        return [("symbols", json.dumps(names, separators=(",", ":")))], len(names)
+    return [], 0
 
 
 def _never_sent(exc: BaseException) -> bool:
@@ -497,6 +513,52 @@ class BinanceTestnetClient:
             params = [("symbols", json.dumps(list(symbols), separators=(",", ":")))] if symbols else []
             weight = WEIGHTS["ticker_price_many"]
         return self._call("GET", "/api/v3/ticker/price", params, signed=False, weight=weight)
+
+    def ticker_24hr(self, symbols: str | Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """GET /api/v3/ticker/24hr: one symbol → dict; a list or ``None`` (all) → list of dicts. Weight 2 for up to
+        20 symbols, 40 up to 100, 80 beyond or for all."""
+        params, count = _symbol_params(symbols)
+        weight = WEIGHTS["ticker_24hr_one"]
+        if not count or count > 100:
+            weight = WEIGHTS["ticker_24hr_many"]
+        elif count > 20:
+            weight = 40
+        return self._call("GET", "/api/v3/ticker/24hr", params, signed=False, weight=weight)
+
+    def book_ticker(self, symbols: str | Sequence[str] | None = None) -> dict[str, Any] | list[dict[str, Any]]:
+        """GET /api/v3/ticker/bookTicker (best bid and ask): one symbol → dict; a list or ``None`` → list."""
+        params, _ = _symbol_params(symbols)
+        weight = WEIGHTS["book_ticker_one"] if isinstance(symbols, str) else WEIGHTS["book_ticker_many"]
+        return self._call("GET", "/api/v3/ticker/bookTicker", params, signed=False, weight=weight)
+
+    def depth(self, symbol: str, limit: int | None = None) -> dict[str, Any]:
+        """GET /api/v3/depth (``limit`` levels a side, Binance's default 100; weight 5 up to 100, 25 up to 500, 50
+        up to 1000, 250 beyond)."""
+        params = [("symbol", symbol)]
+        if limit is not None:
+            params.append(("limit", str(int(limit))))
+        levels = 100 if limit is None else int(limit)
+        weight = 5 if levels <= 100 else 25 if levels <= 500 else 50 if levels <= 1000 else 250
+        return self._call("GET", "/api/v3/depth", params, signed=False, weight=weight)
+
+    def klines(
+        self,
+        symbol: str,
+        interval: str,
+        *,
+        start_time: int | datetime | None = None,
+        end_time: int | datetime | None = None,
+        limit: int | None = None,
+    ) -> list[list[Any]]:
+        """GET /api/v3/klines: rows ``[openTime, open, high, low, close, volume, closeTime, quoteVolume, trades,
+        takerBuyBase, takerBuyQuote, "0"]``, the most recent bars unless a window is given."""
+        params = [("symbol", symbol), ("interval", interval)]
+        for name, value in (("startTime", start_time), ("endTime", end_time)):
+            if value is not None:
+                params.append((name, _to_ms(value)))
+        if limit is not None:
+            params.append(("limit", str(int(limit))))
+        return self._call("GET", "/api/v3/klines", params, signed=False, weight=WEIGHTS["klines"])
 
     # --- account / orders (signed) ---------------------------------------------------------------------------
     def account(self, omit_zero_balances: bool = True) -> dict[str, Any]:

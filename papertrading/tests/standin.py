@@ -1,10 +1,12 @@
 """A small Binance Spot (Testnet) stand-in for end-to-end tests: real HTTP on 127.0.0.1, signatures checked.
 
 It speaks the REST endpoints the desk uses (time, exchangeInfo, ticker/price, account, order POST/GET/DELETE,
-openOrders, allOrders, myTrades) with Binance's shapes, codes and messages, keeps orders and balances in memory
-and matches simply: MARKET fills at the symbol's price, a marketable LIMIT fills at that price, anything else
-rests until :meth:`StandIn.set_price` reaches it. Every SIGNED request must carry the configured API key and an
-HMAC-SHA256 signature over the exact query string (+ body) sent, and a timestamp inside its recvWindow.
+openOrders, allOrders, myTrades) and the public market data the gateway relays (ticker/24hr, ticker/bookTicker,
+depth, klines: a book a tick wide around the price, candles and 24-hour figures from the prices set and the
+trades) with Binance's shapes, codes and messages, keeps orders and balances in memory and matches simply: MARKET
+fills at the symbol's price, a marketable LIMIT fills at that price, anything else rests until
+:meth:`StandIn.set_price` reaches it. Every SIGNED request must carry the configured API key and an HMAC-SHA256
+signature over the exact query string (+ body) sent, and a timestamp inside its recvWindow.
 
 Test hooks: ``set_price`` (matches resting orders), ``fill(order_id)``, ``add_external_order(...)``,
 ``reset()`` (the monthly testnet wipe), ``requests`` (method, path, params of every call), ``weight_used``.
@@ -50,7 +52,31 @@ WEIGHTS = {
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/order"): 1,
     ("GET", "/api/v3/allOrders"): 20,
+    ("GET", "/api/v3/klines"): 2,
 }
+# Kline intervals in milliseconds (Binance's weeks open on Monday; 1970-01-01 was a Thursday).
+INTERVALS_MS = {
+    name: seconds * 1000
+    for name, seconds in {
+        "1s": 1,
+        "1m": 60,
+        "3m": 180,
+        "5m": 300,
+        "15m": 900,
+        "30m": 1800,
+        "1h": 3600,
+        "2h": 7200,
+        "4h": 14400,
+        "6h": 21600,
+        "8h": 28800,
+        "12h": 43200,
+        "1d": 86400,
+        "3d": 259200,
+        "1w": 604800,
+    }.items()
+}
+WEEK_OFFSET_MS = 4 * 86400 * 1000
+DEPTH_LEVELS = 50  # the stand-in's book is this deep on each side
 SIGNED = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades"}
 
 
@@ -131,6 +157,8 @@ class StandIn:
         self.info = json.loads(EXCHANGE_INFO.read_text())
         self.symbols = {s["symbol"]: s for s in self.info["symbols"]}
         self.prices = {k: Decimal(v) for k, v in (prices or DEFAULT_PRICES).items()}
+        # (time ms, symbol, price) of every price the market had: the candles and 24-hour figures come from it.
+        self.price_log: list[tuple[int, str, Decimal]] = [(self.now_ms(), s, p) for s, p in self.prices.items()]
         self.starting_balances = {k: Decimal(v) for k, v in (balances or DEFAULT_BALANCES).items()}
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
@@ -201,6 +229,7 @@ class StandIn:
         """Move the market; resting orders it reaches fill at their limit (LIMIT) or the market (stops)."""
         with self.lock:
             self.prices[symbol] = Decimal(str(price))
+            self.price_log.append((self.now_ms(), symbol, self.prices[symbol]))
             for order in list(self.orders.values()):
                 if order.symbol == symbol and order.is_open and self._reached(order):
                     self._execute(
@@ -415,6 +444,14 @@ class StandIn:
 
     @staticmethod
     def _weight(method: str, path: str, params: dict[str, str]) -> int:
+        if path == "/api/v3/ticker/24hr":
+            count = 1 if "symbol" in params else len(json.loads(params.get("symbols") or "[]"))
+            return 80 if not count or count > 100 else 40 if count > 20 else 2
+        if path == "/api/v3/ticker/bookTicker":
+            return 2 if "symbol" in params else 4
+        if path == "/api/v3/depth":
+            limit = int(params.get("limit") or 100)
+            return 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
         if path == "/api/v3/ticker/price":
             return 2 if "symbol" in params else 4
         if path == "/api/v3/openOrders":
@@ -498,7 +535,178 @@ class StandIn:
             if "orderId" in params:
                 trades = [t for t in trades if t["orderId"] == int(params["orderId"])]
             return trades
+        if method == "GET" and path in MARKET_DATA:
+            return MARKET_DATA[path](self, params)
         raise ApiError(404, -1000, f"No such endpoint {method} {path} in the stand-in.")
+
+    # --- public market data ------------------------------------------------------------------------------------
+    def _tick(self, symbol: str) -> Decimal:
+        filters = {f["filterType"]: f for f in self.symbols[symbol]["filters"]}
+        return Decimal(filters["PRICE_FILTER"]["tickSize"])
+
+    def _requested(self, params: dict[str, str]) -> tuple[list[str], bool]:
+        """The symbols asked for (``symbol``, a ``symbols`` JSON array, or every priced one) and whether one was."""
+        if "symbol" in params:
+            wanted, single = [params["symbol"]], True
+        elif params.get("symbols"):
+            try:
+                wanted = json.loads(params["symbols"])
+            except ValueError:
+                raise ApiError(400, -1100, "Illegal characters found in parameter 'symbols'.") from None
+            single = False
+        else:
+            return sorted(self.prices), False
+        if any(name not in self.prices or name not in self.symbols for name in wanted):
+            raise ApiError(400, -1121, "Invalid symbol.")
+        return wanted, single
+
+    def _book_levels(self, symbol: str, limit: int) -> tuple[list[list[str]], list[list[str]]]:
+        """A book around the price: the best bid at it, the best ask one tick above, then a tick apart, with
+        1, 2, 3, … units of the base asset at each level."""
+        price, tick = self.prices[symbol], self._tick(symbol)
+        depth = min(limit, DEPTH_LEVELS)
+        bids = [[fmt(price - i * tick), fmt(Decimal(i + 1))] for i in range(depth) if price - i * tick > 0]
+        asks = [[fmt(price + (i + 1) * tick), fmt(Decimal(i + 1))] for i in range(depth)]
+        return bids, asks
+
+    def book_ticker(self, params: dict[str, str]) -> Any:
+        rows = []
+        names, single = self._requested(params)
+        for name in names:
+            bids, asks = self._book_levels(name, 1)
+            rows.append(
+                {
+                    "symbol": name,
+                    "bidPrice": bids[0][0],
+                    "bidQty": bids[0][1],
+                    "askPrice": asks[0][0],
+                    "askQty": asks[0][1],
+                }
+            )
+        return rows[0] if single else rows
+
+    def depth(self, params: dict[str, str]) -> dict[str, Any]:
+        symbol = params.get("symbol", "")
+        if not symbol:
+            raise ApiError(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+        if symbol not in self.prices:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        limit = int(params.get("limit") or 100)
+        bids, asks = self._book_levels(symbol, min(limit, 5000))
+        return {"lastUpdateId": len(self.price_log) + len(self.trades), "bids": bids, "asks": asks}
+
+    def _prices_between(self, symbol: str, since: int, until: int) -> tuple[Decimal | None, list[tuple[int, Decimal]]]:
+        """The price just before ``since`` (if any) and every price set from ``since`` to ``until``."""
+        before, inside = None, []
+        for at, name, price in self.price_log:
+            if name != symbol or at > until:
+                continue
+            if at < since:
+                before = price
+            else:
+                inside.append((at, price))
+        return before, inside
+
+    def _trades_between(self, symbol: str, since: int, until: int) -> list[dict]:
+        return [t for t in self.trades if t["symbol"] == symbol and since <= t["time"] <= until]
+
+    def klines(self, params: dict[str, str]) -> list[list[Any]]:
+        symbol, interval = params.get("symbol", ""), params.get("interval", "")
+        for name in ("symbol", "interval"):
+            if not params.get(name):
+                raise ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        if symbol not in self.prices:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        if interval not in INTERVALS_MS:
+            raise ApiError(400, -1120, "Invalid interval.")
+        step = INTERVALS_MS[interval]
+        offset = WEEK_OFFSET_MS if interval == "1w" else 0
+
+        def bar_open(ms: int) -> int:
+            return (ms - offset) // step * step + offset
+
+        limit = min(int(params.get("limit") or 500), 1000)
+        now = self.now_ms()
+        end = min(int(params["endTime"]), now) if "endTime" in params else now
+        last = bar_open(end)
+        first = bar_open(int(params["startTime"])) if "startTime" in params else last - (limit - 1) * step
+        close, observed = self._prices_between(symbol, first, last + step - 1)
+        rows = []
+        for opened in list(range(first, last + 1, step))[:limit]:
+            prices = [price for at, price in observed if opened <= at < opened + step]
+            if not prices and close is None:
+                continue  # before the market had a price
+            bar = prices or [close]
+            trades = self._trades_between(symbol, opened, opened + step - 1)
+            taker_buys = [t for t in trades if t["isBuyer"] and not t["isMaker"]]
+            rows.append(
+                [
+                    opened,
+                    fmt(bar[0]),
+                    fmt(max(bar)),
+                    fmt(min(bar)),
+                    fmt(bar[-1]),
+                    fmt(sum((Decimal(t["qty"]) for t in trades), Decimal("0"))),
+                    opened + step - 1,
+                    fmt(sum((Decimal(t["quoteQty"]) for t in trades), Decimal("0"))),
+                    len(trades),
+                    fmt(sum((Decimal(t["qty"]) for t in taker_buys), Decimal("0"))),
+                    fmt(sum((Decimal(t["quoteQty"]) for t in taker_buys), Decimal("0"))),
+                    "0",
+                ]
+            )
+            close = bar[-1]
+        return rows
+
+    def ticker_24hr(self, params: dict[str, str]) -> Any:
+        now = self.now_ms()
+        since = now - 86400 * 1000
+        rows = []
+        names, single = self._requested(params)
+        for name in names:
+            before, observed = self._prices_between(name, since, now)
+            prices = [price for _, price in observed] or [self.prices[name]]
+            opening = before if before is not None else prices[0]
+            last = self.prices[name]
+            trades = self._trades_between(name, since, now)
+            volume = sum((Decimal(t["qty"]) for t in trades), Decimal("0"))
+            quote_volume = sum((Decimal(t["quoteQty"]) for t in trades), Decimal("0"))
+            bids, asks = self._book_levels(name, 1)
+            change = last - opening
+            rows.append(
+                {
+                    "symbol": name,
+                    "priceChange": fmt(change),
+                    "priceChangePercent": f"{change / opening * 100 if opening else Decimal('0'):.3f}",
+                    "weightedAvgPrice": fmt(quote_volume / volume if volume else last),
+                    "prevClosePrice": fmt(opening),
+                    "lastPrice": fmt(last),
+                    "lastQty": trades[-1]["qty"] if trades else fmt(Decimal("0")),
+                    "bidPrice": bids[0][0],
+                    "bidQty": bids[0][1],
+                    "askPrice": asks[0][0],
+                    "askQty": asks[0][1],
+                    "openPrice": fmt(opening),
+                    "highPrice": fmt(max([opening, *prices])),
+                    "lowPrice": fmt(min([opening, *prices])),
+                    "volume": fmt(volume),
+                    "quoteVolume": fmt(quote_volume),
+                    "openTime": since,
+                    "closeTime": now,
+                    "firstId": trades[0]["id"] if trades else -1,
+                    "lastId": trades[-1]["id"] if trades else -1,
+                    "count": len(trades),
+                }
+            )
+        return rows[0] if single else rows
+
+
+MARKET_DATA = {
+    "/api/v3/ticker/24hr": StandIn.ticker_24hr,
+    "/api/v3/ticker/bookTicker": StandIn.book_ticker,
+    "/api/v3/depth": StandIn.depth,
+    "/api/v3/klines": StandIn.klines,
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
