@@ -159,7 +159,7 @@ def watch(port: int, keys: list[str], commands, answers) -> None:
                     arrivals.setdefault(json.loads(data)["order"]["id"], []).append(now)
 
 
-def poll(port: int, keys: list[str], seconds: float, stop) -> None:
+def poll(port: int, keys: list[str], seconds: float, stop, failures) -> None:
     """The pages as they were before the stream: each redraws its orders and balances every `seconds`."""
 
     def page(key: str, offset: float) -> None:
@@ -167,8 +167,11 @@ def poll(port: int, keys: list[str], seconds: float, stop) -> None:
         session.headers["Authorization"] = f"Token {key}"
         time.sleep(offset)
         while not stop.is_set():
-            session.get(f"http://127.0.0.1:{port}/api/paper-trading/orders?page_size=25", timeout=30)
-            session.get(f"http://127.0.0.1:{port}/api/paper-trading/account", timeout=30)
+            try:
+                session.get(f"http://127.0.0.1:{port}/api/paper-trading/orders?page_size=25", timeout=30)
+                session.get(f"http://127.0.0.1:{port}/api/paper-trading/account", timeout=30)
+            except requests.RequestException:
+                failures.value += 1  # a refused connection under load: the page tries again next time
             stop.wait(seconds)
 
     threads = [
@@ -185,7 +188,10 @@ class Pollers:
         import multiprocessing
 
         self.stop_event = multiprocessing.Event()
-        self.process = multiprocessing.Process(target=poll, args=(port, keys, POLL_SECONDS, self.stop_event))
+        self.failures = multiprocessing.Value("i", 0)
+        self.process = multiprocessing.Process(
+            target=poll, args=(port, keys, POLL_SECONDS, self.stop_event, self.failures)
+        )
         self.process.start()
 
     def stop(self) -> None:
@@ -288,6 +294,7 @@ def bench(shape: str, database_url: str) -> dict:
         figures["idle_tps_polling"] = transactions_per_second(database_url, 5)
         figures["orders_per_s_polling"] = place_for(base, keys, SECONDS)
         pollers.stop()
+        figures["poll_failures"] = pollers.failures.value
 
         watchers = Watchers(port, pages)
         deadline = time.monotonic() + 30
@@ -350,6 +357,7 @@ def main() -> None:
         ("order → event on 5 streams, ms", "latency_ms"),
         ("events received", "events_received"),
         ("DB transactions/s idle, 0 streams", "idle_tps_0"),
+        ("polls refused (connection reset)", "poll_failures"),
         ("DB transactions/s idle, 50 polling", "idle_tps_polling"),
         ("DB transactions/s idle, 50 streams", "idle_tps_50"),
         ("server threads (50 streams)", "threads"),
