@@ -44,6 +44,7 @@ bench: install
 	$(PY) bench/matching.py
 	$(PY) bench/testnet_sync_cost.py
 	$(PY) bench/live_stream.py
+	$(PY) bench/gateway_statements.py
 
 check: install
 	$(PY) manage.py check_balances
