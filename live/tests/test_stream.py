@@ -224,6 +224,7 @@ def test_pages_subscribe_where_the_server_can_stream(trader, account, monkeypatc
     html = client.get("/paper-trading/").content.decode()
     assert f'data-live-stream="/api/stream?account={account.pk}"' in html
     assert 'id="live-status"' in html and "js/live.js" in html
+    assert "{#" not in html and "{% comment" not in html  # template comments never reach the page
     # The panels poll only while the stream is down.
     assert "every 5s [deskShouldPoll()], orders-changed from:body" in html
     assert re.search(r'<span id="orders-live" hidden hx-get="[^"]+"[^>]*hx-trigger="live-order from:body"', html)
