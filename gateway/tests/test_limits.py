@@ -1,9 +1,19 @@
 """Binance's rate limits per key: weight per minute, new orders per 10 seconds and per day; 429 + Retry-After."""
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.django_db
 MARKET_BUY = {"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.01"}
+
+
+@pytest.fixture(autouse=True)
+def _one_window(monkeypatch):
+    """Every request of a test in one window (a minute, ten seconds), however slowly the machine runs them: the
+    clock the limits, the signatures and their checks read stands one second into the current minute."""
+    now = (time.time() // 60) * 60 + 1
+    monkeypatch.setattr("gateway.limits.time.time", lambda: now)
 
 
 def test_every_answer_reports_the_weight_used(binance, market):
