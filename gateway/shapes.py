@@ -61,6 +61,26 @@ def _result_fields(order: PaperOrder, *, orig_quote: Decimal | None = None) -> d
     return data
 
 
+def list_id(order: PaperOrder) -> int:
+    """The order's list (an OCO leg), -1 for an order on its own."""
+    return order.order_list_id if order.order_list_id is not None else -1
+
+
+def order_list(order_list, legs: list[PaperOrder]) -> dict:
+    """POST orderList/oco's answer: the list, its legs, and each leg as a RESULT."""
+    return {
+        "orderListId": order_list.pk,
+        "contingencyType": order_list.contingency_type,
+        "listStatusType": order_list.list_status_type,
+        "listOrderStatus": order_list.list_order_status,
+        "listClientOrderId": order_list.list_client_order_id,
+        "transactionTime": millis(order_list.created_at),
+        "symbol": order_list.symbol,
+        "orders": [{"symbol": leg.symbol, "orderId": leg.pk, "clientOrderId": leg.client_order_id} for leg in legs],
+        "orderReports": [new_order(leg, "RESULT") for leg in legs],
+    }
+
+
 def fill_list(order: PaperOrder) -> list[dict]:
     return [
         {
@@ -79,7 +99,7 @@ def new_order(order: PaperOrder, response_type: str, *, orig_quote: Decimal | No
     data = {
         "symbol": order.symbol,
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "clientOrderId": order.client_order_id,
         "transactTime": millis(order.created_at),
     }
@@ -99,7 +119,7 @@ def order(order: PaperOrder) -> dict:
     return {
         "symbol": order.symbol,
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "clientOrderId": order.client_order_id,
         **_result_fields(order),
         "stopPrice": amount(order.stop_price),
@@ -119,7 +139,7 @@ def cancelled(order: PaperOrder, *, cancel_client_order_id: str, transact_time: 
         "symbol": order.symbol,
         "origClientOrderId": order.client_order_id,
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "clientOrderId": cancel_client_order_id,
         "transactTime": transact_time,
         **_result_fields(order),
@@ -133,7 +153,7 @@ def trade(fill) -> dict:
         "symbol": order.symbol,
         "id": fill.pk,
         "orderId": order.pk,
-        "orderListId": -1,
+        "orderListId": list_id(order),
         "price": amount(fill.price),
         "qty": amount(fill.quantity),
         "quoteQty": amount(fill.price * fill.quantity),

@@ -112,6 +112,71 @@ def desk_error(exc: PaperTradingError) -> BinanceApiError:
     return BinanceApiError(-1000, exc.message or "An unknown error occurred while processing the request.")
 
 
+# An OCO leg's parameters (after its `above`/`below` prefix) as place_oco's leg fields.
+OCO_LEG_PARAMETERS = {
+    "Type": "type",
+    "Price": "price",
+    "StopPrice": "stop_price",
+    "TimeInForce": "time_in_force",
+    "ClientOrderId": "client_order_id",
+}
+# What an OCO leg may carry on Binance that the desk does not take.
+OCO_LEG_UNSUPPORTED = ("TrailingDelta", "IcebergQty", "PegPriceType", "PegOffsetType", "PegOffsetValue")
+
+
+def oco_terms(call: Call) -> dict:
+    """POST orderList/oco's parameters as place_oco's arguments, refused in Binance's words when malformed."""
+    symbol = call.symbol()
+    side = call.text("side", required=True)
+    if side not in Side.values:
+        raise BinanceApiError(-1117, "Invalid side.")
+    quantity = call.decimal("quantity", required=True)
+    terms = {"symbol": symbol, "side": side, "quantity": quantity}
+    list_client_order_id = call.text("listClientOrderId")
+    if list_client_order_id is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(list_client_order_id):
+        raise errors.illegal_chars("listClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
+    terms["list_client_order_id"] = list_client_order_id
+    for prefix in ("above", "below"):
+        leg_type = call.text(f"{prefix}Type", required=True)
+        if leg_type not in OrderType.values:
+            raise BinanceApiError(-1116, "Invalid orderType.")
+        time_in_force = call.text(f"{prefix}TimeInForce")
+        if time_in_force is not None and time_in_force not in TimeInForce.values:
+            raise BinanceApiError(-1115, "Invalid timeInForce.")
+        client_order_id = call.text(f"{prefix}ClientOrderId")
+        if client_order_id is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(client_order_id):
+            raise errors.illegal_chars(f"{prefix}ClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
+        for name in OCO_LEG_UNSUPPORTED:
+            if call.text(f"{prefix}{name}") is not None:
+                raise BinanceApiError(-1013, f"Parameter '{prefix}{name}' is not supported for OCO legs here.")
+        leg = {
+            "type": leg_type,
+            "price": call.decimal(f"{prefix}Price"),
+            "stop_price": call.decimal(f"{prefix}StopPrice"),
+            "time_in_force": time_in_force or "",
+            "client_order_id": client_order_id,
+        }
+        terms[prefix] = {name: value for name, value in leg.items() if value not in (None, "")}
+    return terms
+
+
+def oco_error(exc: PaperTradingError) -> BinanceApiError:
+    """The desk's refusal of an OCO in Binance's words; field names become Binance's (`above_price`: abovePrice)."""
+    if not isinstance(exc, OrderValidationError):
+        return desk_error(exc)
+    messages = [message for texts in exc.errors.values() for message in texts]
+    if any("the market (" in message and " leg's " in message for message in messages):
+        return errors.engine_rejected("The relationship of the prices for the orders is not correct.")
+    renamed = {}
+    for field, texts in exc.errors.items():
+        prefix, _, rest = field.partition("_")
+        if prefix in ("above", "below") and rest:
+            parameter = next((k for k, v in OCO_LEG_PARAMETERS.items() if v == rest), rest)
+            field = f"{prefix}{parameter}"
+        renamed[field] = texts
+    return _validation_error(OrderValidationError(renamed))
+
+
 @dataclass
 class OrderTerms:
     fields: dict

@@ -17,6 +17,7 @@ urlpatterns = [
     path("klines", views.klines_view, name="klines"),
     path("order", views.order_view, name="order"),
     path("order/test", views.test_order_view, name="order-test"),
+    path("orderList/oco", views.oco_view, name="order-list-oco"),
     path("openOrders", views.open_orders_view, name="open-orders"),
     path("allOrders", views.all_orders_view, name="all-orders"),
     path("myTrades", views.my_trades_view, name="my-trades"),

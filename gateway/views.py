@@ -23,7 +23,7 @@ from papertrading.models import OrderEvent, PaperOrder
 from . import errors, limits, market, selectors, shapes
 from .calls import Call, authenticate, now_ms, read_call
 from .errors import BinanceApiError
-from .translation import desk_error, order_terms, symbol_rule
+from .translation import desk_error, oco_error, oco_terms, order_terms, symbol_rule
 
 NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
 ORDER_ID_ALPHABET = string.ascii_letters + string.digits
@@ -222,6 +222,25 @@ def new_order(call: Call) -> dict:
     return shapes.new_order(result.order, terms.response_type, orig_quote=terms.quote_quantity)
 
 
+def new_oco(call: Call) -> dict:
+    """POST orderList/oco: both legs placed by the desk's OCO service; counts two orders, as Binance does."""
+    terms = oco_terms(call)
+    order_bucket = f"binance-key:{call.key.pk}"
+    limits.check_order_room(order_bucket)
+    try:
+        result = desk_services.place_oco(
+            account=call.account, placed_by=call.owner, source=OrderEvent.Source.API, **terms
+        )
+    except PaperTradingError as exc:
+        raise oco_error(exc) from None
+    if not result.created:
+        raise errors.engine_rejected(DUPLICATE_ORDER[1])
+    limits.count_order(order_bucket)
+    call.order_counts = limits.count_order(order_bucket)
+    legs = list(result.order_list.orders.order_by("id"))
+    return shapes.order_list(result.order_list, legs)
+
+
 def test_order(call: Call) -> dict:
     """Validates like POST order and places nothing."""
     terms = order_terms(call)
@@ -364,6 +383,7 @@ order_view = endpoint(
     DELETE=Operation(cancel_order, 1, TRADE, CANCEL),
 )
 test_order_view = endpoint(POST=Operation(test_order, 1, TRADE, PLACE))
+oco_view = endpoint(POST=Operation(new_oco, 1, TRADE, PLACE))
 open_orders_view = endpoint(
     GET=Operation(open_orders, _by_symbol(6, 80), USER_DATA),
     DELETE=Operation(cancel_open_orders, 1, TRADE, CANCEL),

@@ -332,13 +332,22 @@ def _check_account(account: Account, rules: dict[str, SymbolRule]) -> list[Balan
         for asset, delta in deltas.items():
             add(totals, asset, delta)
     working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.OPEN_STATUSES)
+    lists: dict[int, tuple[str, Decimal]] = {}
     for order in working.iterator():
-        if order.venue == Venue.SIMULATION:
+        if order.venue == Venue.SIMULATION and order.order_list_id is not None:
+            # An order list holds its funds once: what its neediest working leg needs.
+            asset, amount = reservation(order, rules[order.symbol])
+            held = lists.get(order.order_list_id)
+            lists[order.order_list_id] = (asset, max(amount, held[1] if held else ZERO))
+        elif order.venue == Venue.SIMULATION:
             add(locked, *reservation(order, rules[order.symbol]))
         elif order.locked_amount:
             # A testnet order (working, or sent with its outcome unknown) holds what was reserved when it was sent,
             # less what its fills released.
             add(locked, order.locked_asset, order.locked_amount)
+
+    for asset, amount in lists.values():
+        add(locked, asset, amount)
 
     stored = {balance.asset: balance for balance in SimulatedBalance.objects.filter(account=account)}
     drifts = []

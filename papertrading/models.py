@@ -216,6 +216,52 @@ class MarketPrice(models.Model):
         return f"{self.symbol} {self.price}"
 
 
+class OrderList(models.Model):
+    """Orders placed together under one contingency (Binance's order lists): an OCO's above and below legs, of
+    which the first to fill or trigger expires the other; cancelling either leg cancels the list."""
+
+    class ContingencyType(models.TextChoices):
+        OCO = "OCO", "One cancels the other"
+
+    class ListStatusType(models.TextChoices):
+        EXEC_STARTED = "EXEC_STARTED", "Executing"
+        ALL_DONE = "ALL_DONE", "All done"
+
+    class ListOrderStatus(models.TextChoices):
+        EXECUTING = "EXECUTING", "Executing"
+        ALL_DONE = "ALL_DONE", "All done"
+        REJECT = "REJECT", "Rejected"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="order_lists")
+    symbol = models.CharField(max_length=20)
+    contingency_type = models.CharField(max_length=8, choices=ContingencyType.choices, default=ContingencyType.OCO)
+    list_client_order_id = models.CharField(max_length=36, default=new_venue_order_ref)
+    list_status_type = models.CharField(
+        max_length=12, choices=ListStatusType.choices, default=ListStatusType.EXEC_STARTED
+    )
+    list_order_status = models.CharField(
+        max_length=9, choices=ListOrderStatus.choices, default=ListOrderStatus.EXECUTING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "paper_order_lists"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "list_client_order_id"], name="order_list_client_id_per_account"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contingency_type} list #{self.pk} {self.symbol} {self.list_order_status}"
+
+    @property
+    def is_executing(self) -> bool:
+        return self.list_order_status == self.ListOrderStatus.EXECUTING
+
+
 class PaperOrder(models.Model):
     class Status(models.TextChoices):
         """An order's life.
@@ -266,6 +312,8 @@ class PaperOrder(models.Model):
     client_order_id = models.CharField(max_length=36)
     venue_order_ref = models.CharField(max_length=36, unique=True, default=new_venue_order_ref)
     binance_order_id = models.BigIntegerField(null=True, blank=True)
+    # A leg of an order list (an OCO): its funds are held once for the list, by one of its legs.
+    order_list = models.ForeignKey(OrderList, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
     run_id = models.UUIDField(null=True, blank=True)
     executed_quantity = money_field(default=Decimal("0"))
     cumulative_quote_quantity = money_field(default=Decimal("0"))

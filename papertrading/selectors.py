@@ -6,7 +6,16 @@ from decimal import Decimal
 from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from . import prices
-from .models import Account, MarketPrice, OrderEvent, OrderFill, PaperOrder, SimulatedBalance, SymbolRule
+from .models import (
+    Account,
+    MarketPrice,
+    OrderEvent,
+    OrderFill,
+    OrderList,
+    PaperOrder,
+    SimulatedBalance,
+    SymbolRule,
+)
 from .symbols import get_symbol_rule
 from .venues import get_venue
 from .venues.base import BalanceReport, VenueStatus
@@ -127,3 +136,9 @@ def fill_event_list(
         to_status__in=[PaperOrder.Status.FILLED, PaperOrder.Status.PARTIALLY_FILLED],
     ).exclude(source__in=excluding_sources)
     return list(events.select_related("order").order_by("id")[:limit])
+
+
+def order_lists(account: Account) -> QuerySet[OrderList]:
+    """The account's order lists (OCOs) with their legs, newest first."""
+    legs = Prefetch("orders", queryset=PaperOrder.objects.select_related("placed_by").order_by("id"))
+    return OrderList.objects.filter(account=account).prefetch_related(legs).order_by("-created_at", "-id")

@@ -14,6 +14,7 @@ from django.utils import timezone
 from . import accounts, prices, risk
 from .balances import InsufficientBalance, move_free_amounts, open_balances
 from .errors import (
+    DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
     DuplicateOrder,
     OrderNotWorking,
@@ -29,9 +30,11 @@ from .models import (
     BalanceAdjustment,
     MarketPrice,
     OrderEvent,
+    OrderList,
     OrderType,
     PaperOrder,
     RiskEvent,
+    Side,
     SimulatedBalance,
     Venue,
     new_venue_order_ref,
@@ -40,7 +43,13 @@ from .money import MoneySum, format_decimal
 from .signals import account_opened
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
-from .validation import validate_client_order_id, validate_order
+from .validation import (
+    CLIENT_ORDER_ID_RE,
+    oco_leg_price_errors,
+    oco_leg_type_error,
+    validate_client_order_id,
+    validate_order,
+)
 from .venues import get_venue
 from .venues.base import FillReport, SyncProgress, SyncReport
 
@@ -192,6 +201,185 @@ def _replayed(account: Account, client_order_id: str | None, fields: dict) -> Pl
     if any(getattr(existing, name) != fields[name] for name in ORDER_TERMS):
         raise DuplicateOrder(existing)
     return PlaceResult(existing, created=False)
+
+
+# --- order lists (OCO) ------------------------------------------------------------------------------------------
+
+# A leg's terms: its type and, as the type needs them, its limit price, stop price and time in force.
+OCO_LEG_FIELDS = ("type", "price", "stop_price", "time_in_force", "client_order_id")
+
+
+class DuplicateOrderList(OrderRejected):
+    """A `list_client_order_id` already used by a list with other terms (Binance: -2010 "Duplicate order sent.")."""
+
+    http_status = 409
+
+    def __init__(self, order_list: OrderList):
+        super().__init__(
+            DUPLICATE_ORDER[0],
+            f"{DUPLICATE_ORDER[1]} list_client_order_id {order_list.list_client_order_id!r} is already order list "
+            f"{order_list.pk}, placed with other terms.",
+        )
+        self.order_list = order_list
+
+
+@dataclass
+class PlaceListResult:
+    order_list: OrderList
+    created: bool
+
+
+def place_oco(
+    *,
+    account: Account,
+    symbol: str,
+    side: str,
+    quantity: Decimal | None,
+    above: dict,
+    below: dict,
+    list_client_order_id: str | None = None,
+    placed_by=None,
+    source: str = OrderEvent.Source.API,
+) -> PlaceListResult:
+    """Place an OCO: two legs of `quantity`, one above the market and one below, the first reached expiring the
+    other (Binance's orderList/oco). `above` and `below` hold a leg's OCO_LEG_FIELDS.
+
+    Each leg is validated like an order of its type, plus the OCO's rules: the leg types its side allows, and
+    each leg's price on its side of the market. The funds are held once for the list. A `list_client_order_id`
+    that exists returns that list (created=False) when the terms are the same, and raises DuplicateOrderList (409)
+    when they differ. OrderValidationError names each field as the API does (`above_price`, `below_type`, ...);
+    OrderRejected (-2010) when the account cannot pay, with nothing written.
+    """
+    symbol = (symbol or "").upper()
+    errors: dict[str, list[str]] = {}
+    if list_client_order_id and not CLIENT_ORDER_ID_RE.match(list_client_order_id):
+        errors["list_client_order_id"] = ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]
+    if side not in Side.values:
+        errors["side"] = [f"Must be one of {', '.join(Side.values)}."]
+    legs = {"above": dict(above or {}), "below": dict(below or {})}
+    venue = get_venue()
+    if not hasattr(venue, "submit_list"):
+        raise OrderValidationError({"symbol": [f"OCO lists are not available on the {venue.label} yet."]})
+    market_price = None
+    for name, leg in legs.items():
+        unknown = set(leg) - set(OCO_LEG_FIELDS)
+        for field in sorted(unknown):
+            errors[f"{name}_{field}"] = ["Not a field of an OCO leg."]
+        if leg.get("client_order_id") and not CLIENT_ORDER_ID_RE.match(leg["client_order_id"]):
+            errors[f"{name}_client_order_id"] = ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]
+        if side not in Side.values:
+            continue
+        if type_error := oco_leg_type_error(side=side, leg=name, order_type=leg.get("type")):
+            errors[f"{name}_type"] = [type_error]
+            continue
+        try:
+            market_price = check_order(
+                symbol=symbol,
+                side=side,
+                order_type=leg["type"],
+                quantity=quantity,
+                price=leg.get("price"),
+                stop_price=leg.get("stop_price"),
+                time_in_force=leg.get("time_in_force") or "",
+                market_price=market_price,
+            )
+        except OrderValidationError as exc:
+            for field, messages in exc.errors.items():
+                key = field if field in ("symbol", "quantity", "side") else f"{name}_{field}"
+                key = f"{name}_type" if field == "order_type" else key
+                errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
+            continue
+        price_errors = oco_leg_price_errors(
+            leg=name,
+            order_type=leg["type"],
+            price=leg.get("price"),
+            stop_price=leg.get("stop_price"),
+            market_price=market_price,
+        )
+        for field, messages in price_errors.items():
+            errors.setdefault(f"{name}_{field}", []).extend(messages)
+    if errors:
+        raise OrderValidationError(errors)
+    if list_client_order_id and (result := _replayed_list(account, list_client_order_id, symbol, side, quantity, legs)):
+        return result
+    actor = getattr(placed_by, "username", "")
+    placed_by = placed_by if getattr(placed_by, "pk", None) else None
+    list_fields = dict(account=account, symbol=symbol, contingency_type=OrderList.ContingencyType.OCO)
+    if list_client_order_id:
+        list_fields["list_client_order_id"] = list_client_order_id
+    leg_fields = [
+        dict(
+            account=account,
+            symbol=symbol,
+            side=side,
+            order_type=leg["type"],
+            quantity=quantity,
+            price=leg.get("price"),
+            stop_price=leg.get("stop_price"),
+            time_in_force=leg.get("time_in_force") or "",
+            venue=venue.name,
+            client_order_id=leg.get("client_order_id") or new_venue_order_ref(),
+            placed_by=placed_by,
+        )
+        for leg in legs.values()
+    ]
+    try:
+        order_list, _ = venue.submit_list(
+            list_fields, leg_fields, market_price=market_price, source=source, actor=actor
+        )
+    except RiskLimitExceeded as exc:
+        record_refusal(account, exc, source=source, actor=actor)
+        raise
+    except InsufficientBalance:
+        raise OrderRejected(*INSUFFICIENT_BALANCE) from None
+    except IntegrityError:
+        # Two requests with the same list id raced (the unique index refused the second), or a leg's
+        # client_order_id is taken.
+        if list_client_order_id and (
+            result := _replayed_list(account, list_client_order_id, symbol, side, quantity, legs)
+        ):
+            return result
+        raise OrderValidationError(
+            {"client_order_id": ["A leg's client_order_id is already an order of this account."]}
+        ) from None
+    return PlaceListResult(order_list, created=True)
+
+
+def _leg_terms(order_type, price, stop_price, time_in_force) -> tuple:
+    return (order_type, price, stop_price, time_in_force or "")
+
+
+def _replayed_list(account, list_client_order_id, symbol, side, quantity, legs) -> PlaceListResult | None:
+    existing = account.order_lists.filter(list_client_order_id=list_client_order_id).first()
+    if existing is None:
+        return None
+    stored = existing.orders.order_by("id")
+    same = (
+        existing.symbol == symbol
+        and sorted(_leg_terms(o.order_type, o.price, o.stop_price, o.time_in_force) for o in stored)
+        == sorted(
+            _leg_terms(leg["type"], leg.get("price"), leg.get("stop_price"), leg.get("time_in_force"))
+            for leg in legs.values()
+        )
+        and all(o.side == side and o.quantity == quantity for o in stored)
+    )
+    if not same:
+        raise DuplicateOrderList(existing)
+    return PlaceListResult(existing, created=False)
+
+
+def cancel_order_list(
+    *, account: Account, list_id: int, source: str = OrderEvent.Source.API, actor: str = ""
+) -> OrderList:
+    """Cancel an executing order list of the account (both legs), releasing its funds once; OrderList.DoesNotExist
+    for another account's list, OrderNotWorking (409) when it is done."""
+    order_list = account.order_lists.filter(pk=list_id).first()
+    if order_list is None:
+        raise OrderList.DoesNotExist(list_id)
+    leg = order_list.orders.order_by("id").first()
+    get_venue(leg.venue).cancel_list(order_list, source=source, actor=actor)
+    order_list.refresh_from_db()
+    return order_list
 
 
 def fill_directly(*, account: Account, symbol: str, side: str, quantity: Decimal, reason: str) -> FillReport:

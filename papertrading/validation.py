@@ -43,6 +43,38 @@ def trailing_trigger(*, side: str, trailing_delta: int, best_price: Decimal, tic
     return round_to_step(best_price * (10000 + trailing_delta) / 10000, tick_size, up=True)
 
 
+# Which leg types an OCO takes, by side and leg (Binance's orderList/oco): a SELL's above leg takes profit and its
+# below leg stops the loss; a BUY is the mirror.
+OCO_LEG_TYPES = {
+    (Side.SELL, "above"): (OrderType.LIMIT_MAKER, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT),
+    (Side.SELL, "below"): (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT),
+    (Side.BUY, "above"): (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT),
+    (Side.BUY, "below"): (OrderType.LIMIT_MAKER, OrderType.TAKE_PROFIT, OrderType.TAKE_PROFIT_LIMIT),
+}
+
+
+def oco_leg_type_error(*, side: str, leg: str, order_type: str) -> str | None:
+    """Why an OCO's `leg` ("above" or "below") may not be of `order_type`, or None when it may."""
+    allowed = OCO_LEG_TYPES.get((side, leg))
+    if allowed is None or order_type in allowed:
+        return None
+    return f"The {leg} leg of a {side} OCO is one of {', '.join(allowed)}."
+
+
+def oco_leg_price_errors(
+    *, leg: str, order_type: str, price: Decimal | None, stop_price: Decimal | None, market_price: Decimal | None
+) -> dict[str, list[str]]:
+    """An OCO leg's trigger (a LIMIT_MAKER's price, a stop's stop price) on its side of the market: the above leg
+    above it, the below leg below it (Binance: for a SELL, limit price > last price > stop price; a BUY mirrors)."""
+    field = "price" if order_type == OrderType.LIMIT_MAKER else "stop_price"
+    trigger = price if field == "price" else stop_price
+    if market_price is None or trigger is None:
+        return {}
+    if (trigger > market_price) if leg == "above" else (trigger < market_price):
+        return {}
+    return {field: [f"The {leg} leg's {field} must be {leg} the market ({format_decimal(market_price)})."]}
+
+
 def validate_client_order_id(client_order_id: str | None) -> None:
     if client_order_id and not CLIENT_ORDER_ID_RE.match(client_order_id):
         raise OrderValidationError({"client_order_id": ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]})

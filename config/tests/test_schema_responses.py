@@ -38,6 +38,10 @@ OPERATIONS = {
     ("get", "/api/paper-trading/orders/{id}"),
     ("delete", "/api/paper-trading/orders/{id}"),
     ("get", "/api/paper-trading/account"),
+    ("post", "/api/paper-trading/order-lists/oco"),
+    ("get", "/api/paper-trading/order-lists"),
+    ("get", "/api/paper-trading/order-lists/{id}"),
+    ("delete", "/api/paper-trading/order-lists/{id}"),
     ("get", "/api/analysis/runs"),
     ("post", "/api/analysis/runs"),
     ("get", "/api/analysis/runs/{run_id}"),
@@ -188,6 +192,36 @@ def test_order_operations_answer_as_documented(api, account, market, schema):
     synced = api.post(f"{ORDERS}/sync")
     assert synced.status_code == 200
     assert_documented(schema, synced, "post", f"{ORDERS}/sync")
+
+
+def test_order_list_operations_answer_as_documented(api, account, market, schema):
+    lists, oco = "/api/paper-trading/order-lists", "/api/paper-trading/order-lists/oco"
+    body = {
+        "symbol": "BTCUSDT", "side": "SELL", "quantity": "0.1", "list_client_order_id": "schema-oco",
+        "above_type": "LIMIT_MAKER", "above_price": "70000",
+        "below_type": "STOP_LOSS_LIMIT", "below_stop_price": "66000", "below_price": "65900",
+        "below_time_in_force": "GTC",
+    }  # fmt: skip
+    for payload, status in [
+        (body, 201),
+        (body, 200),
+        ({**body, "quantity": "0.2"}, 409),
+        ({**body, "list_client_order_id": "", "above_price": "67000"}, 400),
+        ({**body, "list_client_order_id": "", "quantity": "5"}, 400),
+    ]:
+        response = api.post(oco, payload, format="json")
+        assert response.status_code == status, response.content
+        assert_documented(schema, response, "post", oco)
+    list_id = api.get(lists).json()["results"][0]["id"]
+    for url, path in [(lists, lists), (f"{lists}/{list_id}", f"{lists}/{{id}}")]:
+        response = api.get(url)
+        assert response.status_code == 200, url
+        assert_documented(schema, response, "get", path)
+    for status in (200, 409):
+        response = api.delete(f"{lists}/{list_id}")
+        assert response.status_code == status
+        assert_documented(schema, response, "delete", f"{lists}/{{id}}")
+    assert_documented(schema, api.get(f"{lists}/0"), "get", f"{lists}/{{id}}")
 
 
 def test_order_errors_answer_as_documented(api, viewer_api, market, schema):

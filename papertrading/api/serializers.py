@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from .. import risk
 from ..errors import RiskLimitExceeded
-from ..models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, TimeInForce
+from ..models import OrderEvent, OrderFill, OrderList, OrderType, PaperOrder, Side, TimeInForce
 
 
 def amount_field(**kwargs) -> serializers.DecimalField:
@@ -141,9 +141,106 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "reject_code",
             "reject_reason",
             "run_id",
+            "order_list",
             "is_external",
             "stop_triggered_at",
             "placed_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+OCO_LEG_TYPES = [
+    OrderType.LIMIT_MAKER,
+    OrderType.STOP_LOSS,
+    OrderType.STOP_LOSS_LIMIT,
+    OrderType.TAKE_PROFIT,
+    OrderType.TAKE_PROFIT_LIMIT,
+]
+
+
+# Both legs take the same choices: one named component, rather than a name per field.
+@extend_schema_field(
+    {"type": "string", "enum": [str(value) for value in OCO_LEG_TYPES]}, component_name="OcoLegTypeEnum"
+)
+class OcoLegTypeField(serializers.ChoiceField):
+    """An OCO leg's type (the same enum for both legs, inline in the schema)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[(str(value), value.label) for value in OCO_LEG_TYPES], **kwargs)
+
+
+@extend_schema_field({"type": "string", "enum": [*TimeInForce.values, ""]}, component_name="OcoLegTimeInForceEnum")
+class LegTimeInForceField(serializers.ChoiceField):
+    """An OCO leg's time in force: required for a *_LIMIT leg, empty otherwise."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=TimeInForce.choices, required=False, allow_blank=True, **kwargs)
+
+
+class OcoCreateSerializer(serializers.Serializer):
+    """An OCO (Binance's orderList/oco): one `quantity`, an above leg and a below leg, each named by its prefix.
+
+    SELL: the above leg is LIMIT_MAKER, TAKE_PROFIT or TAKE_PROFIT_LIMIT and the below leg STOP_LOSS or
+    STOP_LOSS_LIMIT; a BUY is the mirror. Each leg's price or stop price is on its side of the market, and each leg
+    takes the fields its type takes. Shapes and types only here; the rules are checked by the order service.
+    """
+
+    symbol = serializers.CharField(max_length=20)
+    side = serializers.ChoiceField(choices=Side.choices)
+    quantity = amount_field(help_text="The quantity of each leg.")
+    list_client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    above_type = OcoLegTypeField()
+    above_price = amount_field(required=False, allow_null=True)
+    above_stop_price = amount_field(required=False, allow_null=True)
+    above_time_in_force = LegTimeInForceField()
+    above_client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+    below_type = OcoLegTypeField()
+    below_price = amount_field(required=False, allow_null=True)
+    below_stop_price = amount_field(required=False, allow_null=True)
+    below_time_in_force = LegTimeInForceField()
+    below_client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
+
+    def validate(self, attrs):
+        errors = {
+            field: ["Must be greater than zero."]
+            for field in ("quantity", "above_price", "above_stop_price", "below_price", "below_stop_price")
+            if attrs.get(field) is not None and attrs[field] <= 0
+        }
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def service_arguments(self) -> dict:
+        """The validated input as place_oco takes it."""
+        data = dict(self.validated_data)
+        legs = {}
+        for name in ("above", "below"):
+            leg = {"type": data.pop(f"{name}_type")}
+            for field in ("price", "stop_price", "time_in_force", "client_order_id"):
+                value = data.pop(f"{name}_{field}", None)
+                if value not in (None, ""):
+                    leg[field] = value
+            legs[name] = leg
+        return {**data, "list_client_order_id": data.get("list_client_order_id") or None, **legs}
+
+
+class OrderListSerializer(serializers.ModelSerializer):
+    """An order list (an OCO) and its legs as they stand now."""
+
+    orders = OrderSerializer(many=True, read_only=True, help_text="The legs, oldest first.")
+
+    class Meta:
+        model = OrderList
+        fields = [
+            "id",
+            "list_client_order_id",
+            "contingency_type",
+            "list_status_type",
+            "list_order_status",
+            "symbol",
+            "orders",
             "created_at",
             "updated_at",
         ]

@@ -23,9 +23,11 @@ from .serializers import (
     AccountSerializer,
     ErrorSerializer,
     FieldErrorsSerializer,
+    OcoCreateSerializer,
     OrderCreateSerializer,
     OrderDetailSerializer,
     OrderErrorSerializer,
+    OrderListSerializer,
     OrderSerializer,
     RiskLimitErrorSerializer,
     SyncResultSerializer,
@@ -176,6 +178,95 @@ class OrderSyncApi(APIView):
     def post(self, request):
         report = services.sync_orders(account=request_account(request), source=OrderEvent.Source.API)
         return Response(SyncResultSerializer({**asdict(report), "summary": report.summary()}).data)
+
+
+class OrderListsApi(generics.GenericAPIView):
+    permission_classes = [OrderPermissions]
+    queryset = PaperOrder.objects.none()  # for the permission class's model lookup
+    serializer_class = OrderListSerializer
+
+    @extend_schema(
+        summary="List order lists (OCOs) with their legs, newest first",
+        operation_id="paper_trading_order_lists_list",
+        responses={200: OrderListSerializer(many=True), 404: INVALID_PAGE},
+    )
+    def get(self, request):
+        page = self.paginate_queryset(selectors.order_lists(request_account(request)))
+        return self.get_paginated_response(OrderListSerializer(page, many=True).data)
+
+
+class OcoCreateApi(APIView):
+    permission_classes = [OrderPermissions]
+    queryset = PaperOrder.objects.none()
+
+    @extend_schema(
+        summary="Place an OCO: an above leg and a below leg, the first reached expiring the other",
+        request=OcoCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(OrderListSerializer, description="The list was placed; both legs work."),
+            200: OpenApiResponse(OrderListSerializer, description="A list with this `list_client_order_id` exists."),
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="OcoInputError",
+                    serializers=[FieldErrorsSerializer, OrderErrorSerializer, RiskLimitErrorSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Invalid input (a message per field: `above_price`, `below_type`, ...), a body that "
+                "could not be read (`detail`), refused by the venue (`code` -2010 and `detail`; nothing written), "
+                'or refused by a risk limit of the account (`code` "RISK_LIMIT"; both legs count as orders).',
+            ),
+            409: OpenApiResponse(
+                OrderErrorSerializer,
+                description="The `list_client_order_id` is already a list with other terms (`code` -2010).",
+            ),
+            503: VENUE_UNAVAILABLE,
+        },
+        description="The funds are held once for the list (for a SELL, the quantity; for a BUY, the larger cost of "
+        "its two legs). When one leg fills or triggers, the other expires; cancelling either leg cancels the list.",
+    )
+    def post(self, request):
+        serializer = OcoCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        account = request_account(request)
+        result = services.place_oco(
+            account=account, **serializer.service_arguments(), placed_by=request.user, source=OrderEvent.Source.API
+        )
+        order_list = selectors.order_lists(account).get(pk=result.order_list.pk)
+        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        return Response(OrderListSerializer(order_list).data, status=code)
+
+
+class OrderListDetailApi(APIView):
+    permission_classes = [OrderPermissions]
+    queryset = PaperOrder.objects.none()
+
+    @extend_schema(
+        summary="One order list with its legs",
+        responses={200: OrderListSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such list.")},
+    )
+    def get(self, request, pk: int):
+        return Response(
+            OrderListSerializer(get_object_or_404(selectors.order_lists(request_account(request)), pk=pk)).data
+        )
+
+    @extend_schema(
+        summary="Cancel an order list (both legs)",
+        parameters=[RETRY_AFTER],
+        responses={
+            200: OpenApiResponse(OrderListSerializer, description="The list, now done, its working legs cancelled."),
+            404: OpenApiResponse(ErrorSerializer, description="No such list."),
+            409: OpenApiResponse(ErrorSerializer, description="The list is no longer executing."),
+            503: VENUE_UNAVAILABLE,
+        },
+    )
+    def delete(self, request, pk: int):
+        account = request_account(request)
+        get_object_or_404(account.order_lists, pk=pk)
+        services.cancel_order_list(
+            account=account, list_id=pk, source=OrderEvent.Source.API, actor=request.user.username
+        )
+        return Response(OrderListSerializer(selectors.order_lists(account).get(pk=pk)).data)
 
 
 class AccountApi(APIView):

@@ -33,6 +33,7 @@ from ..fees import fill_moves
 from ..models import (
     OrderEvent,
     OrderFill,
+    OrderList,
     OrderType,
     PaperOrder,
     Side,
@@ -110,6 +111,10 @@ class SimulatorVenue:
             return apply_report(order, report, source=source, actor=actor, from_status="")
 
     def cancel(self, order: PaperOrder, *, source: str, actor: str) -> PaperOrder:
+        if order.order_list_id is not None:
+            # Cancelling either leg of a list cancels the list.
+            legs = self.cancel_list(order.order_list, source=source, actor=actor)
+            return next(leg for leg in legs if leg.pk == order.pk)
         with transaction.atomic():
             # The row lock makes a cancel and a fill of the same order take turns; the loser sees the final state.
             order = PaperOrder.objects.select_for_update().get(pk=order.pk)
@@ -128,6 +133,112 @@ class SimulatorVenue:
             )
             return apply_report(order, report, source=source, actor=actor)
 
+    # --- order lists (OCO) -------------------------------------------------------------------------------------
+
+    def submit_list(
+        self, list_fields: dict, legs: list[dict], *, market_price: Decimal, source: str, actor: str
+    ) -> tuple[OrderList, list[PaperOrder]]:
+        """Write an OCO and both its legs in one transaction, both resting (their prices were checked to be on
+        either side of the market), with the funds held once: by the leg that needs more (for a SELL both need the
+        quantity). Both legs count toward the open-order limits and the account's risk limits, as Binance counts
+        them. Raises InsufficientBalance or RiskLimitExceeded with nothing written."""
+        with transaction.atomic():
+            order_list = OrderList.objects.create(**list_fields)
+            orders = [PaperOrder(status=Status.PENDING, order_list=order_list, **fields) for fields in legs]
+            rule = get_symbol_rule(order_list.symbol)
+            # The holder is written last: its reservation's statement then counts the other leg as working.
+            holder = max(orders, key=lambda leg: reservation(leg, rule)[1])
+            other = next(leg for leg in orders if leg is not holder)
+            check = lock_for_order(holder, market_price)
+            # The limits that read the account are judged again by the holder's reservation, which then counts the
+            # other leg as a working order and an order of the last minute: the list counts as its two orders.
+            check.judged = False
+            # The holder's reservation counts both legs against MAX_NUM_ORDERS, and against MAX_NUM_ALGO_ORDERS when
+            # it is a stop; the other leg, when only it is one, is judged here (under the account's lock).
+            if other.order_type in ALGO_TYPES and holder.order_type not in ALGO_TYPES and rule.max_num_algo_orders:
+                self._refuse_at_open_order_limits(other, rule, open_order_limits(other, rule))
+            other.trigger_price, other.trigger_direction = self._resting_trigger(other)
+            apply_report(
+                other,
+                ExecutionReport(
+                    status=Status.PENDING, detail=f"Resting; leg of OCO list {order_list.pk}, funds held once."
+                ),
+                source=source,
+                actor=actor,
+                from_status="",
+            )
+            try:
+                report = self._rest(holder, rule, check, market_price)
+            except InsufficientBalance:
+                check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
+                raise
+            report.detail = f"{report.detail} Leg of OCO list {order_list.pk}: holds the list's funds."
+            apply_report(holder, report, source=source, actor=actor, from_status="")
+        return order_list, orders
+
+    def cancel_list(self, order_list: OrderList, *, source: str, actor: str) -> list[PaperOrder]:
+        """Cancel every working leg of the list and release what it holds, once; OrderNotWorking when none works."""
+        with transaction.atomic():
+            order_list, legs = self._lock_list(order_list.pk)
+            working = [leg for leg in legs if leg.is_working]
+            if not working:
+                raise errors.OrderNotWorking(
+                    f"Order list {order_list.pk} is {order_list.list_order_status}; only an executing list can be "
+                    "cancelled."
+                )
+            rule = get_symbol_rule(order_list.symbol)
+            balances = lock_balances(order_list.account_id, rule.base_asset, rule.quote_asset)
+            for leg in working:
+                self._release_reservation(leg, balances)
+            save_balances(balances)
+            for leg in working:
+                apply_report(
+                    leg,
+                    ExecutionReport(
+                        status=Status.CANCELLED,
+                        executed_quantity=leg.executed_quantity,
+                        cumulative_quote_quantity=leg.cumulative_quote_quantity,
+                        detail=f"OCO list {order_list.pk} cancelled.",
+                    ),
+                    source=source,
+                    actor=actor,
+                )
+            self._finish_list(order_list)
+        return legs
+
+    @staticmethod
+    def _lock_list(list_id: int) -> tuple[OrderList, list[PaperOrder]]:
+        """Row-lock a list, then its legs in id order: every writer of a list locks in this order (no deadlock)."""
+        order_list = OrderList.objects.select_for_update().get(pk=list_id)
+        legs = list(PaperOrder.objects.select_for_update().filter(order_list_id=list_id).order_by("id"))
+        return order_list, legs
+
+    @staticmethod
+    def _finish_list(order_list: OrderList) -> None:
+        order_list.list_status_type = OrderList.ListStatusType.ALL_DONE
+        order_list.list_order_status = OrderList.ListOrderStatus.ALL_DONE
+        order_list.save(update_fields=["list_status_type", "list_order_status", "updated_at"])
+
+    def _take_over_list(self, order: PaperOrder, legs: list[PaperOrder]) -> list[PaperOrder]:
+        """A leg fills or triggers: it takes over what the list holds, keeping only what it needs itself; the
+        other working legs are returned, holding nothing (the caller expires them)."""
+        rule = get_symbol_rule(order.symbol)
+        others = [leg for leg in legs if leg.pk != order.pk and leg.is_working]
+        balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
+        for leg in others:
+            self._release_reservation(leg, balances)
+        self._release_reservation(order, balances)
+        if not self._hold(order, rule, balances):
+            raise InsufficientBalance(order.locked_asset)  # cannot happen: the list held at least what it needs
+        save_balances(balances)
+        return others
+
+    @staticmethod
+    def _resting_trigger(order: PaperOrder) -> tuple[Decimal, str]:
+        price = order.price if order.order_type in LIMIT_TYPES else order.stop_price
+        at_or_below = fires_at_or_below(order.order_type, order.side)
+        return price, PaperOrder.Trigger.AT_OR_BELOW if at_or_below else PaperOrder.Trigger.AT_OR_ABOVE
+
     def query(self, order: PaperOrder) -> ExecutionReport:
         """What the order's own fills and terms imply: the simulator keeps no copy apart from the database."""
         fills = list(order.fills.all())
@@ -140,6 +251,12 @@ class SimulatorVenue:
             status = order.status
         rule = get_symbol_rule(order.symbol)
         locked_asset, locked_amount = reservation(order, rule) if order.is_working and rule else ("", ZERO)
+        if order.order_list_id is not None and order.is_working and rule:
+            # A list holds its funds once, what its neediest working leg needs: this leg should hold what its
+            # other working legs do not.
+            legs = [leg for leg in order.order_list.orders.all() if leg.is_working]
+            held_by_others = sum((leg.locked_amount for leg in legs if leg.pk != order.pk), ZERO)
+            locked_amount = max(reservation(leg, rule)[1] for leg in legs) - held_by_others
         return ExecutionReport(
             status=status,
             executed_quantity=filled,
@@ -221,22 +338,58 @@ class SimulatorVenue:
                 return report
         observation = liquidity.observe(symbol, market_price) if liquidity.enabled() else None
         self._trail(symbol=symbol, market_price=market_price, only=only)
-        for order_id in self.triggered_order_ids(symbol=symbol, market_price=market_price):
+        triggered = self.triggered_order_ids(symbol=symbol, market_price=market_price)
+        # Legs of order lists among them (one query for the pass): they lock their list first.
+        list_ids = dict(
+            PaperOrder.objects.filter(pk__in=triggered, order_list__isnull=False).values_list("pk", "order_list_id")
+            if triggered
+            else ()
+        )
+        for order_id in triggered:
             if only is not None and order_id not in only:
                 continue
             with transaction.atomic():
-                order = (
-                    PaperOrder.objects.select_for_update()
-                    .filter(pk=order_id, status__in=PaperOrder.WORKING_STATUSES)
-                    .first()
-                )
+                list_id = list_ids.get(order_id)
+                others, savepoint = [], None
+                if list_id is not None:
+                    # A leg of a list: lock the list and its legs first, as a cancel of the list does.
+                    order_list, legs = self._lock_list(list_id)
+                    order = next((leg for leg in legs if leg.pk == order_id and leg.is_working), None)
+                else:
+                    order = (
+                        PaperOrder.objects.select_for_update()
+                        .filter(pk=order_id, status__in=PaperOrder.WORKING_STATUSES)
+                        .first()
+                    )
                 if order is None:
                     continue
                 previous = order.status
+                # The first leg reached (filled or triggered) of an executing list expires the others.
+                settles_list = list_id is not None and order_list.is_executing
+                if settles_list:
+                    savepoint = transaction.savepoint()
+                    others = self._take_over_list(order, legs)
                 outcome = self.trigger(order, market_price=market_price, observation=observation)
                 if outcome is None:
+                    if savepoint is not None:
+                        transaction.savepoint_rollback(savepoint)  # nothing happened: the list holds as it did
                     continue  # the liquidity model has nothing more for it at this price
                 apply_report(order, outcome, source=source, actor=actor)
+                if settles_list:
+                    for other in others:
+                        apply_report(
+                            other,
+                            ExecutionReport(
+                                status=Status.EXPIRED,
+                                executed_quantity=other.executed_quantity,
+                                cumulative_quote_quantity=other.cumulative_quote_quantity,
+                                detail=f"OCO list {list_id}: order {order.pk} was reached, so this leg expired.",
+                            ),
+                            source=source,
+                            actor=actor,
+                        )
+                        report.count_outcome(other.status)
+                    self._finish_list(order_list)
                 if order.is_working and order.status == previous:
                     # A stop-limit whose stop was reached and whose limit now rests, or another slice of a partly
                     # filled order: no new status, but an event.
