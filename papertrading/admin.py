@@ -26,6 +26,7 @@ from .models import (
     MarketPrice,
     OrderEvent,
     OrderFill,
+    OrderList,
     PaperOrder,
     RiskEvent,
     SimulatedBalance,
@@ -686,6 +687,44 @@ class AccountAdmin(admin.ModelAdmin):
             "changelist_url": reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist"),
         }
         return TemplateResponse(request, "admin/papertrading/account/allocation.html", context)
+
+
+class OrderListLegInline(ReadOnlyInline):
+    model = PaperOrder
+    fields = readonly_fields = [
+        "id", "side", "order_type", "quantity", "price", "stop_price", "status", "executed_quantity", "locked_amount",
+    ]  # fmt: skip
+    show_change_link = True
+
+
+@admin.register(OrderList)
+class OrderListAdmin(admin.ModelAdmin):
+    """OCO lists and their legs: read only (cancel a leg from the orders list; the list follows)."""
+
+    list_display = [
+        "id",
+        "created_at",
+        "account",
+        "symbol",
+        "contingency_type",
+        "list_status_type",
+        "list_order_status",
+    ]
+    list_filter = ["list_status_type", "list_order_status", "account"]
+    list_select_related = ["account"]
+    search_fields = ["list_client_order_id", "symbol", "account__name"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = [
+        "account", "symbol", "contingency_type", "list_client_order_id", "list_status_type", "list_order_status",
+        "created_at",
+    ]  # fmt: skip
+    inlines = [OrderListLegInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(RiskEvent)

@@ -123,3 +123,30 @@ def test_a_viewer_may_read_lists_but_not_place_or_cancel_them(api, viewer_api, a
     assert viewer_api.get(LISTS_URL).status_code == 200
     assert viewer_api.delete(f"{LISTS_URL}/{list_id}").status_code == 403
     assert OrderList.objects.get(pk=list_id).list_order_status == "EXECUTING"
+
+
+def test_the_admin_shows_a_list_with_its_legs_read_only(api, account, market, django_user_model):
+    from django.test import Client
+
+    from papertrading.models import OrderList
+
+    created = api.post(
+        "/api/paper-trading/order-lists/oco",
+        {"symbol": "BTCUSDT", "side": "SELL", "quantity": "0.001", "above_type": "LIMIT_MAKER",
+         "above_price": "70000", "below_type": "STOP_LOSS", "below_stop_price": "66000"},
+        format="json",
+    )  # fmt: skip
+    assert created.status_code == 201, created.content
+    order_list = OrderList.objects.get()
+    operator = django_user_model.objects.create_superuser("operator", password="pw")
+    client = Client()
+    client.force_login(operator)
+
+    listing = client.get("/admin/papertrading/orderlist/")
+    page = client.get(f"/admin/papertrading/orderlist/{order_list.pk}/change/")
+
+    assert listing.status_code == 200 and "BTCUSDT" in listing.content.decode()
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert html.count('href="/admin/papertrading/paperorder/') >= 2  # each leg links to its order
+    assert 'name="_save"' not in html  # nothing to change
