@@ -59,7 +59,6 @@ class Hub:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self.position: log.Position | None = None
-        self.reads = 0
 
     # --- streams ------------------------------------------------------------------------------------------------
 
@@ -113,7 +112,6 @@ class Hub:
         read = 0
         while True:
             rows = log.after(self.position, limit=BATCH)
-            self.reads += 1
             if not rows:
                 return read
             read += len(rows)

@@ -36,6 +36,16 @@ from .models import (
 from .money import format_decimal
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the admin shows and never adds or changes (what the services write)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -698,7 +708,7 @@ class OrderListLegInline(ReadOnlyInline):
 
 
 @admin.register(OrderList)
-class OrderListAdmin(admin.ModelAdmin):
+class OrderListAdmin(ReadOnlyAdmin):
     """OCO lists and their legs: read only (cancel a leg from the orders list; the list follows)."""
 
     list_display = [
@@ -720,15 +730,9 @@ class OrderListAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     inlines = [OrderListLegInline]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(RiskEvent)
-class RiskEventAdmin(admin.ModelAdmin):
+class RiskEventAdmin(ReadOnlyAdmin):
     """What the risk limits refused, and who halted, resumed or changed the limits of which account: read only."""
 
     list_display = ["created_at", "account", "kind", "limit", "value", "limit_value", "order", "actor", "source"]
@@ -748,12 +752,6 @@ class RiskEventAdmin(admin.ModelAdmin):
         "source",
         "actor",
     ]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -59,6 +59,16 @@ class ExecutionReport:
     locked_asset: str = ""
     locked_amount: Decimal | None = None
 
+    @classmethod
+    def as_it_stands(cls, order: PaperOrder, status: str | None = None, **fields) -> "ExecutionReport":
+        """The order with what it executed so far and no new fill: closed (`status`), or still as it is."""
+        return cls(
+            status=status or order.status,
+            executed_quantity=order.executed_quantity,
+            cumulative_quote_quantity=order.cumulative_quote_quantity,
+            **fields,
+        )
+
 
 @dataclass
 class BalanceReport:

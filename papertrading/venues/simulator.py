@@ -126,11 +126,7 @@ class SimulatorVenue:
             balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
             self._release_reservation(order, balances)
             save_balances(balances)
-            report = ExecutionReport(
-                status=Status.CANCELLED,
-                executed_quantity=order.executed_quantity,
-                cumulative_quote_quantity=order.cumulative_quote_quantity,
-            )
+            report = ExecutionReport.as_it_stands(order, Status.CANCELLED)
             return apply_report(order, report, source=source, actor=actor)
 
     # --- order lists (OCO) -------------------------------------------------------------------------------------
@@ -194,10 +190,9 @@ class SimulatorVenue:
             for leg in working:
                 apply_report(
                     leg,
-                    ExecutionReport(
-                        status=Status.CANCELLED,
-                        executed_quantity=leg.executed_quantity,
-                        cumulative_quote_quantity=leg.cumulative_quote_quantity,
+                    ExecutionReport.as_it_stands(
+                        leg,
+                        Status.CANCELLED,
                         detail=f"OCO list {order_list.pk} cancelled.",
                     ),
                     source=source,
@@ -379,10 +374,9 @@ class SimulatorVenue:
                     for other in others:
                         apply_report(
                             other,
-                            ExecutionReport(
-                                status=Status.EXPIRED,
-                                executed_quantity=other.executed_quantity,
-                                cumulative_quote_quantity=other.cumulative_quote_quantity,
+                            ExecutionReport.as_it_stands(
+                                other,
+                                Status.EXPIRED,
                                 detail=f"OCO list {list_id}: order {order.pk} was reached, so this leg expired.",
                             ),
                             source=source,
@@ -541,10 +535,8 @@ class SimulatorVenue:
             order.trigger_direction = (
                 PaperOrder.Trigger.AT_OR_BELOW if order.side == Side.BUY else PaperOrder.Trigger.AT_OR_ABOVE
             )
-            return ExecutionReport(
-                status=order.status,
-                executed_quantity=order.executed_quantity,
-                cumulative_quote_quantity=order.cumulative_quote_quantity,
+            return ExecutionReport.as_it_stands(
+                order,
                 detail=(
                     f"Stop reached at {format_decimal(market_price)}: limit {format_decimal(order.price)} GTC now "
                     "working."
@@ -553,10 +545,9 @@ class SimulatorVenue:
         balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
         self._release_reservation(order, balances)
         save_balances(balances)
-        return ExecutionReport(
-            status=Status.EXPIRED,
-            executed_quantity=order.executed_quantity,
-            cumulative_quote_quantity=order.cumulative_quote_quantity,
+        return ExecutionReport.as_it_stands(
+            order,
+            Status.EXPIRED,
             detail=(
                 f"Stop reached at {format_decimal(market_price)}: {order.time_in_force} limit "
                 f"{format_decimal(order.price)} not marketable."
@@ -608,20 +599,17 @@ class SimulatorVenue:
         if not self._hold(order, rule, balances):
             self._release_reservation(order, balances)
             save_balances(balances)
-            return ExecutionReport(
-                status=Status.EXPIRED,
-                executed_quantity=order.executed_quantity,
-                cumulative_quote_quantity=order.cumulative_quote_quantity,
+            return ExecutionReport.as_it_stands(
+                order,
+                Status.EXPIRED,
                 reject_code=errors.INSUFFICIENT_BALANCE[0],
                 reject_reason=errors.INSUFFICIENT_BALANCE[1],
                 detail=f"Stop price reached at {format_decimal(market_price)} but the account could not hold what "
                 "the trailing stop would pay.",
             )
         save_balances(balances)
-        return ExecutionReport(
-            status=order.status,
-            executed_quantity=order.executed_quantity,
-            cumulative_quote_quantity=order.cumulative_quote_quantity,
+        return ExecutionReport.as_it_stands(
+            order,
             detail=f"Stop price reached at {format_decimal(market_price)}. {self._trailing_detail(order)}",
         )
 
@@ -730,10 +718,9 @@ class SimulatorVenue:
             # The market gapped past the stop and the account cannot pay the book's prices.
             self._release_reservation(order, balances)
             save_balances(balances)
-            return ExecutionReport(
-                status=Status.EXPIRED,
-                executed_quantity=order.executed_quantity,
-                cumulative_quote_quantity=order.cumulative_quote_quantity,
+            return ExecutionReport.as_it_stands(
+                order,
+                Status.EXPIRED,
                 reject_code=errors.INSUFFICIENT_BALANCE[0],
                 reject_reason=errors.INSUFFICIENT_BALANCE[1],
                 detail=f"Stop triggered at {format_decimal(market_price)} but the account could not pay.",
