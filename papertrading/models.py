@@ -217,11 +217,17 @@ class MarketPrice(models.Model):
 
 
 class OrderList(models.Model):
-    """Orders placed together under one contingency (Binance's order lists): an OCO's above and below legs, of
-    which the first to fill or trigger expires the other; cancelling either leg cancels the list."""
+    """Orders placed together under one contingency (Binance's order lists); cancelling any leg cancels the list.
+
+    - OCO: an above and a below leg; the first to fill or trigger expires the other.
+    - OTO: a working order and a pending one that goes to work only once the working order has filled.
+    - OTOCO: a working order and a pending OCO pair (a bracket: take profit above, stop below).
+    """
 
     class ContingencyType(models.TextChoices):
         OCO = "OCO", "One cancels the other"
+        OTO = "OTO", "One triggers the other"
+        OTOCO = "OTOCO", "One triggers an OCO"
 
     class ListStatusType(models.TextChoices):
         EXEC_STARTED = "EXEC_STARTED", "Executing"
@@ -295,6 +301,14 @@ class PaperOrder(models.Model):
         AT_OR_BELOW = "BELOW", "Market at or below trigger price"
         AT_OR_ABOVE = "ABOVE", "Market at or above trigger price"
 
+    class ListLeg(models.TextChoices):
+        """A leg's place in its order list."""
+
+        ABOVE = "above", "Above"
+        BELOW = "below", "Below"
+        WORKING = "working", "Working"
+        PENDING = "pending", "Pending"
+
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="orders")
     symbol = models.CharField(max_length=20)
     side = models.CharField(max_length=4, choices=Side.choices)
@@ -314,6 +328,10 @@ class PaperOrder(models.Model):
     binance_order_id = models.BigIntegerField(null=True, blank=True)
     # A leg of an order list (an OCO): its funds are held once for the list, by one of its legs.
     order_list = models.ForeignKey(OrderList, null=True, blank=True, on_delete=models.PROTECT, related_name="orders")
+    list_leg = models.CharField(max_length=8, choices=ListLeg.choices, blank=True)
+    # A pending leg of an OTO / OTOCO (Binance's PENDING_NEW): accepted, but neither on the book nor holding funds
+    # until its list's working order has filled. Its status is PENDING meanwhile, as DESIGN.md maps PENDING_NEW.
+    waits_for_list = models.BooleanField(default=False)
     run_id = models.UUIDField(null=True, blank=True)
     executed_quantity = money_field(default=Decimal("0"))
     cumulative_quote_quantity = money_field(default=Decimal("0"))

@@ -320,8 +320,9 @@ def place_oco(
             venue=venue.name,
             client_order_id=leg.get("client_order_id") or new_venue_order_ref(),
             placed_by=placed_by,
+            list_leg=name,
         )
-        for leg in legs.values()
+        for name, leg in legs.items()
     ]
     try:
         order_list, _ = venue.submit_list(
