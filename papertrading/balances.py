@@ -334,8 +334,10 @@ def _check_account(account: Account, rules: dict[str, SymbolRule]) -> list[Balan
     working = PaperOrder.objects.filter(account=account, status__in=PaperOrder.OPEN_STATUSES)
     lists: dict[int, tuple[str, Decimal]] = {}
     for order in working.iterator():
-        if order.venue == Venue.SIMULATION and order.order_list_id is not None:
-            # An order list holds its funds once: what its neediest working leg needs.
+        if order.waits_for_list:
+            continue  # a pending leg of an OTO / OTOCO holds nothing until its list's working order has filled
+        if order.venue == Venue.SIMULATION and order.list_leg in (PaperOrder.ListLeg.ABOVE, PaperOrder.ListLeg.BELOW):
+            # An OCO pair (an OCO, or an OTOCO's pair at work) holds its funds once: what its neediest leg needs.
             asset, amount = reservation(order, rules[order.symbol])
             held = lists.get(order.order_list_id)
             lists[order.order_list_id] = (asset, max(amount, held[1] if held else ZERO))

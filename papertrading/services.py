@@ -39,7 +39,7 @@ from .models import (
     Venue,
     new_venue_order_ref,
 )
-from .money import MoneySum, format_decimal
+from .money import MoneySum, format_decimal, round_to_step
 from .signals import account_opened
 from .symbols import get_symbol_rule
 from .sync_status import record_successful_sync
@@ -203,10 +203,25 @@ def _replayed(account: Account, client_order_id: str | None, fields: dict) -> Pl
     return PlaceResult(existing, created=False)
 
 
-# --- order lists (OCO) ------------------------------------------------------------------------------------------
+# --- order lists (OCO, OTO, OTOCO) -------------------------------------------------------------------------------
 
 # A leg's terms: its type and, as the type needs them, its limit price, stop price and time in force.
 OCO_LEG_FIELDS = ("type", "price", "stop_price", "time_in_force", "client_order_id")
+# An OTO / OTOCO's working order: a LIMIT or LIMIT_MAKER with its own side and quantity (Binance's working*).
+WORKING_FIELDS = ("side", "type", "quantity", "price", "time_in_force", "iceberg_quantity", "client_order_id")
+WORKING_TYPES = (OrderType.LIMIT, OrderType.LIMIT_MAKER)
+# An OTO's pending order: any type, with the fields its type takes (Binance's pending*).
+PENDING_FIELDS = (
+    "side",
+    "type",
+    "quantity",
+    "price",
+    "stop_price",
+    "trailing_delta",
+    "time_in_force",
+    "client_order_id",
+)
+CLIENT_ID_MESSAGE = "Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."
 
 
 class DuplicateOrderList(OrderRejected):
@@ -227,6 +242,83 @@ class DuplicateOrderList(OrderRejected):
 class PlaceListResult:
     order_list: OrderList
     created: bool
+
+
+class _ListForm:
+    """Collects a list's errors under the API's field names (`above_price`, `working_type`, `pending_above_type`)
+    while each leg is checked like an order of its type."""
+
+    def __init__(self, symbol: str, list_client_order_id: str | None):
+        self.symbol = (symbol or "").upper()
+        self.errors: dict[str, list[str]] = {}
+        if list_client_order_id and not CLIENT_ORDER_ID_RE.match(list_client_order_id):
+            self.errors["list_client_order_id"] = [CLIENT_ID_MESSAGE]
+        self.venue = get_venue()
+        if not hasattr(self.venue, "submit_list"):
+            raise OrderValidationError({"symbol": [f"Order lists are not available on the {self.venue.label} yet."]})
+
+    def add(self, key: str, messages) -> None:
+        bucket = self.errors.setdefault(key, [])
+        bucket.extend(m for m in messages if m not in bucket)
+
+    def leg_fields(self, prefix: str, leg: dict, allowed: tuple) -> dict:
+        leg = dict(leg or {})
+        for field in sorted(set(leg) - set(allowed)):
+            self.add(f"{prefix}_{field}", ["Not a field of this leg."])
+        if leg.get("client_order_id") and not CLIENT_ORDER_ID_RE.match(leg["client_order_id"]):
+            self.add(f"{prefix}_client_order_id", [CLIENT_ID_MESSAGE])
+        return {k: v for k, v in leg.items() if k in allowed}
+
+    def check(self, prefix: str, leg: dict, *, side, quantity, market_price, shared=("symbol",)) -> Decimal | None:
+        """Check one leg as an order of its type (judged at `market_price` when given); False when it failed."""
+        try:
+            return check_order(
+                symbol=self.symbol,
+                side=side,
+                order_type=leg.get("type"),
+                quantity=quantity,
+                price=leg.get("price"),
+                stop_price=leg.get("stop_price"),
+                time_in_force=leg.get("time_in_force") or "",
+                iceberg_quantity=leg.get("iceberg_quantity"),
+                trailing_delta=leg.get("trailing_delta"),
+                market_price=market_price,
+            )
+        except OrderValidationError as exc:
+            for field, messages in exc.errors.items():
+                key = field if field in shared else f"{prefix}_{field}"
+                self.add(f"{prefix}_type" if field == "order_type" else key, messages)
+            return None
+
+    def check_oco_pair(self, prefix: str, legs: dict, *, side, quantity, market_price) -> Decimal | None:
+        """An OCO's two legs (`prefix` "" for an OCO, "pending_" for an OTOCO's pair), each on its side of
+        `market_price` (None: today's market)."""
+        if side not in Side.values:
+            return market_price
+        for name, leg in legs.items():
+            key = f"{prefix}{name}"
+            if type_error := oco_leg_type_error(side=side, leg=name, order_type=leg.get("type")):
+                self.add(f"{key}_type", [type_error])
+                continue
+            shared = ("symbol", "quantity", "side") if not prefix else ("symbol",)
+            judged_at = self.check(key, leg, side=side, quantity=quantity, market_price=market_price, shared=shared)
+            if judged_at is None:
+                continue
+            if not prefix:
+                market_price = judged_at
+            for field, messages in oco_leg_price_errors(
+                leg=name,
+                order_type=leg["type"],
+                price=leg.get("price"),
+                stop_price=leg.get("stop_price"),
+                market_price=judged_at,
+            ).items():
+                self.add(f"{key}_{field}", messages)
+        return market_price
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise OrderValidationError(self.errors)
 
 
 def place_oco(
@@ -250,82 +342,171 @@ def place_oco(
     when they differ. OrderValidationError names each field as the API does (`above_price`, `below_type`, ...);
     OrderRejected (-2010) when the account cannot pay, with nothing written.
     """
-    symbol = (symbol or "").upper()
-    errors: dict[str, list[str]] = {}
-    if list_client_order_id and not CLIENT_ORDER_ID_RE.match(list_client_order_id):
-        errors["list_client_order_id"] = ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]
+    form = _ListForm(symbol, list_client_order_id)
     if side not in Side.values:
-        errors["side"] = [f"Must be one of {', '.join(Side.values)}."]
-    legs = {"above": dict(above or {}), "below": dict(below or {})}
-    venue = get_venue()
-    if not hasattr(venue, "submit_list"):
-        raise OrderValidationError({"symbol": [f"OCO lists are not available on the {venue.label} yet."]})
-    market_price = None
-    for name, leg in legs.items():
-        unknown = set(leg) - set(OCO_LEG_FIELDS)
-        for field in sorted(unknown):
-            errors[f"{name}_{field}"] = ["Not a field of an OCO leg."]
-        if leg.get("client_order_id") and not CLIENT_ORDER_ID_RE.match(leg["client_order_id"]):
-            errors[f"{name}_client_order_id"] = ["Use 1 to 36 characters from A-Z, a-z, 0-9, '-' and '_'."]
-        if side not in Side.values:
-            continue
-        if type_error := oco_leg_type_error(side=side, leg=name, order_type=leg.get("type")):
-            errors[f"{name}_type"] = [type_error]
-            continue
-        try:
-            market_price = check_order(
-                symbol=symbol,
-                side=side,
-                order_type=leg["type"],
-                quantity=quantity,
-                price=leg.get("price"),
-                stop_price=leg.get("stop_price"),
-                time_in_force=leg.get("time_in_force") or "",
-                market_price=market_price,
-            )
-        except OrderValidationError as exc:
-            for field, messages in exc.errors.items():
-                key = field if field in ("symbol", "quantity", "side") else f"{name}_{field}"
-                key = f"{name}_type" if field == "order_type" else key
-                errors.setdefault(key, []).extend(m for m in messages if m not in errors.get(key, []))
-            continue
-        price_errors = oco_leg_price_errors(
-            leg=name,
-            order_type=leg["type"],
-            price=leg.get("price"),
-            stop_price=leg.get("stop_price"),
-            market_price=market_price,
-        )
-        for field, messages in price_errors.items():
-            errors.setdefault(f"{name}_{field}", []).extend(messages)
-    if errors:
-        raise OrderValidationError(errors)
-    if list_client_order_id and (result := _replayed_list(account, list_client_order_id, symbol, side, quantity, legs)):
+        form.add("side", [f"Must be one of {', '.join(Side.values)}."])
+    legs = {name: form.leg_fields(name, leg, OCO_LEG_FIELDS) for name, leg in (("above", above), ("below", below))}
+    market_price = form.check_oco_pair("", legs, side=side, quantity=quantity, market_price=None)
+    form.raise_errors()
+    legs = {name: {**leg, "side": side, "quantity": quantity} for name, leg in legs.items()}
+    return _place_list(
+        account,
+        form,
+        OrderList.ContingencyType.OCO,
+        legs,
+        market_price=market_price,
+        list_client_order_id=list_client_order_id,
+        placed_by=placed_by,
+        source=source,
+    )
+
+
+def place_oto(
+    *,
+    account: Account,
+    symbol: str,
+    working: dict,
+    pending: dict,
+    list_client_order_id: str | None = None,
+    placed_by=None,
+    source: str = OrderEvent.Source.API,
+) -> PlaceListResult:
+    """Place an OTO (Binance's orderList/oto): a LIMIT or LIMIT_MAKER `working` order that works now, and a
+    `pending` order that is accepted with it but goes to work only once the working order has filled.
+
+    The pending order is judged at the working order's price, where it will start work. Its quantity defaults to
+    what the working order receives (see pending_quantity_for). Errors are named `working_price`,
+    `pending_stop_price`, ...; the rest as place_oco.
+    """
+    form = _ListForm(symbol, list_client_order_id)
+    working = form.leg_fields("working", working, WORKING_FIELDS)
+    pending = form.leg_fields("pending", pending, PENDING_FIELDS)
+    reference = _check_working(form, working)
+    pending.setdefault("quantity", None)
+    if pending["quantity"] is None and reference is not None:
+        pending["quantity"] = pending_quantity_for(form, working, pending.get("side"))
+    form.check(
+        "pending", pending, side=pending.get("side"), quantity=pending["quantity"], market_price=reference or None
+    )
+    form.raise_errors()
+    return _place_list(
+        account,
+        form,
+        OrderList.ContingencyType.OTO,
+        {"working": working, "pending": pending},
+        market_price=form.market_price,
+        list_client_order_id=list_client_order_id,
+        placed_by=placed_by,
+        source=source,
+    )
+
+
+def place_otoco(
+    *,
+    account: Account,
+    symbol: str,
+    working: dict,
+    pending_side: str,
+    pending_quantity: Decimal | None,
+    pending_above: dict,
+    pending_below: dict,
+    list_client_order_id: str | None = None,
+    placed_by=None,
+    source: str = OrderEvent.Source.API,
+) -> PlaceListResult:
+    """Place an OTOCO, a bracket (Binance's orderList/otoco): a `working` order as for place_oto and a pending
+    OCO pair that goes to work once it has filled, its above leg (a take profit, for a SELL pair) above the working
+    order's price and its below leg (the stop) below it. The pair's funds are then held once, as an OCO's.
+    Errors are named `working_price`, `pending_side`, `pending_above_stop_price`, ...; the rest as place_oco."""
+    form = _ListForm(symbol, list_client_order_id)
+    working = form.leg_fields("working", working, WORKING_FIELDS)
+    pair = {
+        name: form.leg_fields(f"pending_{name}", leg, OCO_LEG_FIELDS)
+        for name, leg in (("above", pending_above), ("below", pending_below))
+    }
+    reference = _check_working(form, working)
+    if pending_side not in Side.values:
+        form.add("pending_side", [f"Must be one of {', '.join(Side.values)}."])
+    if pending_quantity is None and reference is not None:
+        pending_quantity = pending_quantity_for(form, working, pending_side)
+    if reference is not None:
+        form.check_oco_pair("pending_", pair, side=pending_side, quantity=pending_quantity, market_price=reference)
+    form.raise_errors()
+    legs = {"working": working}
+    legs.update(
+        {f"pending_{name}": {**leg, "side": pending_side, "quantity": pending_quantity} for name, leg in pair.items()}
+    )
+    return _place_list(
+        account,
+        form,
+        OrderList.ContingencyType.OTOCO,
+        legs,
+        market_price=form.market_price,
+        list_client_order_id=list_client_order_id,
+        placed_by=placed_by,
+        source=source,
+    )
+
+
+def _check_working(form: _ListForm, working: dict) -> Decimal | None:
+    """Check an OTO / OTOCO's working order at today's market; its price (where the pending legs will start work)
+    when it is valid, else None. Stores the market price it was judged at on the form."""
+    form.market_price = None
+    if working.get("type") not in WORKING_TYPES:
+        form.add("working_type", [f"The working order of a list is one of {', '.join(WORKING_TYPES)}."])
+        return None
+    form.market_price = form.check(
+        "working", working, side=working.get("side"), quantity=working.get("quantity"), market_price=None
+    )
+    return working["price"] if form.market_price is not None else None
+
+
+def pending_quantity_for(form: _ListForm, working: dict, pending_side: str | None) -> Decimal:
+    """A pending order's default quantity, "what the working order bought": a BUY receives its quantity less the
+    fee (Binance takes it in the asset bought), on the symbol's step grid, so a SELL of it can be paid; otherwise
+    the working order's quantity."""
+    quantity = working["quantity"]
+    if working.get("side") == Side.BUY and pending_side == Side.SELL:
+        rule = form.venue.symbol_rule(form.symbol)
+        quantity = round_to_step(quantity * (1 - settings.SIMULATOR_FEE_RATE), rule.step_size, up=False)
+    return quantity
+
+
+def _place_list(
+    account, form: _ListForm, contingency_type, legs: dict, *, market_price, list_client_order_id, placed_by, source
+) -> PlaceListResult:
+    """Write and execute a checked list on the venue, exactly once. `legs` maps each leg's name (above, below,
+    working, pending, pending_above, pending_below) to its order terms (side, quantity, type, ...)."""
+    terms = _list_terms(form.symbol, contingency_type, legs)
+    if list_client_order_id and (result := _replayed_list(account, list_client_order_id, terms)):
         return result
     actor = getattr(placed_by, "username", "")
     placed_by = placed_by if getattr(placed_by, "pk", None) else None
-    list_fields = dict(account=account, symbol=symbol, contingency_type=OrderList.ContingencyType.OCO)
+    list_fields = dict(account=account, symbol=form.symbol, contingency_type=contingency_type)
     if list_client_order_id:
         list_fields["list_client_order_id"] = list_client_order_id
     leg_fields = [
         dict(
             account=account,
-            symbol=symbol,
-            side=side,
+            symbol=form.symbol,
+            side=leg["side"],
             order_type=leg["type"],
-            quantity=quantity,
+            quantity=leg["quantity"],
             price=leg.get("price"),
             stop_price=leg.get("stop_price"),
             time_in_force=leg.get("time_in_force") or "",
-            venue=venue.name,
+            iceberg_quantity=leg.get("iceberg_quantity"),
+            trailing_delta=leg.get("trailing_delta"),
+            venue=form.venue.name,
             client_order_id=leg.get("client_order_id") or new_venue_order_ref(),
             placed_by=placed_by,
-            list_leg=name,
+            list_leg=name.removeprefix("pending_") if name != "pending" else name,
+            waits_for_list=name.startswith("pending"),
         )
         for name, leg in legs.items()
     ]
     try:
-        order_list, _ = venue.submit_list(
+        order_list, _ = form.venue.submit_list(
             list_fields, leg_fields, market_price=market_price, source=source, actor=actor
         )
     except RiskLimitExceeded as exc:
@@ -336,9 +517,7 @@ def place_oco(
     except IntegrityError:
         # Two requests with the same list id raced (the unique index refused the second), or a leg's
         # client_order_id is taken.
-        if list_client_order_id and (
-            result := _replayed_list(account, list_client_order_id, symbol, side, quantity, legs)
-        ):
+        if list_client_order_id and (result := _replayed_list(account, list_client_order_id, terms)):
             return result
         raise OrderValidationError(
             {"client_order_id": ["A leg's client_order_id is already an order of this account."]}
@@ -346,25 +525,53 @@ def place_oco(
     return PlaceListResult(order_list, created=True)
 
 
-def _leg_terms(order_type, price, stop_price, time_in_force) -> tuple:
-    return (order_type, price, stop_price, time_in_force or "")
+def _leg_terms(side, quantity, order_type, price, stop_price, time_in_force, iceberg_quantity, trailing_delta):
+    return (side, quantity, order_type, price, stop_price, time_in_force or "", iceberg_quantity, trailing_delta)
 
 
-def _replayed_list(account, list_client_order_id, symbol, side, quantity, legs) -> PlaceListResult | None:
+def _list_terms(symbol: str, contingency_type: str, legs: dict) -> tuple:
+    return (
+        symbol,
+        contingency_type,
+        sorted(
+            _leg_terms(
+                leg["side"],
+                leg["quantity"],
+                leg["type"],
+                leg.get("price"),
+                leg.get("stop_price"),
+                leg.get("time_in_force"),
+                leg.get("iceberg_quantity"),
+                leg.get("trailing_delta"),
+            )
+            for leg in legs.values()
+        ),
+    )
+
+
+def _replayed_list(account, list_client_order_id, terms: tuple) -> PlaceListResult | None:
+    """The account's list already stored under this list_client_order_id (a retry, or two requests racing)."""
     existing = account.order_lists.filter(list_client_order_id=list_client_order_id).first()
     if existing is None:
         return None
-    stored = existing.orders.order_by("id")
-    same = (
-        existing.symbol == symbol
-        and sorted(_leg_terms(o.order_type, o.price, o.stop_price, o.time_in_force) for o in stored)
-        == sorted(
-            _leg_terms(leg["type"], leg.get("price"), leg.get("stop_price"), leg.get("time_in_force"))
-            for leg in legs.values()
-        )
-        and all(o.side == side and o.quantity == quantity for o in stored)
+    stored = (
+        existing.symbol,
+        existing.contingency_type,
+        sorted(
+            _leg_terms(
+                o.side,
+                o.quantity,
+                o.order_type,
+                o.price,
+                o.stop_price,
+                o.time_in_force,
+                o.iceberg_quantity,
+                o.trailing_delta,
+            )
+            for o in existing.orders.all()
+        ),
     )
-    if not same:
+    if stored != terms:
         raise DuplicateOrderList(existing)
     return PlaceListResult(existing, created=False)
 

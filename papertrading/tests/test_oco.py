@@ -378,13 +378,3 @@ def test_the_simulators_own_view_of_each_leg_agrees_with_the_stored_legs(account
     PaperOrder.objects.filter(pk=above.pk).update(locked_amount=D("6600"))  # the list now holds too little
     assert order_differences(PaperOrder.objects.get(pk=above.pk))["differs"]
     PaperOrder.objects.filter(pk=above.pk).update(locked_amount=D("7000"))
-
-
-def test_the_testnet_venue_refuses_lists_before_asking_the_exchange(account, market, settings):
-    settings.PAPER_TRADING_MODE = "testnet"
-
-    with pytest.raises(OrderValidationError) as refused:
-        sell_oco(account)
-
-    assert refused.value.errors == {"symbol": ["OCO lists are not available on the Binance Spot Testnet yet."]}
-    assert OrderList.objects.count() == 0

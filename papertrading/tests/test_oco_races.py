@@ -8,7 +8,7 @@ import pytest
 from papertrading.balances import check_balances
 from papertrading.errors import OrderNotWorking
 from papertrading.models import Account, OrderList, PaperOrder, SimulatedBalance
-from papertrading.services import cancel_order, cancel_order_list, match_orders, place_oco
+from papertrading.services import cancel_order, cancel_order_list, match_orders, place_oco, place_otoco
 from papertrading.tests.support import prepare_race, run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -58,5 +58,39 @@ def test_a_leg_filling_while_the_list_is_cancelled_ends_in_exactly_one_of_them(r
         for order in order_list.orders.all():
             assert order.events.count() == 2  # placed, then exactly one ending
             assert order.locked_amount == 0
+        assert SimulatedBalance.objects.get(account=racer, asset="BTC").locked == 0
+        assert check_balances() == []
+
+
+def test_a_brackets_entry_filling_while_the_list_is_cancelled_leaves_one_consistent_outcome(racer, market):
+    """Either the cancel wins (all three legs cancelled, nothing bought) or the fill does (the entry filled, its
+    pair put to work and then cancelled by the list's cancel): never a pair at work for an entry that did not fill,
+    never funds held by a cancelled leg."""
+    for _ in range(4):
+        market.set("BTCUSDT", "68000")
+        order_list = place_otoco(
+            account=racer, symbol="BTCUSDT", pending_side="SELL", pending_quantity=None,
+            working={"side": "BUY", "type": "LIMIT", "quantity": D("0.1"), "price": D("67000"), "time_in_force": "GTC"},
+            pending_above={"type": "LIMIT_MAKER", "price": D("70000")},
+            pending_below={"type": "STOP_LOSS", "stop_price": D("65000")},
+        ).order_list  # fmt: skip
+
+        cancelled, matched = run_together(
+            lambda order_list=order_list: cancel_order_list(account=racer, list_id=order_list.pk),
+            lambda: match_orders(symbol="BTCUSDT", market_price=D("67000")),
+        )
+
+        assert not isinstance(cancelled, Exception), cancelled  # the list works in both orders of events
+        order_list.refresh_from_db()
+        statuses = dict(order_list.orders.values_list("list_leg", "status"))
+        assert order_list.list_order_status == "ALL_DONE"
+        assert statuses in (
+            {"working": Status.CANCELLED, "above": Status.CANCELLED, "below": Status.CANCELLED},
+            {"working": Status.FILLED, "above": Status.CANCELLED, "below": Status.CANCELLED},
+        ), statuses
+        assert matched == (1 if statuses["working"] == Status.FILLED else 0)
+        for order in order_list.orders.all():
+            assert order.locked_amount == 0 and not order.waits_for_list
+        assert SimulatedBalance.objects.get(account=racer, asset="USDT").locked == 0
         assert SimulatedBalance.objects.get(account=racer, asset="BTC").locked == 0
         assert check_balances() == []

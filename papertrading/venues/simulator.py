@@ -45,6 +45,7 @@ from ..models import (
 from ..money import ZERO, format_decimal, round_to_step, to_money
 from ..prices import ensure_price, last_price
 from ..risk import RiskCheck, lock_for_order
+from ..signals import order_changed
 from ..symbols import get_symbol_rule
 from ..validation import (
     ALGO_TYPES,
@@ -60,6 +61,8 @@ from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, Sync
 from .recording import apply_report, record_event
 
 Status = PaperOrder.Status
+# The legs of an OCO pair: an OCO's, or an OTOCO's pending pair once it works.
+OCO_PAIR = (PaperOrder.ListLeg.ABOVE, PaperOrder.ListLeg.BELOW)
 
 
 class SimulatorVenue:
@@ -129,48 +132,160 @@ class SimulatorVenue:
             report = ExecutionReport.as_it_stands(order, Status.CANCELLED)
             return apply_report(order, report, source=source, actor=actor)
 
-    # --- order lists (OCO) -------------------------------------------------------------------------------------
+    # --- order lists (OCO, OTO, OTOCO) -------------------------------------------------------------------------
 
     def submit_list(
         self, list_fields: dict, legs: list[dict], *, market_price: Decimal, source: str, actor: str
     ) -> tuple[OrderList, list[PaperOrder]]:
-        """Write an OCO and both its legs in one transaction, both resting (their prices were checked to be on
-        either side of the market), with the funds held once: by the leg that needs more (for a SELL both need the
-        quantity). Both legs count toward the open-order limits and the account's risk limits, as Binance counts
-        them. Raises InsufficientBalance or RiskLimitExceeded with nothing written."""
+        """Write a list and its legs in one transaction (legs in the interface's order: an OCO's above and below;
+        an OTO's working and pending; an OTOCO's working, pending above and pending below). Every leg counts toward
+        the open-order limits and the account's risk limits, as Binance counts them. Raises InsufficientBalance,
+        RiskLimitExceeded or OrderRejected (a LIMIT_MAKER working order that would take) with nothing written."""
         with transaction.atomic():
             order_list = OrderList.objects.create(**list_fields)
             orders = [PaperOrder(status=Status.PENDING, order_list=order_list, **fields) for fields in legs]
-            rule = get_symbol_rule(order_list.symbol)
-            # The holder is written last: its reservation's statement then counts the other leg as working.
-            holder = max(orders, key=lambda leg: reservation(leg, rule)[1])
-            other = next(leg for leg in orders if leg is not holder)
-            check = lock_for_order(holder, market_price)
+            if order_list.contingency_type == OrderList.ContingencyType.OCO:
+                check = lock_for_order(max(orders, key=self._list_need), market_price)
+                self._rest_pair(order_list, orders, market_price, check, source=source, actor=actor)
+            else:
+                self._start_triggering_list(order_list, orders, market_price, source=source, actor=actor)
+        return order_list, orders
+
+    @staticmethod
+    def _list_need(leg: PaperOrder) -> Decimal:
+        return reservation(leg, get_symbol_rule(leg.symbol))[1]
+
+    def _rest_pair(self, order_list, pair, market_price, check: RiskCheck | None, *, source, actor) -> None:
+        """Put an OCO pair to work, both resting (their prices were checked to be on either side of the market),
+        with the funds held once: by the leg that needs more (for a SELL both need the quantity). `check` (None
+        for an OTOCO's pair going to work: the list was judged when placed) is the holder's risk check, taken
+        under the account's lock. A leg already written (an OTOCO's) is updated in place."""
+        rule = get_symbol_rule(order_list.symbol)
+        # The holder is written last: its reservation's statement then counts the other leg as working.
+        holder = max(pair, key=self._list_need)
+        other = next(leg for leg in pair if leg is not holder)
+        if check is not None:
             # The limits that read the account are judged again by the holder's reservation, which then counts the
             # other leg as a working order and an order of the last minute: the list counts as its two orders.
             check.judged = False
-            # The holder's reservation counts both legs against MAX_NUM_ORDERS, and against MAX_NUM_ALGO_ORDERS when
-            # it is a stop; the other leg, when only it is one, is judged here (under the account's lock).
+            # The holder's reservation counts both legs against MAX_NUM_ORDERS, and against MAX_NUM_ALGO_ORDERS
+            # when it is a stop; the other leg, when only it is one, is judged here (under the account's lock).
             if other.order_type in ALGO_TYPES and holder.order_type not in ALGO_TYPES and rule.max_num_algo_orders:
                 self._refuse_at_open_order_limits(other, rule, open_order_limits(other, rule))
-            other.trigger_price, other.trigger_direction = self._resting_trigger(other)
+        kind = order_list.contingency_type
+        for leg in pair:
+            leg.waits_for_list = False
+        other.trigger_price, other.trigger_direction = self._resting_trigger(other)
+        self._apply_leg(
+            other,
+            ExecutionReport(
+                status=Status.PENDING, detail=f"Resting; leg of {kind} list {order_list.pk}, funds held once."
+            ),
+            source=source,
+            actor=actor,
+        )
+        try:
+            report = self._rest(holder, rule, check, market_price)
+        except InsufficientBalance:
+            if check is not None:
+                check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
+            raise
+        report.detail = f"{report.detail} Leg of {kind} list {order_list.pk}: holds the list's funds."
+        self._apply_leg(holder, report, source=source, actor=actor)
+
+    @staticmethod
+    def _apply_leg(leg: PaperOrder, report: ExecutionReport, *, source: str, actor: str) -> None:
+        """Write a new leg, or put a waiting one to work (same status: an event says so, and the pages hear it)."""
+        if leg.pk is None:
+            apply_report(leg, report, source=source, actor=actor, from_status="")
+            return
+        previous = leg.status
+        apply_report(leg, report, source=source, actor=actor)
+        if leg.status == previous:
+            detail = f"Now working. {report.detail}"
+            record_event(leg, previous, previous, source=source, actor=actor, detail=detail)
+            order_changed.send(sender=PaperOrder, order=leg, from_status=previous, to_status=previous, fills=[])
+
+    def _start_triggering_list(self, order_list, orders, market_price, *, source: str, actor: str) -> None:
+        """An OTO / OTOCO arrives: its pending legs are written waiting (no funds, no trigger), then the working
+        order is decided as a new order would be; if it fills at once, the pending legs go to work at once."""
+        working, pending = orders[0], orders[1:]
+        rule = get_symbol_rule(order_list.symbol)
+        check = lock_for_order(working, market_price)
+        # Judged again by the working order's reservation, which then counts the pending legs as open orders.
+        check.judged = False
+        for leg in pending:
+            if leg.order_type in ALGO_TYPES and rule.max_num_algo_orders:
+                self._refuse_at_open_order_limits(leg, rule, open_order_limits(leg, rule))
             apply_report(
-                other,
+                leg,
                 ExecutionReport(
-                    status=Status.PENDING, detail=f"Resting; leg of OCO list {order_list.pk}, funds held once."
+                    status=Status.PENDING,
+                    detail=(
+                        f"Pending leg of {order_list.contingency_type} list {order_list.pk}: goes to "
+                        "work once the working order has filled."
+                    ),
                 ),
                 source=source,
                 actor=actor,
                 from_status="",
             )
-            try:
-                report = self._rest(holder, rule, check, market_price)
-            except InsufficientBalance:
-                check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
-                raise
-            report.detail = f"{report.detail} Leg of OCO list {order_list.pk}: holds the list's funds."
-            apply_report(holder, report, source=source, actor=actor, from_status="")
-        return order_list, orders
+        report = self.decide(working, market_price=market_price, risk=check)
+        if report.status == Status.REJECTED:
+            raise errors.OrderRejected(report.reject_code, report.reject_reason)  # undoes the list: nothing written
+        report.detail = f"{report.detail} Working order of list {order_list.pk}.".strip()
+        apply_report(working, report, source=source, actor=actor, from_status="")
+        self._after_working_leg(order_list, working, pending, market_price, source=source, actor=actor)
+
+    def _after_working_leg(self, order_list, working, pending, market_price, *, source: str, actor: str) -> None:
+        """The working order of an OTO / OTOCO moved: once it has filled its pending legs go to work (an OTOCO's as
+        an OCO pair), judged at `market_price`; if it ended otherwise they expire with it. Their funds come from what
+        the working order bought: when the account cannot pay them, they are rejected and the list is done."""
+        waiting = [leg for leg in pending if leg.waits_for_list and leg.is_working]
+        if working.is_working or not waiting:
+            return
+        if working.status != Status.FILLED:
+            for leg in waiting:
+                self._end_leg(
+                    leg,
+                    Status.EXPIRED,
+                    f"List {order_list.pk}: the working order {working.status.lower()}.",
+                    source=source,
+                    actor=actor,
+                )
+            self._finish_list(order_list)
+            return
+        savepoint = transaction.savepoint()
+        try:
+            if order_list.contingency_type == OrderList.ContingencyType.OTOCO:
+                self._rest_pair(order_list, waiting, market_price, None, source=source, actor=actor)
+            else:
+                (leg,) = waiting
+                leg.waits_for_list = False
+                self._apply_leg(leg, self.decide(leg, market_price=market_price), source=source, actor=actor)
+        except InsufficientBalance:
+            transaction.savepoint_rollback(savepoint)
+            for leg in waiting:
+                self._end_leg(
+                    leg,
+                    Status.REJECTED,
+                    f"List {order_list.pk}: the account cannot pay for this leg now that the working order filled.",
+                    source=source,
+                    actor=actor,
+                    code=errors.INSUFFICIENT_BALANCE,
+                )
+        else:
+            transaction.savepoint_commit(savepoint)
+        if not any(leg.is_working for leg in waiting):
+            self._finish_list(order_list)
+
+    @staticmethod
+    def _end_leg(leg, status, detail: str, *, source: str, actor: str, code: tuple | None = None) -> None:
+        leg.waits_for_list = False  # it ends without ever working
+        report = ExecutionReport.as_it_stands(leg, status, detail=detail)
+        if code:
+            report.reject_code, report.reject_reason = code
+        apply_report(leg, report, source=source, actor=actor)
 
     def cancel_list(self, order_list: OrderList, *, source: str, actor: str) -> list[PaperOrder]:
         """Cancel every working leg of the list and release what it holds, once; OrderNotWorking when none works."""
@@ -188,12 +303,13 @@ class SimulatorVenue:
                 self._release_reservation(leg, balances)
             save_balances(balances)
             for leg in working:
+                leg.waits_for_list = False  # a pending leg ends without ever working
                 apply_report(
                     leg,
                     ExecutionReport.as_it_stands(
                         leg,
                         Status.CANCELLED,
-                        detail=f"OCO list {order_list.pk} cancelled.",
+                        detail=f"{order_list.contingency_type} list {order_list.pk} cancelled.",
                     ),
                     source=source,
                     actor=actor,
@@ -246,10 +362,16 @@ class SimulatorVenue:
             status = order.status
         rule = get_symbol_rule(order.symbol)
         locked_asset, locked_amount = reservation(order, rule) if order.is_working and rule else ("", ZERO)
-        if order.order_list_id is not None and order.is_working and rule:
-            # A list holds its funds once, what its neediest working leg needs: this leg should hold what its
-            # other working legs do not.
-            legs = [leg for leg in order.order_list.orders.all() if leg.is_working]
+        if order.waits_for_list:
+            locked_amount = ZERO  # a pending leg holds nothing until its list's working order has filled
+        elif order.order_list_id is not None and order.is_working and rule and order.list_leg in OCO_PAIR:
+            # An OCO pair holds its funds once, what its neediest working leg needs: this leg should hold what the
+            # other does not.
+            legs = [
+                leg
+                for leg in order.order_list.orders.all()
+                if leg.is_working and leg.list_leg in OCO_PAIR and not leg.waits_for_list
+            ]
             held_by_others = sum((leg.locked_amount for leg in legs if leg.pk != order.pk), ZERO)
             locked_amount = max(reservation(leg, rule)[1] for leg in legs) - held_by_others
         return ExecutionReport(
@@ -359,8 +481,8 @@ class SimulatorVenue:
                 if order is None:
                     continue
                 previous = order.status
-                # The first leg reached (filled or triggered) of an executing list expires the others.
-                settles_list = list_id is not None and order_list.is_executing
+                # The first leg reached (filled or triggered) of an executing OCO pair expires the other.
+                settles_list = list_id is not None and order_list.is_executing and order.list_leg in OCO_PAIR
                 if settles_list:
                     savepoint = transaction.savepoint()
                     others = self._take_over_list(order, legs)
@@ -377,13 +499,24 @@ class SimulatorVenue:
                             ExecutionReport.as_it_stands(
                                 other,
                                 Status.EXPIRED,
-                                detail=f"OCO list {list_id}: order {order.pk} was reached, so this leg expired.",
+                                detail=(
+                                    f"{order_list.contingency_type} list {list_id}: order {order.pk} was reached, "
+                                    "so this leg expired."
+                                ),
                             ),
                             source=source,
                             actor=actor,
                         )
                         report.count_outcome(other.status)
                     self._finish_list(order_list)
+                elif list_id is not None and order_list.is_executing:
+                    # An OTO / OTOCO's working order (its pending legs go to work once it has filled), or an OTO's
+                    # pending order, the last of its list.
+                    others = [leg for leg in legs if leg.pk != order.pk]
+                    if order.list_leg == PaperOrder.ListLeg.WORKING:
+                        self._after_working_leg(order_list, order, others, market_price, source=source, actor=actor)
+                    elif not any(leg.is_working for leg in legs):
+                        self._finish_list(order_list)
                 if order.is_working and order.status == previous:
                     # A stop-limit whose stop was reached and whose limit now rests, or another slice of a partly
                     # filled order: no new status, but an event.
