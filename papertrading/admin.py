@@ -702,14 +702,16 @@ class AccountAdmin(admin.ModelAdmin):
 class OrderListLegInline(ReadOnlyInline):
     model = PaperOrder
     fields = readonly_fields = [
-        "id", "side", "order_type", "quantity", "price", "stop_price", "status", "executed_quantity", "locked_amount",
+        "id", "list_leg", "side", "order_type", "quantity", "price", "stop_price", "status", "waits_for_list",
+        "executed_quantity", "locked_amount",
     ]  # fmt: skip
     show_change_link = True
 
 
 @admin.register(OrderList)
 class OrderListAdmin(ReadOnlyAdmin):
-    """OCO lists and their legs: read only (cancel a leg from the orders list; the list follows)."""
+    """Order lists (OCO, OTO, OTOCO) and their legs: read only (cancel a leg from the orders list; the list
+    follows)."""
 
     list_display = [
         "id",
@@ -720,7 +722,7 @@ class OrderListAdmin(ReadOnlyAdmin):
         "list_status_type",
         "list_order_status",
     ]
-    list_filter = ["list_status_type", "list_order_status", "account"]
+    list_filter = ["contingency_type", "list_status_type", "list_order_status", "account"]
     list_select_related = ["account"]
     search_fields = ["list_client_order_id", "symbol", "account__name"]
     date_hierarchy = "created_at"

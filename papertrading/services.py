@@ -312,6 +312,7 @@ class _ListForm:
                 price=leg.get("price"),
                 stop_price=leg.get("stop_price"),
                 market_price=judged_at,
+                reference="the working order's price" if prefix else "the market",
             ).items():
                 self.add(f"{key}_{field}", messages)
         return market_price

@@ -62,7 +62,13 @@ def oco_leg_type_error(*, side: str, leg: str, order_type: str) -> str | None:
 
 
 def oco_leg_price_errors(
-    *, leg: str, order_type: str, price: Decimal | None, stop_price: Decimal | None, market_price: Decimal | None
+    *,
+    leg: str,
+    order_type: str,
+    price: Decimal | None,
+    stop_price: Decimal | None,
+    market_price: Decimal | None,
+    reference: str = "the market",
 ) -> dict[str, list[str]]:
     """An OCO leg's trigger (a LIMIT_MAKER's price, a stop's stop price) on its side of the market: the above leg
     above it, the below leg below it (Binance: for a SELL, limit price > last price > stop price; a BUY mirrors)."""
@@ -72,7 +78,7 @@ def oco_leg_price_errors(
         return {}
     if (trigger > market_price) if leg == "above" else (trigger < market_price):
         return {}
-    return {field: [f"The {leg} leg's {field} must be {leg} the market ({format_decimal(market_price)})."]}
+    return {field: [f"The {leg} leg's {field} must be {leg} {reference} ({format_decimal(market_price)})."]}
 
 
 def validate_client_order_id(client_order_id: str | None) -> None:

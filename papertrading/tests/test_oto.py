@@ -348,3 +348,12 @@ def test_with_the_liquidity_model_the_pair_waits_until_the_entry_has_filled_whol
     assert not leg(order_list, "above").waits_for_list
     assert leg(order_list, "above").locked_amount + leg(order_list, "below").locked_amount == D("0.0999")
     assert check_balances() == []
+
+
+def test_a_pair_on_the_wrong_side_of_the_entry_says_so_in_terms_of_the_entry(account, market):
+    with pytest.raises(OrderValidationError) as refused:
+        bracket(account, pending_above={"type": "LIMIT_MAKER", "price": D("66000")})
+
+    assert refused.value.errors == {
+        "pending_above_price": ["The above leg's price must be above the working order's price (67000)."]
+    }
