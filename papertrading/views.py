@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from . import acting, risk, selectors, services
 from .accounts import AccountInputError
 from .acting import request_account
-from .descriptions import describe_fill, describe_placed
+from .descriptions import describe_fill, describe_order, describe_placed
 from .errors import (
     OrderNotWorking,
     OrderRejected,
@@ -30,11 +30,11 @@ from .errors import (
     RiskLimitExceeded,
     VenueUnavailable,
 )
-from .forms import HaltForm, OrderForm
-from .models import Account, OrderEvent, PaperOrder, Venue
+from .forms import ORDER_FORMS, ORDER_KINDS, SINGLE, HaltForm, OrderForm, OrderListForm, chosen_kind
+from .models import Account, OrderEvent, OrderList, PaperOrder, Venue
 from .money import format_decimal
 from .prices import is_stale
-from .tables import TableState, orders_table
+from .tables import TableState, in_leg_order, orders_table
 
 CAN_PLACE = "papertrading.add_paperorder"
 CAN_MANAGE = "papertrading.change_paperorder"  # cancel, sync, halt and resume, as in the API
@@ -101,11 +101,11 @@ def orders_context(request, state: TableState, *, since: int | None = None) -> d
     }
 
 
-def form_context(request, form: OrderForm | None = None) -> dict:
+def form_context(request, form: OrderForm | OrderListForm | None = None) -> dict:
     can_place = request.user.has_perm(CAN_PLACE)
     if form is None and can_place:
         form = OrderForm()
-    return {"form": form if can_place else None, "can_place": can_place}
+    return {"form": form if can_place else None, "can_place": can_place, "order_kinds": ORDER_KINDS}
 
 
 def grouped(value) -> str:
@@ -199,7 +199,11 @@ def risk_context(request, halt_form: HaltForm | None = None) -> dict:
 
 
 def desk_context(
-    request, *, state: TableState | None = None, form: OrderForm | None = None, halt_form: HaltForm | None = None
+    request,
+    *,
+    state: TableState | None = None,
+    form: OrderForm | OrderListForm | None = None,
+    halt_form: HaltForm | None = None,
 ) -> dict:
     return {
         **account_context(request),
@@ -326,11 +330,19 @@ def orders(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def order_form(request):
-    """GET redraws the form for the chosen order type (typed values kept); POST places the order."""
+    """GET redraws the form for the chosen kind (a single order or a list) and order types, typed values kept;
+    POST places the order or the list."""
     if request.method == "POST":
+        if chosen_kind(request.POST) != SINGLE:
+            return place_order_list(request)
         return place_order(request)
     require_perm(request, CAN_PLACE)
-    form = OrderForm(initial={name: value for name, value in request.GET.items() if name in OrderForm.base_fields})
+    kind = chosen_kind(request.GET)
+    if kind == SINGLE:
+        form = OrderForm(initial={name: value for name, value in request.GET.items() if name in OrderForm.base_fields})
+    else:
+        # A list form's fields depend on what was chosen (its types, its sides): every value typed is carried over.
+        form = ORDER_FORMS[kind](initial=request.GET.dict())
     if not request.htmx:
         return render(request, DESK_TEMPLATE, desk_context(request, form=form))
     return render_fragment(request, "papertrading/partials/order_form.html", form_context(request, form))
@@ -392,6 +404,85 @@ def place_order(request):
     # 422 is swapped like a 200 (see the htmx-config meta in base.html), so the errors land beside the fields.
     return render_fragment(
         request, "papertrading/partials/order_form.html", form_context(request, form), status=422, events=events
+    )
+
+
+def describe_list_placed(order_list: OrderList) -> str:
+    """'OCO list #4 placed on BTCUSDT: above #7 SELL 0.01 BTCUSDT Limit maker @ 70000, pending; below …'."""
+    legs = []
+    for leg in in_leg_order(order_list.orders.all()):
+        state = "waiting for the working order" if leg.waits_for_list else leg.get_status_display().lower()
+        legs.append(f"{leg.list_leg} {describe_order(leg)}, {state}")
+    return f"{order_list.contingency_type} list #{order_list.pk} placed on {order_list.symbol}: {'; '.join(legs)}."
+
+
+def place_order_list(request):
+    """Place an OCO, OTO or bracket from the desk's form, as `place_order` places one order; a list is written
+    whole or not at all, so a refusal leaves the form as it was typed, with the reason."""
+    require_perm(request, CAN_PLACE)
+    form = ORDER_FORMS[chosen_kind(request.POST)](request.POST)
+    events: tuple[str, ...] = ()
+    if form.is_valid():
+        try:
+            account = request_account(request)  # may be opened now, which the testnet may refuse
+            result = getattr(services, form.service)(
+                account=account,
+                **form.service_arguments(),
+                placed_by=request.user,
+                source=OrderEvent.Source.PAGE,
+            )
+        except OrderValidationError as exc:
+            form.add_service_errors(exc)
+        except RiskLimitExceeded as exc:
+            form.add_error(None, refusal_message(exc))
+            events = ("risk-changed",)
+            if Account.objects.filter(pk=account.pk, halted_at__isnull=False).exists() and exc.limit != risk.HALTED:
+                events += ("orders-changed", "account-changed")
+        except OrderRejected as exc:
+            form.add_error(None, f"Rejected by the venue ({exc.code}): {exc.message}")
+        except PaperTradingError as exc:
+            form.add_error(None, exc.message or "The venue cannot take orders now.")
+            events = ("orders-changed", "account-changed")  # a list sent without an answer is on record
+        else:
+            messages.success(request, describe_list_placed(result.order_list))
+            if not request.htmx:
+                return redirect(desk_url())
+            fresh = type(form)(initial={"kind": form.kind, **form.kept_values()})
+            return render_fragment(
+                request,
+                "papertrading/partials/order_form.html",
+                form_context(request, fresh),
+                events=("orders-changed", "account-changed"),
+            )
+    if not request.htmx:
+        return render(request, DESK_TEMPLATE, desk_context(request, form=form), status=422)
+    return render_fragment(
+        request, "papertrading/partials/order_form.html", form_context(request, form), status=422, events=events
+    )
+
+
+@login_required
+@require_POST
+def cancel_order_list(request, pk: int):
+    """Cancel an order list with all its legs (the orders table's Cancel on a list)."""
+    require_perm(request, CAN_MANAGE)
+    state = TableState.from_query(request.GET)
+    try:
+        order_list = services.cancel_order_list(
+            account=request_account(request), list_id=pk, source=OrderEvent.Source.PAGE, actor=request.user.username
+        )
+    except OrderList.DoesNotExist:
+        raise Http404(f"No order list #{pk}.") from None
+    except OrderNotWorking as exc:
+        messages.warning(request, exc.message)
+    except PaperTradingError as exc:
+        messages.error(request, f"Order list #{pk} was not cancelled: {exc.message}")
+    else:
+        messages.success(request, f"{order_list.contingency_type} list #{pk} cancelled, with its legs.")
+    if not request.htmx:
+        return redirect(desk_url(state.query()))
+    return render_fragment(
+        request, "papertrading/partials/orders.html", orders_context(request, state), events=("account-changed",)
     )
 
 
