@@ -523,6 +523,10 @@ def _place_list(
         raise OrderValidationError(
             {"client_order_id": ["A leg's client_order_id is already an order of this account."]}
         ) from None
+    if order_list.list_order_status == OrderList.ListOrderStatus.REJECT:
+        # Refused by the venue as a whole (kept, every leg REJECTED), answered as a refused order is.
+        leg = order_list.orders.order_by("id").first()
+        raise OrderRejected(leg.reject_code, leg.reject_reason, order=leg)
     return PlaceListResult(order_list, created=True)
 
 

@@ -57,6 +57,10 @@ WEIGHTS: dict[str, int] = {
     "order_post": 1,
     "order_get": 4,
     "order_delete": 1,
+    "order_list_post": 1,
+    "order_list_get": 4,
+    "order_list_delete": 1,
+    "open_order_lists": 6,
     "open_orders_symbol": 6,
     "open_orders_all": 80,
     "all_orders": 20,
@@ -191,6 +195,68 @@ def _never_sent(exc: BaseException) -> bool:
             return True
         stack.extend([getattr(current, "reason", None), current.__cause__, current.__context__, *current.args])
     return False
+
+
+def _side(side: str) -> str:
+    side = (side or "").upper()
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {sorted(SIDES)}")
+    return side
+
+
+def _quantity(quantity: Decimal) -> str:
+    text = format_decimal(quantity)
+    if Decimal(text) <= 0:
+        raise ValueError("quantity must be positive")
+    return text
+
+
+def _list_client_order_id(list_client_order_id: str) -> list[tuple[str, str]]:
+    if not CLIENT_ORDER_ID_RE.match(list_client_order_id or ""):
+        raise ValueError("list_client_order_id must match ^[a-zA-Z0-9_-]{1,36}$")
+    return [("listClientOrderId", list_client_order_id)]
+
+
+def _working_params(working: dict[str, Any]) -> list[tuple[str, str]]:
+    """An OTO / OTOCO's working order: LIMIT or LIMIT_MAKER, with its side and quantity."""
+    if str(working.get("type", "")).upper() not in ("LIMIT", "LIMIT_MAKER"):
+        raise ValueError("the working order of a list is LIMIT or LIMIT_MAKER")
+    params = [("workingSide", _side(working.get("side", ""))), ("workingQuantity", _quantity(working["quantity"]))]
+    return params + _leg_params("working", working)
+
+
+def _leg_params(prefix: str, leg: dict[str, Any]) -> list[tuple[str, str]]:
+    """One leg of an order list in Binance's prefixed names (``aboveType``, ``pendingBelowStopPrice``, ...), with
+    the same local checks as a single order's terms, so a malformed leg never costs a round trip."""
+    order_type = str(leg.get("type") or "").upper()
+    if order_type not in ORDER_TYPES:
+        raise ValueError(f"{prefix} type must be one of {sorted(ORDER_TYPES)}")
+    client_order_id = leg.get("client_order_id") or ""
+    if not CLIENT_ORDER_ID_RE.match(client_order_id):
+        raise ValueError(f"{prefix} client_order_id must match ^[a-zA-Z0-9_-]{{1,36}}$")
+    price, stop_price = leg.get("price"), leg.get("stop_price")
+    time_in_force, trailing_delta = leg.get("time_in_force") or None, leg.get("trailing_delta")
+    if (price is not None) != (order_type in _NEEDS_PRICE):
+        raise ValueError(f"{prefix} price is {'required' if order_type in _NEEDS_PRICE else 'not allowed'}")
+    if (time_in_force is not None) != (order_type in _NEEDS_TIF):
+        raise ValueError(f"{prefix} time_in_force is {'required' if order_type in _NEEDS_TIF else 'not allowed'}")
+    if (stop_price is not None or trailing_delta is not None) != (order_type in _NEEDS_STOP):
+        raise ValueError(f"{prefix} stop_price is {'required' if order_type in _NEEDS_STOP else 'not allowed'}")
+    params = [(f"{prefix}Type", order_type), (f"{prefix}ClientOrderId", client_order_id)]
+    if price is not None:
+        params.append((f"{prefix}Price", format_decimal(price)))
+    if stop_price is not None:
+        params.append((f"{prefix}StopPrice", format_decimal(stop_price)))
+    if trailing_delta is not None:
+        params.append((f"{prefix}TrailingDelta", str(int(trailing_delta))))
+    if time_in_force is not None:
+        tif = str(time_in_force).upper()
+        if tif not in TIME_IN_FORCE:
+            raise ValueError(f"{prefix} time_in_force must be one of {sorted(TIME_IN_FORCE)}")
+        params.append((f"{prefix}TimeInForce", tif))
+    if leg.get("iceberg_quantity") is not None:
+        params.append((f"{prefix}IcebergQty", format_decimal(leg["iceberg_quantity"])))
+    return params
 
 
 class _RedactSignedUrls(logging.Filter):
@@ -664,6 +730,105 @@ class BinanceTestnetClient:
         return self._call(
             "DELETE", "/api/v3/order", params, signed=True, weight=WEIGHTS["order_delete"], success_weight=0
         )
+
+    # --- order lists (REFERENCE.md §4 OCO, §9.2 OTO / OTOCO) --------------------------------------------------
+    def place_order_list_oco(
+        self,
+        symbol: str,
+        side: str,
+        quantity: Decimal,
+        *,
+        above: dict[str, Any],
+        below: dict[str, Any],
+        list_client_order_id: str,
+        new_order_resp_type: str = "FULL",
+    ) -> dict[str, Any]:
+        """POST /api/v3/orderList/oco: two legs of `quantity` on `side`, the first reached expiring the other.
+
+        `above` and `below` hold a leg's terms: type, price, stop_price, time_in_force, trailing_delta,
+        iceberg_quantity, client_order_id. Never resent, as a single order (BinanceOutcomeUnknown: re-query).
+        """
+        side = _side(side)
+        params: list[tuple[str, str]] = [("symbol", symbol), ("side", side), ("quantity", _quantity(quantity))]
+        params += _list_client_order_id(list_client_order_id)
+        params += _leg_params("above", above)
+        params += _leg_params("below", below)
+        return self._place_order_list("/api/v3/orderList/oco", params, new_order_resp_type)
+
+    def place_order_list_oto(
+        self,
+        symbol: str,
+        *,
+        working: dict[str, Any],
+        pending: dict[str, Any],
+        list_client_order_id: str,
+        new_order_resp_type: str = "FULL",
+    ) -> dict[str, Any]:
+        """POST /api/v3/orderList/oto: a working LIMIT / LIMIT_MAKER and a pending order that goes on the book once
+        the working order has filled. Each leg dict holds side, type, quantity and the terms its type takes."""
+        params: list[tuple[str, str]] = [("symbol", symbol), *_list_client_order_id(list_client_order_id)]
+        params += _working_params(working)
+        params += [("pendingSide", _side(pending.get("side", ""))), ("pendingQuantity", _quantity(pending["quantity"]))]
+        params += _leg_params("pending", pending)
+        return self._place_order_list("/api/v3/orderList/oto", params, new_order_resp_type)
+
+    def place_order_list_otoco(
+        self,
+        symbol: str,
+        *,
+        working: dict[str, Any],
+        pending_side: str,
+        pending_quantity: Decimal,
+        pending_above: dict[str, Any],
+        pending_below: dict[str, Any],
+        list_client_order_id: str,
+        new_order_resp_type: str = "FULL",
+    ) -> dict[str, Any]:
+        """POST /api/v3/orderList/otoco: a working LIMIT / LIMIT_MAKER and a pending OCO pair that goes on the book
+        once the working order has filled."""
+        params: list[tuple[str, str]] = [("symbol", symbol), *_list_client_order_id(list_client_order_id)]
+        params += _working_params(working)
+        params += [("pendingSide", _side(pending_side)), ("pendingQuantity", _quantity(pending_quantity))]
+        params += _leg_params("pendingAbove", pending_above)
+        params += _leg_params("pendingBelow", pending_below)
+        return self._place_order_list("/api/v3/orderList/otoco", params, new_order_resp_type)
+
+    def _place_order_list(self, path: str, params: list[tuple[str, str]], resp_type: str) -> dict[str, Any]:
+        resp_type = (resp_type or "FULL").upper()
+        if resp_type not in RESPONSE_TYPES:
+            raise ValueError(f"new_order_resp_type must be one of {sorted(RESPONSE_TYPES)}")
+        params.append(("newOrderRespType", resp_type))
+        return self._call(
+            "POST", path, params, signed=True, weight=WEIGHTS["order_list_post"], is_order=True, success_weight=0
+        )
+
+    @staticmethod
+    def _list_ref(order_list_id: int | None, list_client_order_id: str | None, *, name: str) -> list[tuple[str, str]]:
+        if order_list_id is None and not list_client_order_id:
+            raise ValueError("Give order_list_id or list_client_order_id.")
+        if order_list_id is not None:
+            return [("orderListId", str(int(order_list_id)))]
+        return [(name, list_client_order_id)]
+
+    def get_order_list(
+        self, order_list_id: int | None = None, list_client_order_id: str | None = None
+    ) -> dict[str, Any]:
+        """GET /api/v3/orderList by its exchange id or our listClientOrderId (sent as origClientOrderId)."""
+        params = self._list_ref(order_list_id, list_client_order_id, name="origClientOrderId")
+        return self._call("GET", "/api/v3/orderList", params, signed=True, weight=WEIGHTS["order_list_get"])
+
+    def cancel_order_list(
+        self, symbol: str, order_list_id: int | None = None, list_client_order_id: str | None = None
+    ) -> dict[str, Any]:
+        """DELETE /api/v3/orderList: every leg still working is cancelled. Not retried (re-query the legs)."""
+        params = [("symbol", symbol), *self._list_ref(order_list_id, list_client_order_id, name="listClientOrderId")]
+        return self._call(
+            "DELETE", "/api/v3/orderList", params, signed=True, weight=WEIGHTS["order_list_delete"], success_weight=0
+        )
+
+    def open_order_lists(self) -> list[dict[str, Any]]:
+        """GET /api/v3/openOrderList: the account's executing order lists (weight 6)."""
+        return self._call("GET", "/api/v3/openOrderList", [], signed=True, weight=WEIGHTS["open_order_lists"])
 
     def open_orders(self, symbol: str | None) -> list[dict[str, Any]]:
         """GET /api/v3/openOrders for one symbol (weight 6); ``None`` lists every symbol (weight 80)."""

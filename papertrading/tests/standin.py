@@ -8,8 +8,16 @@ fills at the symbol's price, a marketable LIMIT fills at that price, anything el
 :meth:`StandIn.set_price` reaches it. Every SIGNED request must carry the configured API key and an HMAC-SHA256
 signature over the exact query string (+ body) sent, and a timestamp inside its recvWindow.
 
+Order lists: POST orderList/oco, orderList/oto and orderList/otoco, DELETE orderList, GET orderList and
+openOrderList, with Binance's answer shapes. An OCO's legs hold the funds once; the first leg reached (filled, or a
+stop triggered) expires the other; an OTO / OTOCO's pending legs are PENDING_NEW until the working order has
+filled, then NEW (holding their funds, an OTOCO's pair once, as an OCO); cancelling a leg cancels its list.
+
 Test hooks: ``set_price`` (matches resting orders), ``fill(order_id)``, ``add_external_order(...)``,
-``reset()`` (the monthly testnet wipe), ``requests`` (method, path, params of every call), ``weight_used``.
+``reset()`` (the monthly testnet wipe), ``requests`` (method, path, params of every call), ``weight_used``,
+``before[(method, path)]`` (called with the params just before such a request is handled, under the lock: to
+make the market move while a request is on its way), ``fail_after[(method, path)]`` (an HTTP status to answer
+instead, once, after the request was carried out: an answer lost on its way back).
 
     with StandIn(api_key=KEY, secret=SECRET) as standin:
         settings.BINANCE_TESTNET_BASE_URL = standin.base_url
@@ -51,6 +59,12 @@ WEIGHTS = {
     ("POST", "/api/v3/order"): 1,
     ("GET", "/api/v3/order"): 4,
     ("DELETE", "/api/v3/order"): 1,
+    ("POST", "/api/v3/orderList/oco"): 1,
+    ("POST", "/api/v3/orderList/oto"): 1,
+    ("POST", "/api/v3/orderList/otoco"): 1,
+    ("GET", "/api/v3/orderList"): 4,
+    ("DELETE", "/api/v3/orderList"): 1,
+    ("GET", "/api/v3/openOrderList"): 6,
     ("GET", "/api/v3/allOrders"): 20,
     ("GET", "/api/v3/klines"): 2,
 }
@@ -77,7 +91,29 @@ INTERVALS_MS = {
 }
 WEEK_OFFSET_MS = 4 * 86400 * 1000
 DEPTH_LEVELS = 50  # the stand-in's book is this deep on each side
-SIGNED = {"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/myTrades"}
+SIGNED = {
+    "/api/v3/account",
+    "/api/v3/order",
+    "/api/v3/openOrders",
+    "/api/v3/allOrders",
+    "/api/v3/myTrades",
+    "/api/v3/orderList/oco",
+    "/api/v3/orderList/oto",
+    "/api/v3/orderList/otoco",
+    "/api/v3/orderList",
+    "/api/v3/openOrderList",
+}
+# What `fail_after` answers: the request was carried out, but the exchange cannot say so (REFERENCE.md §7.1).
+LOST_ANSWER = {
+    "code": -1006,
+    "msg": "An unexpected response was received from the message bus. Execution status unknown.",
+}
+LIMIT_TYPES = ("LIMIT", "LIMIT_MAKER")
+# A stop reached becomes a MARKET order (filled at the market) or, for the _LIMIT kinds, fills at its limit.
+STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+# The leg types of an OCO (REFERENCE.md §4): one of each group.
+OCO_LIMIT_LEGS = ("LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")
+OCO_STOP_LEGS = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 
 
 class ApiError(Exception):
@@ -109,16 +145,28 @@ class Order:
     locked_asset: str = ""
     locked: Decimal = Decimal("0")
     fills: list[dict] = field(default_factory=list)
+    order_list_id: int = -1
 
     @property
     def is_open(self) -> bool:
+        """On the book (a pending leg of a list waiting for its working order is not)."""
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def is_on_book_type(self) -> bool:
+        """A type that works as soon as it is placed (a stop works only once triggered)."""
+        return self.type in ("LIMIT", "LIMIT_MAKER", "MARKET")
+
+    @property
+    def is_live(self) -> bool:
+        """Not finished: on the book, or a pending leg waiting for its list's working order."""
+        return self.is_open or self.status == "PENDING_NEW"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "symbol": self.symbol,
             "orderId": self.order_id,
-            "orderListId": -1,
+            "orderListId": self.order_list_id,
             "clientOrderId": self.client_order_id,
             "price": fmt(self.price),
             "origQty": fmt(self.quantity),
@@ -132,10 +180,43 @@ class Order:
             "icebergQty": fmt(Decimal("0")),
             "time": self.created,
             "updateTime": self.updated or self.created,
-            "isWorking": self.type in ("LIMIT", "MARKET"),
-            "workingTime": self.created if self.type in ("LIMIT", "MARKET") else -1,
+            "isWorking": self.is_on_book_type and self.status != "PENDING_NEW",
+            "workingTime": self.created if self.is_on_book_type and self.status != "PENDING_NEW" else -1,
             "origQuoteOrderQty": fmt(Decimal("0")),
             "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+
+
+@dataclass
+class OrderListRecord:
+    """An order list: its legs by role. `pair` is the OCO pair (an OCO's two legs, an OTOCO's pending pair),
+    `working` the working order of an OTO / OTOCO, `pending` what waits for it."""
+
+    order_list_id: int
+    contingency_type: str
+    list_client_order_id: str
+    symbol: str
+    created: int
+    order_ids: list[int]
+    pair: list[int] = field(default_factory=list)
+    working: int | None = None
+    pending: list[int] = field(default_factory=list)
+    list_status_type: str = "EXEC_STARTED"
+    list_order_status: str = "EXECUTING"
+
+    def as_dict(self, orders: dict[int, Order]) -> dict[str, Any]:
+        return {
+            "orderListId": self.order_list_id,
+            "contingencyType": self.contingency_type,
+            "listStatusType": self.list_status_type,
+            "listOrderStatus": self.list_order_status,
+            "listClientOrderId": self.list_client_order_id,
+            "transactionTime": self.created,
+            "symbol": self.symbol,
+            "orders": [
+                {"symbol": self.symbol, "orderId": pk, "clientOrderId": orders[pk].client_order_id}
+                for pk in self.order_ids
+            ],
         }
 
 
@@ -163,6 +244,8 @@ class StandIn:
         self.lock = threading.RLock()
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.refused: list[tuple[str, int]] = []
+        self.before: dict[tuple[str, str], Any] = {}
+        self.fail_after: dict[tuple[str, str], int] = {}
         self.weight_used = 0
         self._minute, self._minute_weight = 0, 0
         self._wipe()
@@ -199,6 +282,8 @@ class StandIn:
     # --- test hooks --------------------------------------------------------------------------------------------
     def _wipe(self) -> None:
         self.orders: dict[int, Order] = {}
+        self.order_lists: dict[int, OrderListRecord] = {}
+        self.next_order_list_id = 0
         self.trades: list[dict] = []
         self.balances = {asset: [amount, Decimal("0")] for asset, amount in self.starting_balances.items()}
         self.next_order_id = 1000
@@ -231,20 +316,25 @@ class StandIn:
             self.prices[symbol] = Decimal(str(price))
             self.price_log.append((self.now_ms(), symbol, self.prices[symbol]))
             for order in list(self.orders.values()):
+                # An order a moment ago expired by its OCO leg's fill is skipped: is_open is read again.
                 if order.symbol == symbol and order.is_open and self._reached(order):
-                    self._execute(
-                        order,
-                        order.price if order.type in ("LIMIT", "LIMIT_MAKER") else self.prices[symbol],
-                        maker=True,
-                    )
+                    self._execute(order, self._fill_price(order), maker=True)
 
     def fill(self, order_id: int) -> None:
         """Fill a resting order completely at its limit price (or the market), as if the market came to it."""
         with self.lock:
             order = self.orders[order_id]
-            self._execute(
-                order, order.price if order.type in ("LIMIT", "LIMIT_MAKER") else self.prices[order.symbol], maker=True
-            )
+            self._execute(order, self._fill_price(order), maker=True)
+
+    def _fill_price(self, order: Order) -> Decimal:
+        """A LIMIT / LIMIT_MAKER and a triggered *_LIMIT stop fill at their limit; other stops at the market."""
+        if order.type in (*LIMIT_TYPES, "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT"):
+            return order.price
+        return self.prices[order.symbol]
+
+    def leg_ids(self, order_list_id: int) -> list[int]:
+        """The exchange ids of a list's legs, in the order the list was placed with."""
+        return list(self.order_lists[order_list_id].order_ids)
 
     def add_external_order(
         self, symbol: str, side: str, quantity: str, price: str, client_order_id: str = "web_8f3k2LqP0"
@@ -266,9 +356,9 @@ class StandIn:
         market = self.prices[order.symbol]
         if order.type in ("LIMIT", "LIMIT_MAKER"):
             return market <= order.price if order.side == "BUY" else market >= order.price
-        if order.type == "STOP_LOSS":
+        if order.type in ("STOP_LOSS", "STOP_LOSS_LIMIT"):
             return market >= order.stop_price if order.side == "BUY" else market <= order.stop_price
-        if order.type == "TAKE_PROFIT":
+        if order.type in ("TAKE_PROFIT", "TAKE_PROFIT_LIMIT"):
             return market <= order.stop_price if order.side == "BUY" else market >= order.stop_price
         return True
 
@@ -279,13 +369,18 @@ class StandIn:
         self.orders[order.order_id] = order
         return order
 
-    def _lock_funds(self, order: Order) -> None:
+    def _needs(self, order: Order) -> tuple[str, Decimal]:
+        """What a resting order holds: the base quantity for a SELL; for a BUY its quantity at its limit price (or
+        its stop price; or the market, for a pending MARKET)."""
         base, quote = self._assets(order.symbol)
-        if order.side == "BUY":
-            asset = quote
-            amount = order.quantity * (order.price if order.type in ("LIMIT", "LIMIT_MAKER") else order.stop_price)
-        else:
-            asset, amount = base, order.quantity
+        if order.side == "SELL":
+            return base, order.quantity
+        reference = order.price if order.type in (*LIMIT_TYPES, "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") else None
+        reference = reference or order.stop_price or self.prices[order.symbol]
+        return quote, order.quantity * reference
+
+    def _lock_funds(self, order: Order) -> None:
+        asset, amount = self._needs(order)
         balance = self.balances.setdefault(asset, [Decimal("0"), Decimal("0")])
         balance[0] -= amount
         balance[1] += amount
@@ -299,6 +394,11 @@ class StandIn:
             order.locked = Decimal("0")
 
     def _execute(self, order: Order, price: Decimal, *, maker: bool) -> None:
+        order_list = self.order_lists.get(order.order_list_id)
+        if order_list is not None and order.order_id in order_list.pair:
+            # The OCO pair holds its funds once, on one leg: whichever leg is reached pays from them.
+            for pk in order_list.pair:
+                self._release(self.orders[pk])
         self._release(order)
         base, quote_asset = self._assets(order.symbol)
         quantity = order.quantity - order.executed
@@ -323,7 +423,7 @@ class StandIn:
                 "symbol": order.symbol,
                 "id": self.next_trade_id,
                 "orderId": order.order_id,
-                "orderListId": -1,
+                "orderListId": order.order_list_id,
                 "price": fmt(price),
                 "qty": fmt(quantity),
                 "quoteQty": fmt(quote),
@@ -339,6 +439,217 @@ class StandIn:
         order.quote += quote
         order.status = "FILLED"
         order.updated = now
+        if order_list is not None:
+            self._list_moved(order_list, order)
+
+    # --- order lists -------------------------------------------------------------------------------------------
+    def _list_moved(self, order_list: OrderListRecord, order: Order) -> None:
+        """One leg filled: an OCO's other leg expires; a filled working order puts its pending legs to work."""
+        now = self.now_ms()
+        if order.order_id in order_list.pair:
+            for pk in order_list.pair:
+                other = self.orders[pk]
+                if other is not order and other.is_live:
+                    self._release(other)
+                    other.status, other.updated = "EXPIRED", now
+        if order.order_id == order_list.working and order.status == "FILLED":
+            pending = [self.orders[pk] for pk in order_list.pending]
+            for leg in pending:
+                leg.status, leg.updated = "NEW", now
+            if order_list.pair:
+                holder = max(pending, key=lambda leg: self._needs(leg)[1])
+                self._lock_funds(holder)
+            else:
+                for leg in pending:
+                    self._lock_funds(leg)
+            for leg in pending:
+                if leg.is_open and self._reached(leg):
+                    self._execute(leg, self._fill_price(leg), maker=False)
+        self._settle_list(order_list)
+
+    def _settle_list(self, order_list: OrderListRecord) -> None:
+        if not any(self.orders[pk].is_live for pk in order_list.order_ids):
+            order_list.list_status_type = order_list.list_order_status = "ALL_DONE"
+
+    def _leg(self, params: dict[str, str], prefix: str, side: str, quantity: Decimal) -> dict[str, Any]:
+        """One leg's terms from its prefixed parameters (``aboveType``, ``pendingBelowStopPrice``, ...)."""
+        type_ = params.get(f"{prefix}Type", "")
+        if not type_:
+            raise ApiError(
+                400, -1102, f"Mandatory parameter '{prefix}Type' was not sent, was empty/null, or malformed."
+            )
+        tif = params.get(f"{prefix}TimeInForce", "")
+        if type_ in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") and not tif:
+            raise ApiError(
+                400, -1102, f"Mandatory parameter '{prefix}TimeInForce' was not sent, was empty/null, or malformed."
+            )
+        if type_ not in ("LIMIT", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") and tif:
+            raise ApiError(400, -1106, f"Parameter '{prefix}TimeInForce' sent when not required.")
+        if type_ in STOP_TYPES and not params.get(f"{prefix}StopPrice"):
+            raise ApiError(
+                400, -1102, f"Mandatory parameter '{prefix}StopPrice' was not sent, was empty/null, or malformed."
+            )
+        client_order_id = params.get(f"{prefix}ClientOrderId") or f"auto{self.next_order_id}{prefix}"
+        if any(o.client_order_id == client_order_id and o.is_live for o in self.orders.values()):
+            raise ApiError(400, -2010, "Duplicate order sent.")
+        return dict(
+            side=side,
+            type_=type_,
+            quantity=quantity,
+            price=Decimal(params.get(f"{prefix}Price", "0")),
+            stop_price=Decimal(params.get(f"{prefix}StopPrice", "0")),
+            tif=tif,
+            client_order_id=client_order_id,
+        )
+
+    def _check_oco(self, symbol: str, above: dict[str, Any], below: dict[str, Any], reference: Decimal) -> None:
+        """The OCO's rules (REFERENCE.md §4): one limit-side leg and one stop leg, the above leg's trigger above
+        the reference price and the below leg's below it."""
+        types = {above["type_"], below["type_"]}
+        if not (types & set(OCO_LIMIT_LEGS) and types & set(OCO_STOP_LEGS)):
+            raise ApiError(400, -1128, "Combination of optional parameters invalid.")
+
+        def trigger(leg: dict[str, Any]) -> Decimal:
+            return leg["price"] if leg["type_"] == "LIMIT_MAKER" else leg["stop_price"]
+
+        if not trigger(above) > reference > trigger(below):
+            raise ApiError(400, -2010, "The relationship of the prices for the orders is not correct.")
+
+    def _require(self, params: dict[str, str], *names: str) -> None:
+        for name in names:
+            if not params.get(name):
+                raise ApiError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+
+    @staticmethod
+    def _probe(symbol: str, leg: dict[str, Any]) -> Order:
+        """A leg's terms as an order not placed (to ask what it needs, or whether the market reaches it)."""
+        return Order(symbol, 0, "", leg["side"], leg["type_"], leg["quantity"], leg["price"], leg["stop_price"],
+                     leg["tif"], 0)  # fmt: skip
+
+    def place_list(self, kind: str, params: dict[str, str]) -> dict[str, Any]:
+        """POST orderList/oco, /oto or /otoco: every leg accepted together, or none (the answer is an error)."""
+        symbol = params.get("symbol", "")
+        if symbol not in self.symbols:
+            raise ApiError(400, -1121, "Invalid symbol.")
+        list_client_order_id = params.get("listClientOrderId") or f"list{self.next_order_list_id + 1}"
+        if any(
+            lst.list_client_order_id == list_client_order_id and lst.list_order_status == "EXECUTING"
+            for lst in self.order_lists.values()
+        ):
+            raise ApiError(400, -2010, "Duplicate order sent.")
+        working, pair, pending = None, [], []
+        if kind == "oco":
+            self._require(params, "side", "quantity")
+            side, quantity = params["side"], Decimal(params["quantity"])
+            pair = [self._leg(params, "above", side, quantity), self._leg(params, "below", side, quantity)]
+            self._check_oco(symbol, *pair, self.prices[symbol])
+        else:
+            self._require(params, "workingSide", "workingQuantity", "workingPrice", "pendingSide")
+            working = self._leg(params, "working", params["workingSide"], Decimal(params["workingQuantity"]))
+            if working["type_"] not in LIMIT_TYPES:
+                raise ApiError(400, -1128, "Combination of optional parameters invalid.")
+            side = params["pendingSide"]
+            quantity = Decimal(params.get("pendingQuantity") or params["workingQuantity"])
+            if kind == "oto":
+                pending = [self._leg(params, "pending", side, quantity)]
+            else:
+                pair = [
+                    self._leg(params, "pendingAbove", side, quantity),
+                    self._leg(params, "pendingBelow", side, quantity),
+                ]
+                self._check_oco(symbol, *pair, working["price"])
+                pending = pair
+        # What the list holds at once: the working order's funds, or an OCO's needier leg's.
+        asset, needed = self._needs(self._probe(symbol, working)) if working else max(
+            (self._needs(self._probe(symbol, leg)) for leg in pair), key=lambda need: need[1]
+        )  # fmt: skip
+        if self._free(asset) < needed:
+            raise ApiError(400, -2010, "Account has insufficient balance for requested action.")
+        makers = [working] if working else pair
+        if any(leg["type_"] == "LIMIT_MAKER" and self._reached(self._probe(symbol, leg)) for leg in makers):
+            raise ApiError(400, -2010, "Order would immediately match and take.")
+        self.next_order_list_id += 1
+        order_list = OrderListRecord(
+            self.next_order_list_id, "OCO" if kind == "oco" else "OTO", list_client_order_id, symbol, self.now_ms(), []
+        )
+        self.order_lists[order_list.order_list_id] = order_list
+
+        def create(leg: dict[str, Any], status: str) -> Order:
+            order = self._new_order(symbol, leg["side"], leg["type_"], leg["quantity"], leg["price"],
+                                    leg["stop_price"], leg["tif"], leg["client_order_id"])  # fmt: skip
+            order.order_list_id, order.status = order_list.order_list_id, status
+            order_list.order_ids.append(order.order_id)
+            return order
+
+        if working is None:
+            legs = [create(leg, "NEW") for leg in pair]
+            order_list.pair = [leg.order_id for leg in legs]
+            self._lock_funds(max(legs, key=lambda leg: self._needs(leg)[1]))
+        else:
+            work = create(working, "NEW")
+            order_list.working = work.order_id
+            order_list.pending = [create(leg, "PENDING_NEW").order_id for leg in pending]
+            order_list.pair = list(order_list.pending) if kind == "otoco" else []
+            self._lock_funds(work)
+            if work.type == "LIMIT" and self._reached(work):
+                self._execute(work, self.prices[symbol], maker=False)
+        return self._list_answer(order_list, params.get("newOrderRespType", "FULL"))
+
+    def _list_answer(self, order_list: OrderListRecord, resp_type: str) -> dict[str, Any]:
+        reports = []
+        for pk in order_list.order_ids:
+            order = self.orders[pk]
+            body = {**order.as_dict(), "transactTime": order_list.created}
+            for key in ("time", "updateTime", "isWorking", "icebergQty", "origQuoteOrderQty"):
+                body.pop(key, None)
+            if order.type not in STOP_TYPES:
+                body.pop("stopPrice")
+            if resp_type == "FULL":
+                body["fills"] = list(order.fills)
+            reports.append(body)
+        answer = order_list.as_dict(self.orders)
+        if resp_type == "ACK":
+            return answer
+        return {**answer, "orderReports": reports}
+
+    def find_list(self, params: dict[str, str], *, name: str) -> OrderListRecord:
+        if params.get("orderListId"):
+            order_list = self.order_lists.get(int(params["orderListId"]))
+        elif params.get(name):
+            matches = [lst for lst in self.order_lists.values() if lst.list_client_order_id == params[name]]
+            order_list = matches[-1] if matches else None
+        else:
+            raise ApiError(400, -1102, f"Param '{name}' or 'orderListId' must be sent, but both were empty/null!")
+        if order_list is None:
+            raise ApiError(400, -2011, "Order list does not exist.")
+        return order_list
+
+    def cancel_list(self, params: dict[str, str], *, order: Order | None = None) -> dict[str, Any]:
+        """DELETE orderList (or a leg's DELETE order): every leg not finished is cancelled; -2011 when none is."""
+        if order is None:
+            order_list = self.find_list(params, name="listClientOrderId")
+            if order_list.symbol != params.get("symbol"):
+                raise ApiError(400, -2011, "Order list does not exist.")
+        else:
+            order_list = self.order_lists[order.order_list_id]
+        if order_list.list_order_status != "EXECUTING":
+            raise ApiError(400, -2011, "Unknown order sent.")
+        now = self.now_ms()
+        reports = []
+        for pk in order_list.order_ids:
+            leg = self.orders[pk]
+            if not leg.is_live:
+                continue
+            self._release(leg)
+            leg.status, leg.updated = "CANCELED", now
+            body = leg.as_dict()
+            for key in ("time", "updateTime", "isWorking", "workingTime", "icebergQty", "origQuoteOrderQty"):
+                body.pop(key, None)
+            reports.append(
+                {**body, "origClientOrderId": leg.client_order_id, "clientOrderId": f"cancel{pk}", "transactTime": now}
+            )
+        order_list.list_status_type = order_list.list_order_status = "ALL_DONE"
+        return {**order_list.as_dict(self.orders), "transactionTime": now, "orderReports": reports}
 
     def _free(self, asset: str) -> Decimal:
         return self.balances.get(asset, [Decimal("0"), Decimal("0")])[0]
@@ -410,8 +721,12 @@ class StandIn:
             order = self.find(params)
         except ApiError as exc:
             raise ApiError(400, -2011, "Unknown order sent.") from exc
-        if not order.is_open:
+        if not order.is_live:
             raise ApiError(400, -2011, "Unknown order sent.")
+        if order.order_list_id != -1:
+            # Cancelling a leg cancels its whole list; the answer is the leg's own cancel report.
+            answer = self.cancel_list(params, order=order)
+            return next(r for r in answer["orderReports"] if r["orderId"] == order.order_id)
         self._release(order)
         order.status = "CANCELED"
         order.updated = self.now_ms()
@@ -436,7 +751,12 @@ class StandIn:
             try:
                 if path in SIGNED:
                     self._check_signature(query, body, params, api_key)
-                return 200, self._route(method, path, params), 0 if method in ("POST", "DELETE") else weight
+                if (hook := self.before.get((method, path))) is not None:
+                    hook(params)
+                answer = self._route(method, path, params)
+                if (status := self.fail_after.pop((method, path), None)) is not None:
+                    return status, LOST_ANSWER, weight
+                return 200, answer, 0 if method in ("POST", "DELETE") else weight
             except ApiError as exc:
                 self.refused.append((path, exc.code))
                 status = exc.status
@@ -525,9 +845,23 @@ class StandIn:
                 return self.find(params).as_dict()
             if method == "DELETE":
                 return self.cancel(params)
+        if method == "POST" and path.startswith("/api/v3/orderList/"):
+            kind = path.rsplit("/", 1)[1]
+            if kind not in ("oco", "oto", "otoco"):
+                raise ApiError(404, -1000, f"No such endpoint {method} {path} in the stand-in.")
+            return self.place_list(kind, params)
+        if path == "/api/v3/orderList":
+            if method == "GET":
+                return self.find_list(params, name="origClientOrderId").as_dict(self.orders)
+            if method == "DELETE":
+                return self.cancel_list(params)
+        if (method, path) == ("GET", "/api/v3/openOrderList"):
+            return [
+                lst.as_dict(self.orders) for lst in self.order_lists.values() if lst.list_order_status == "EXECUTING"
+            ]
         if (method, path) == ("GET", "/api/v3/openOrders"):
             symbol = params.get("symbol")
-            return [o.as_dict() for o in self.orders.values() if o.is_open and (not symbol or o.symbol == symbol)]
+            return [o.as_dict() for o in self.orders.values() if o.is_live and (not symbol or o.symbol == symbol)]
         if (method, path) == ("GET", "/api/v3/allOrders"):
             return [o.as_dict() for o in self.orders.values() if o.symbol == params.get("symbol")]
         if (method, path) == ("GET", "/api/v3/myTrades"):

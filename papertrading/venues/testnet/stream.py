@@ -34,6 +34,7 @@ from ...models import OrderEvent, PaperOrder, Venue
 from ..base import ExecutionReport
 from .answers import MalformedAnswer, report_from_event
 from .funds import apply_with_funds
+from .lists import apply_list_reports
 
 logger = logging.getLogger(__name__)
 
@@ -282,8 +283,13 @@ class UserStream:
         return self.apply(order.pk, report)
 
     def apply(self, pk: int, report: ExecutionReport) -> bool:
-        """Under the order's row lock, only while it is still working or unknown (as sync does)."""
+        """Under the order's row lock, only while it is still working or unknown (as sync does); a leg of an order
+        list with its list (``lists.apply_list_reports``)."""
+        list_id = PaperOrder.objects.filter(pk=pk).values_list("order_list_id", flat=True).first()
         try:
+            if list_id is not None:
+                outcome = apply_list_reports(list_id, {pk: report}, source=OrderEvent.Source.SYNC, actor=ACTOR)
+                return self._applied(outcome.leg(pk), report, changed=pk in outcome.changed)
             with transaction.atomic():
                 order = (
                     PaperOrder.objects.select_for_update().filter(pk=pk, status__in=PaperOrder.OPEN_STATUSES).first()
@@ -298,9 +304,14 @@ class UserStream:
         except DatabaseError as exc:
             logger.warning("user data stream: order %s could not be updated (%s); left to sync", pk, type(exc).__name__)
             return False
+        return self._applied(order, report, changed=changed)
+
+    def _applied(self, order: PaperOrder, report: ExecutionReport, *, changed: bool) -> bool:
         if changed:
             self.applied += 1
-            logger.info("user data stream: order %s is %s (executed %s)", pk, order.status, order.executed_quantity)
+            logger.info(
+                "user data stream: order %s is %s (executed %s)", order.pk, order.status, order.executed_quantity
+            )
             if self.on_applied is not None:
                 self.on_applied(order, report)
         return changed

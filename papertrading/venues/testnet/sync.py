@@ -2,8 +2,9 @@
 
 Each local order is looked at once: from its entry on the symbol's open list, else by one order query (by
 exchange id when known, else by client id). Open orders on the account that this desk did not place are imported
-as external. A problem with one order (an unreadable answer, an answer the database refuses) is a note on the
-report, never the end of the sync for the others.
+as external. The legs of an order list read in a pass are applied together, per list, after the symbol's orders
+were read (``lists.apply_list_reports``). A problem with one order (an unreadable answer, an answer the database
+refuses) is a note on the report, never the end of the sync for the others.
 """
 
 from collections import defaultdict
@@ -24,6 +25,7 @@ from ..base import ExecutionReport, SyncProgress, SyncReport
 from ..recording import apply_report
 from .answers import MalformedAnswer, exchange_order_id, external_order_fields, report_from_order, reset_report
 from .funds import apply_with_funds
+from .lists import apply_list_reports, is_pending_new
 from .messages import NO_SUCH_ORDER_CODE, NO_SUCH_ORDER_REASON
 
 Status = PaperOrder.Status
@@ -42,11 +44,12 @@ def max_send_delay(client: BinanceTestnetClient) -> timedelta:
 
 
 def is_unchanged(row: dict, report: ExecutionReport) -> bool:
-    """The exchange says nothing the local row does not already hold."""
+    """The exchange says nothing the local row does not already hold (a waiting leg of a list still waits)."""
     return (
         row["status"] == report.status
         and row["binance_order_id"] == report.exchange_order_id
         and report.executed_quantity <= row["filled"]
+        and row["waits_for_list"] == is_pending_new(report)
     )
 
 
@@ -63,6 +66,8 @@ class TestnetSync:
         self.recv_window = timedelta(milliseconds=self.client.recv_window_ms)
         self.checked: list[int] = []
         self.reset_closed = 0
+        # Reports read on legs of order lists, by list then leg: applied together by flush_lists.
+        self.leg_reports: dict[int, dict[int, tuple[ExecutionReport, str | None]]] = defaultdict(dict)
 
     @staticmethod
     def open_rows(**filters: Any) -> list[dict]:
@@ -70,7 +75,17 @@ class TestnetSync:
         rows = list(
             PaperOrder.objects.filter(venue=Venue.TESTNET, **filters)
             .order_by("symbol", "id")
-            .values("pk", "symbol", "status", "venue_order_ref", "binance_order_id", "created_at", "updated_at")
+            .values(
+                "pk",
+                "symbol",
+                "status",
+                "venue_order_ref",
+                "binance_order_id",
+                "created_at",
+                "updated_at",
+                "order_list_id",
+                "waits_for_list",
+            )
         )
         filled = dict(
             OrderFill.objects.filter(order_id__in=[r["pk"] for r in rows])
@@ -105,6 +120,7 @@ class TestnetSync:
                 self.report.orders_checked += 1
                 self.checked.append(row["pk"])
                 self.from_order_query(row)
+            self.flush_lists()
 
     @contextmanager
     def finishing(self) -> Iterator[None]:
@@ -142,6 +158,7 @@ class TestnetSync:
                 self.from_report(row, lambda entry=entries[exchange_id]: report_from_order(entry, fills=[]))
             else:
                 self.from_order_query(row)
+        self.flush_lists()
         self.import_external(symbol, [entry for exchange_id, entry in entries.items() if exchange_id not in matched])
 
     # --- one local order ---------------------------------------------------------------------------------------
@@ -204,7 +221,12 @@ class TestnetSync:
         )
 
     def apply(self, row: dict, report: ExecutionReport, *, kind: str | None = None) -> int:
-        """Apply under the row lock, only while the order is still working or unknown; 1 when it changed."""
+        """Apply under the row lock, only while the order is still working or unknown; 1 when it changed (a leg of a
+        list is kept for flush_lists, which counts it: 0)."""
+        if row["order_list_id"] is not None:
+            # A leg of an order list: applied with the other legs read in this pass (flush_lists).
+            self.leg_reports[row["order_list_id"]][row["pk"]] = (report, kind)
+            return 0
         try:
             with transaction.atomic():
                 order = (
@@ -236,6 +258,32 @@ class TestnetSync:
         else:
             self.report.count_outcome(order.status, was_unknown=before[0] == Status.UNKNOWN)
         return 1
+
+    def flush_lists(self) -> None:
+        """Apply the reports read on legs of order lists, each list's together (``lists.apply_list_reports``): its
+        working order first, so a pending leg that went to work holds what the working order brought in, whatever
+        order the legs were read in; an OCO's other leg's funds and the list's own status follow."""
+        batches, self.leg_reports = self.leg_reports, defaultdict(dict)
+        for list_id, legs in batches.items():
+            try:
+                outcome = apply_list_reports(
+                    list_id, {pk: report for pk, (report, _) in legs.items()}, source=self.source, actor=self.actor
+                )
+            except DatabaseError as exc:
+                self.report.notes.append(
+                    f"Order list {list_id}: the exchange's answer could not be recorded ({type(exc).__name__}); "
+                    "left as is."
+                )
+                continue
+            for pk, (_, kind) in legs.items():
+                if pk not in outcome.changed:
+                    continue
+                if kind is not None:
+                    self.report.count(kind)
+                    self.reset_closed += kind == "reset_closed"
+                else:
+                    was = outcome.changed[pk]
+                    self.report.count_outcome(outcome.leg(pk).status, was_unknown=was == Status.UNKNOWN)
 
     # --- orders placed elsewhere -------------------------------------------------------------------------------
     def import_external(self, symbol: str, entries: list[dict]) -> None:

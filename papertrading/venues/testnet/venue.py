@@ -15,6 +15,10 @@ How the rules of DESIGN.md ("An order's life") and REFERENCE.md §7 map onto the
 - A request that provably never left (connection refused, connect timeout), or that the exchange refused before
   processing it (429/418, a local rate-limit pause, refused credentials), closes the order as REJECTED "not sent"
   and answers 503 — refused credentials mean the same on every call.
+- An order list (OCO, OTO, OTOCO) follows the same rules: the list and every leg are written UNKNOWN (each leg's
+  ``venue_order_ref`` its client order id, the list's ``list_client_order_id`` its listClientOrderId), its funds held
+  once (``lists``), committed, POSTed once; the answer's orderReports land on the legs in one transaction, and a lost
+  answer leaves every leg for sync to find by its client order id.
 - No database transaction is open during a network call; each change is applied under the order's row lock and
   only while the order is still working or unknown, so a concurrent cancel, fill or place always wins cleanly.
 """
@@ -31,7 +35,7 @@ from django.core.cache import cache
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 
-from ...balances import reserve_free_amount
+from ...balances import InsufficientBalance, reserve_free_amount
 from ...binance import (
     BinanceAPIError,
     BinanceAuthError,
@@ -46,7 +50,17 @@ from ...binance import (
 )
 from ...errors import INSUFFICIENT_BALANCE, OrderNotWorking, OrderRejected, VenueUnavailable
 from ...locks import job_lock
-from ...models import OrderEvent, OrderFill, OrderType, PaperOrder, Side, SimulatedBalance, SymbolRule, Venue
+from ...models import (
+    OrderEvent,
+    OrderFill,
+    OrderList,
+    OrderType,
+    PaperOrder,
+    Side,
+    SimulatedBalance,
+    SymbolRule,
+    Venue,
+)
 from ...money import MoneySum
 from ...risk import lock_for_order
 from ...symbols import get_symbol_rule, load_symbol_rules, venue_symbol_rule
@@ -62,6 +76,7 @@ from .answers import (
     reset_report,
 )
 from .funds import apply_with_funds, reservation
+from .lists import ListOutcome, apply_list_reports, assign_holdings, note_legs
 from .messages import (
     INVALID_SYMBOL_CODE,
     NOT_CONFIGURED_MESSAGE,
@@ -74,6 +89,7 @@ from .sync import TestnetSync
 
 logger = logging.getLogger(__name__)
 Status = PaperOrder.Status
+Leg = PaperOrder.ListLeg
 ZERO = Decimal("0")
 
 PRICE_CACHE_SECONDS = 5
@@ -327,6 +343,238 @@ class TestnetVenue:
             )
         order.status = Status.REJECTED
 
+    # --- order lists (OCO, OTO, OTOCO) ---------------------------------------------------------------------------
+    def submit_list(
+        self, list_fields: dict, legs: list[dict], *, market_price: Decimal | None, source: str, actor: str
+    ) -> tuple[OrderList, list[PaperOrder]]:
+        """Write the list and its legs as UNKNOWN with their funds reserved (``lists.assign_holdings``), commit, POST
+        the list once (each leg's client order id its venue_order_ref, the list's its list_client_order_id) and
+        record the answer on every leg in one transaction. Raises InsufficientBalance (nothing written, nothing
+        sent) when the account's free balance does not cover the list, RiskLimitExceeded when a limit refuses it.
+
+        legs: OCO [above, below]; OTO [working, pending]; OTOCO [working, pending above, pending below].
+        """
+        order_list = OrderList(**list_fields)
+        orders = [PaperOrder(status=Status.UNKNOWN, **fields) for fields in legs]
+        rule = get_symbol_rule(order_list.symbol)
+        # One leg holds for the whole list: an OCO's needier leg, or the working order of an OTO / OTOCO.
+        holder = assign_holdings(orders, rule, market_price)
+        with transaction.atomic():
+            # The account's risk limits are judged under its row lock, before anything is sent: those that read the
+            # account by the holder's reservation, written after the other legs, so that it counts them as open
+            # orders and orders of the last minute (the list counts as all its orders, as Binance counts them).
+            check = lock_for_order(holder, market_price)
+            check.judged = False
+            order_list.save(force_insert=True)
+            for order in [*(leg for leg in orders if leg is not holder), holder]:
+                if order is holder and not reserve_free_amount(
+                    holder.account_id, holder.locked_asset, holder.locked_amount, risk=check
+                ):
+                    check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
+                    raise InsufficientBalance(holder.locked_asset)  # and the transaction writes nothing
+                order.order_list = order_list
+                order.save(force_insert=True)
+                what = f"the {order.list_leg} leg of {order_list.contingency_type} list {order_list.pk}"
+                detail = f"Sending to {self.label} as {what}."
+                record_event(order, "", Status.UNKNOWN, source=source, actor=actor, detail=detail)
+        # The network call runs outside any transaction, after the rows above are committed: whatever happens next,
+        # every leg exists locally under the client order id it was sent with, and sync can find it.
+        reports = self.place_list(order_list, orders)
+        if reports:
+            self.record_list_answer(order_list, reports, source=source, actor=actor)
+        order_list.refresh_from_db()
+        return order_list, list(order_list.orders.order_by("id"))
+
+    def place_list(self, order_list: OrderList, legs: list[PaperOrder]) -> dict[int, ExecutionReport]:
+        """POST the list once; each leg's report by its pk, or {} when the outcome is unknown (sync resolves each
+        leg by its client order id). Raises VenueUnavailable, having closed the legs, when it provably never left."""
+        try:
+            data = self._post_list(order_list, legs)
+        except BinanceOutcomeUnknown as exc:
+            note_legs(legs, f"{exc}. Sync will ask the exchange for each leg by its client order id; not resent.")
+            return {}
+        except (BinanceAuthError, BinanceRateLimited, BinanceNotConfigured, BinanceUnavailable) as exc:
+            if isinstance(exc, BinanceAuthError):
+                reason = f"Not sent: the exchange refused the credentials (HTTP {exc.http_status})"
+            else:
+                reason = (
+                    NOT_SENT_REASON if isinstance(exc, BinanceUnavailable) else f"Not sent: {unavailable(exc).message}"
+                )
+            code = exc.code or None if isinstance(exc, BinanceAuthError | BinanceRateLimited) else None
+            refusal = ExecutionReport(status=Status.REJECTED, reject_code=code, reject_reason=reason, detail=reason)
+            self._close_unsent_list(order_list, legs, refusal)
+            raise unavailable(exc) from None
+        except BinanceAPIError as exc:
+            # Refused before the matching engine (-2010, -1013, ...): no leg was placed.
+            code = exc.code or None
+            said = code if code is not None else f"HTTP {exc.http_status}"
+            return {
+                leg.pk: ExecutionReport(
+                    status=Status.REJECTED,
+                    reject_code=code,
+                    reject_reason=exc.msg or str(exc),
+                    detail=f"Rejected by Binance ({said}): {exc.msg}",
+                )
+                for leg in legs
+            }
+        except ValueError as exc:
+            return {
+                leg.pk: ExecutionReport(status=Status.REJECTED, reject_reason=str(exc), detail=f"Not sent: {exc}")
+                for leg in legs
+            }
+        try:
+            return self._list_reports(legs, data)
+        except MalformedAnswer as exc:
+            note_legs(legs, f"The exchange's answer is not a readable order list ({exc}). Sync will ask for each leg.")
+        except BinanceError as exc:
+            note_legs(legs, f"The list was answered but its trades could not be read ({type(exc).__name__}).")
+        return {}
+
+    def _post_list(self, order_list: OrderList, legs: list[PaperOrder]) -> dict:
+        def terms(leg: PaperOrder) -> dict:
+            timed = leg.order_type in (OrderType.LIMIT, *STOP_LIMIT_TYPES)
+            return dict(
+                side=leg.side,
+                type=leg.order_type,
+                quantity=leg.quantity,
+                price=leg.price if leg.order_type in PRICED_TYPES else None,
+                stop_price=leg.stop_price if leg.order_type in ALGO_TYPES else None,
+                trailing_delta=leg.trailing_delta,
+                time_in_force=(leg.time_in_force or "GTC") if timed else None,
+                iceberg_quantity=leg.iceberg_quantity,
+                client_order_id=leg.venue_order_ref,
+            )
+
+        by_leg = {leg.list_leg: leg for leg in legs}
+        kind, client_id = order_list.contingency_type, order_list.list_client_order_id
+        if kind == OrderList.ContingencyType.OCO:
+            above, below = by_leg[Leg.ABOVE], by_leg[Leg.BELOW]
+            return self.client.place_order_list_oco(
+                order_list.symbol,
+                above.side,
+                above.quantity,
+                above=terms(above),
+                below=terms(below),
+                list_client_order_id=client_id,
+            )
+        working = terms(by_leg[Leg.WORKING])
+        if kind == OrderList.ContingencyType.OTO:
+            return self.client.place_order_list_oto(
+                order_list.symbol, working=working, pending=terms(by_leg[Leg.PENDING]), list_client_order_id=client_id
+            )
+        above, below = by_leg[Leg.ABOVE], by_leg[Leg.BELOW]
+        return self.client.place_order_list_otoco(
+            order_list.symbol,
+            working=working,
+            pending_side=above.side,
+            pending_quantity=above.quantity,
+            pending_above=terms(above),
+            pending_below=terms(below),
+            list_client_order_id=client_id,
+        )
+
+    def _list_reports(self, legs: list[PaperOrder], data) -> dict[int, ExecutionReport]:
+        """The answer's orderReports, each on its leg (by the client order id it was sent with, or the exchange's
+        id), with their trades; MalformedAnswer when the answer is not an order list."""
+        entries = data.get("orderReports") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise MalformedAnswer("the answer has no orderReports")
+        reports = {}
+        for entry in entries:
+            report = report_from_order(entry)
+            client_ids = {str(entry.get(key)) for key in ("origClientOrderId", "clientOrderId") if entry.get(key)}
+            leg = next(
+                (
+                    leg
+                    for leg in legs
+                    if leg.venue_order_ref in client_ids or leg.binance_order_id == report.exchange_order_id
+                ),
+                None,
+            )
+            if leg is not None:
+                reports[leg.pk] = self.complete_fills(
+                    report, symbol=leg.symbol, stored=self.stored_fill_quantity(leg.pk)
+                )
+        return reports
+
+    def record_list_answer(
+        self, order_list: OrderList, reports: dict[int, ExecutionReport], *, source: str, actor: str
+    ) -> ListOutcome | None:
+        """Apply the exchange's answer on the legs in one transaction; an answer the database refuses leaves the
+        legs as they were (UNKNOWN for sync), with a note, instead of an error."""
+        try:
+            return apply_list_reports(order_list.pk, reports, source=source, actor=actor)
+        except DatabaseError as exc:
+            logger.warning("list %s: the exchange's answer could not be stored (%s)", order_list.pk, type(exc).__name__)
+            note_legs(
+                list(order_list.orders.all()),
+                f"The exchange's answer could not be recorded ({type(exc).__name__}); sync will ask again.",
+            )
+            return None
+
+    def _close_unsent_list(self, order_list: OrderList, legs: list[PaperOrder], refusal: ExecutionReport) -> None:
+        """Every leg provably never placed: REJECTED, the funds back."""
+        last = legs[0].events.order_by("-id").first()
+        apply_list_reports(
+            order_list.pk,
+            {leg.pk: refusal for leg in legs},
+            source=last.source if last else OrderEvent.Source.API,
+            actor=last.actor if last else "",
+        )
+
+    def cancel_list(self, order_list: OrderList, *, source: str, actor: str) -> list[PaperOrder]:
+        """DELETE the list (by its listClientOrderId) and record every leg's final state, releasing its funds once.
+
+        A leg the exchange does not report (or a cancel that failed: -2011 when the list had already finished, a
+        lost answer) is asked for by itself, and what the exchange says is recorded, a fill included. A list none
+        of whose legs ended CANCELLED (one filled meanwhile) is answered with OrderNotWorking after recording it.
+        """
+        legs = list(PaperOrder.objects.filter(order_list_id=order_list.pk).order_by("id"))
+        order_list = OrderList.objects.get(pk=order_list.pk)
+        if not any(leg.is_working for leg in legs):
+            raise OrderNotWorking(
+                f"Order list {order_list.pk} is {order_list.list_order_status}; only an executing list can be "
+                "cancelled."
+            )
+        self._require_configured()
+        failure: Exception | None = None
+        with exchange_errors():
+            try:
+                data = self.client.cancel_order_list(
+                    order_list.symbol, list_client_order_id=order_list.list_client_order_id
+                )
+                reports = self._list_reports(legs, data)
+            except (BinanceRejected, BinanceNoSuchOrder, BinanceOutcomeUnknown, MalformedAnswer) as exc:
+                # -2011: the list had already finished (a leg filled); a lost answer may or may not have cancelled
+                # it. Either way, each leg's state on the exchange is the answer.
+                failure, reports = exc, {}
+            for leg in legs:
+                if leg.status not in PaperOrder.OPEN_STATUSES or leg.pk in reports:
+                    continue
+                if (report := self._leg_now(leg)) is not None:
+                    reports[leg.pk] = report
+        outcome = apply_list_reports(order_list.pk, reports, source=source, actor=actor)
+        if any(leg.is_working for leg in outcome.legs) and failure is not None:
+            if isinstance(failure, BinanceAPIError):
+                raise OrderRejected(failure.code, failure.msg or str(failure), order=outcome.legs[0])
+            raise VenueUnavailable("The exchange did not confirm the cancel and the list is still working; try again.")
+        if not any(leg.status == Status.CANCELLED for leg in outcome.legs):
+            raise OrderNotWorking(
+                f"Order list {order_list.pk} is {outcome.order_list.list_order_status} on the exchange; it could not "
+                "be cancelled."
+            )
+        return outcome.legs
+
+    def _leg_now(self, leg: PaperOrder) -> ExecutionReport | None:
+        """One leg's state on the exchange, with its trades; None when the exchange does not know it yet."""
+        try:
+            report = self.fetch(leg.symbol, exchange_order_id=leg.binance_order_id, client_order_id=leg.venue_order_ref)
+            return self.complete_fills(report, symbol=leg.symbol, stored=self.stored_fill_quantity(leg.pk))
+        except BinanceNoSuchOrder:
+            return reset_report() if leg.binance_order_id else None
+        except MalformedAnswer:
+            raise VenueUnavailable("The exchange's answer could not be read; sync will resolve the list.") from None
+
     # --- fills ---------------------------------------------------------------------------------------------
     def complete_fills(self, report: ExecutionReport, *, symbol: str, stored: Decimal = ZERO) -> ExecutionReport:
         """Make the report carry the order's trades, each with its trade id, whenever the exchange executed more
@@ -393,6 +641,10 @@ class TestnetVenue:
         """
         if not order.is_working:
             raise OrderNotWorking(f"Order {order.pk} is {order.status}; only working orders can be cancelled.")
+        if order.order_list_id is not None:
+            # Cancelling any leg of a list cancels the list.
+            legs = self.cancel_list(order.order_list, source=source, actor=actor)
+            return next(leg for leg in legs if leg.pk == order.pk)
         self._require_configured()
         order_id, client_id = order.binance_order_id, None if order.binance_order_id else order.venue_order_ref
         with exchange_errors():
