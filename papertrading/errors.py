@@ -85,6 +85,8 @@ class VenueUnavailable(PaperTradingError):
 # Binance's codes and messages, reused by the simulator so both venues answer alike.
 INSUFFICIENT_BALANCE = (-2010, "Account has insufficient balance for requested action.")
 DUPLICATE_ORDER = (-2010, "Duplicate order sent.")
+# A list leg's client_order_id already names an order of the account (the list is refused whole).
+LEG_ID_TAKEN = "Already an order of this account."
 WOULD_TAKE = (-2010, "Order would immediately match and take.")
 WOULD_TRIGGER_IMMEDIATELY = (-2010, "Order would trigger immediately.")
 UNKNOWN_ORDER = (-2011, "Unknown order sent.")

@@ -16,6 +16,7 @@ from .balances import InsufficientBalance, move_free_amounts, open_balances
 from .errors import (
     DUPLICATE_ORDER,
     INSUFFICIENT_BALANCE,
+    LEG_ID_TAKEN,
     DuplicateOrder,
     OrderNotWorking,
     OrderRejected,
@@ -269,8 +270,11 @@ class _ListForm:
             self.add(f"{prefix}_client_order_id", [CLIENT_ID_MESSAGE])
         return {k: v for k, v in leg.items() if k in allowed}
 
-    def check(self, prefix: str, leg: dict, *, side, quantity, market_price, shared=("symbol",)) -> Decimal | None:
-        """Check one leg as an order of its type (judged at `market_price` when given); False when it failed."""
+    def check(
+        self, prefix: str, leg: dict, *, side, quantity, market_price, shared=("symbol",), ignore=()
+    ) -> Decimal | None:
+        """Check one leg as an order of its type (judged at `market_price` when given): the market price it was
+        judged at, or None when it failed. Errors of the fields in `ignore` are dropped."""
         try:
             return check_order(
                 symbol=self.symbol,
@@ -286,6 +290,8 @@ class _ListForm:
             )
         except OrderValidationError as exc:
             for field, messages in exc.errors.items():
+                if field in ignore:
+                    continue
                 key = field if field in shared else f"{prefix}_{field}"
                 self.add(f"{prefix}_type" if field == "order_type" else key, messages)
             return None
@@ -384,10 +390,18 @@ def place_oto(
     pending = form.leg_fields("pending", pending, PENDING_FIELDS)
     reference = _check_working(form, working)
     pending.setdefault("quantity", None)
-    if pending["quantity"] is None and reference is not None:
+    defaulted = pending["quantity"] is None
+    if defaulted and reference is not None:
         pending["quantity"] = pending_quantity_for(form, working, pending.get("side"))
     form.check(
-        "pending", pending, side=pending.get("side"), quantity=pending["quantity"], market_price=reference or None
+        "pending",
+        pending,
+        side=pending.get("side"),
+        quantity=pending["quantity"],
+        market_price=reference or None,
+        # A default quantity that could not be worked out (the working order is refused) is not the pending leg's
+        # fault: its own fields are still checked.
+        ignore=("quantity",) if defaulted and reference is None else (),
     )
     form.raise_errors()
     return _place_list(
@@ -478,6 +492,12 @@ def _place_list(
 ) -> PlaceListResult:
     """Write and execute a checked list on the venue, exactly once. `legs` maps each leg's name (above, below,
     working, pending, pending_above, pending_below) to its order terms (side, quantity, type, ...)."""
+    seen: dict[str, str] = {}
+    for name, leg in legs.items():
+        if (client_id := leg.get("client_order_id")) and seen.setdefault(client_id, name) != name:
+            raise OrderValidationError(
+                {f"{name}_client_order_id": [f"{LEG_ID_TAKEN[:-1]}: the {seen[client_id]} leg's."]}
+            )
     terms = _list_terms(form.symbol, contingency_type, legs)
     if list_client_order_id and (result := _replayed_list(account, list_client_order_id, terms)):
         return result
@@ -520,8 +540,11 @@ def _place_list(
         # client_order_id is taken.
         if list_client_order_id and (result := _replayed_list(account, list_client_order_id, terms)):
             return result
+        given = {leg["client_order_id"]: name for name, leg in legs.items() if leg.get("client_order_id")}
+        taken = account.orders.filter(client_order_id__in=list(given)).values_list("client_order_id", flat=True)
         raise OrderValidationError(
-            {"client_order_id": ["A leg's client_order_id is already an order of this account."]}
+            {f"{given[c]}_client_order_id": [LEG_ID_TAKEN] for c in taken}
+            or {"list_client_order_id": ["Already a list of this account."]}
         ) from None
     if order_list.list_order_status == OrderList.ListOrderStatus.REJECT:
         # Refused by the venue as a whole (kept, every leg REJECTED), answered as a refused order is.

@@ -357,3 +357,28 @@ def test_a_pair_on_the_wrong_side_of_the_entry_says_so_in_terms_of_the_entry(acc
     assert refused.value.errors == {
         "pending_above_price": ["The above leg's price must be above the working order's price (67000)."]
     }
+
+
+def test_a_legs_client_order_id_in_use_is_named_by_its_leg(account, market):
+    place_order(
+        account=account, symbol="BTCUSDT", side="BUY", order_type="LIMIT", quantity=D("0.01"), price=D("60000"),
+        time_in_force="GTC", client_order_id="mine",
+    )  # fmt: skip
+
+    with pytest.raises(OrderValidationError) as taken:
+        bracket(account, pending_below=STOP | {"client_order_id": "mine"})
+    with pytest.raises(OrderValidationError) as twice:
+        bracket(account, working=ENTRY | {"client_order_id": "x"}, pending_above=TAKE_PROFIT | {"client_order_id": "x"})
+
+    assert taken.value.errors == {"pending_below_client_order_id": ["Already an order of this account."]}
+    assert twice.value.errors == {
+        "pending_above_client_order_id": ["Already an order of this account: the working leg's."]
+    }
+    assert OrderList.objects.count() == 0 and PaperOrder.objects.count() == 1
+
+
+def test_an_oto_whose_working_order_is_refused_names_only_its_fields(account, market):
+    with pytest.raises(OrderValidationError) as refused:
+        oto(account, working=ENTRY | {"time_in_force": ""})
+
+    assert set(refused.value.errors) == {"working_time_in_force"}
