@@ -63,6 +63,14 @@ def unknown_order_sent() -> BinanceApiError:
     return BinanceApiError(-2011, "Unknown order sent.")
 
 
+def no_such_order_list() -> BinanceApiError:
+    return BinanceApiError(-2013, "Order list does not exist.")
+
+
+def unknown_order_list_sent() -> BinanceApiError:
+    return BinanceApiError(-2011, "Unknown order list sent.")
+
+
 def engine_rejected(msg: str) -> BinanceApiError:
     return BinanceApiError(-2010, msg)
 

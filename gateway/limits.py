@@ -58,20 +58,21 @@ def order_counts(bucket: str) -> dict[str, int]:
     }
 
 
-def check_order_room(bucket: str) -> None:
-    """-1015 (429) when a new order would pass an order-count limit; nothing is counted."""
+def check_order_room(bucket: str, orders: int = 1) -> None:
+    """-1015 (429) when `orders` new orders (an order list counts each leg) would pass an order-count limit;
+    nothing is counted."""
     now = time.time()
     limits = _order_limits()
     for suffix, seconds, interval in ORDER_WINDOWS:
         start, retry_after = _window(seconds, now)
-        if cache.get(f"gateway:orders:{suffix}:{bucket}:{start}", 0) >= limits[suffix]:
+        if cache.get(f"gateway:orders:{suffix}:{bucket}:{start}", 0) + orders > limits[suffix]:
             raise errors.too_many_orders(limits[suffix], interval, retry_after)
 
 
-def count_order(bucket: str) -> dict[str, int]:
-    """Count one new order in every window; the counts after it."""
+def count_order(bucket: str, orders: int = 1) -> dict[str, int]:
+    """Count `orders` new orders (one, or a list's legs) in every window; the counts after them."""
     now = time.time()
     return {
-        suffix: _add(f"gateway:orders:{suffix}:{bucket}:{_window(seconds, now)[0]}", 1, seconds + 5)
+        suffix: _add(f"gateway:orders:{suffix}:{bucket}:{_window(seconds, now)[0]}", orders, seconds + 5)
         for suffix, seconds, _ in ORDER_WINDOWS
     }

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from analysis.models import PriceSample
 from papertrading import selectors as desk
-from papertrading.models import Account, MarketPrice, OrderFill, PaperOrder
+from papertrading.models import Account, MarketPrice, OrderFill, OrderList, PaperOrder
 
 from .models import BinanceKey
 
@@ -83,6 +83,34 @@ def account_fills(
     if from_id is not None:
         return list(fills.filter(pk__gte=from_id).order_by("id")[:limit])
     return sorted(fills.order_by("-id")[:limit], key=lambda fill: fill.pk)
+
+
+def find_order_list(account: Account, *, list_id: int | None, list_client_order_id: str | None) -> OrderList | None:
+    """The account's order list, with its legs, by its id, or else by its list client order id (unique per
+    account)."""
+    lists = desk.order_lists(account)
+    if list_id is not None:
+        return lists.filter(pk=list_id).first()
+    return lists.filter(list_client_order_id=list_client_order_id).first()
+
+
+def open_order_lists(account: Account) -> list[OrderList]:
+    """The account's executing order lists with their legs, oldest first."""
+    return list(desk.order_lists(account).filter(list_order_status=OrderList.ListOrderStatus.EXECUTING).order_by("id"))
+
+
+def all_order_lists(
+    account: Account, *, from_id: int | None, start: datetime | None, end: datetime | None, limit: int
+) -> list[OrderList]:
+    """Order lists from `from_id` on (the oldest `limit` of them), or else the newest `limit`; oldest first."""
+    lists = desk.order_lists(account)
+    if start is not None:
+        lists = lists.filter(created_at__gte=start)
+    if end is not None:
+        lists = lists.filter(created_at__lte=end)
+    if from_id is not None:
+        return list(lists.filter(pk__gte=from_id).order_by("id")[:limit])
+    return sorted(lists.order_by("-id")[:limit], key=lambda order_list: order_list.pk)
 
 
 # --- market data ----------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
-from papertrading.models import OrderType, PaperOrder, SymbolRule
+from papertrading.models import OrderList, OrderType, PaperOrder, SymbolRule
 
 ZERO = Decimal("0")
 # The desk's statuses in Binance's words; an order whose outcome is not known yet (testnet timeout) is still NEW.
@@ -30,8 +30,17 @@ def millis(moment: datetime | None) -> int:
     return int(moment.timestamp() * 1000) if moment is not None else 0
 
 
+def status(order: PaperOrder) -> str:
+    """Binance's status of the order: a list's pending leg that is not working yet is PENDING_NEW."""
+    if order.waits_for_list and order.status == PaperOrder.Status.PENDING:
+        return "PENDING_NEW"
+    return STATUS[order.status]
+
+
 def is_working(order: PaperOrder) -> bool:
-    """On the book: a stop only once its stop price was reached."""
+    """On the book: a stop only once its stop price was reached, a list's pending leg only once it went to work."""
+    if order.waits_for_list:
+        return False
     if order.order_type in STOP_TYPES:
         return order.stop_triggered_at is not None
     return order.status != PaperOrder.Status.UNKNOWN
@@ -44,7 +53,7 @@ def _result_fields(order: PaperOrder, *, orig_quote: Decimal | None = None) -> d
         "executedQty": amount(order.executed_quantity),
         "origQuoteOrderQty": amount(orig_quote),
         "cummulativeQuoteQty": amount(order.cumulative_quote_quantity),
-        "status": STATUS[order.status],
+        "status": status(order),
         # Binance shows GTC on orders that take no time in force.
         "timeInForce": order.time_in_force or "GTC",
         "type": order.order_type,
@@ -62,23 +71,49 @@ def _result_fields(order: PaperOrder, *, orig_quote: Decimal | None = None) -> d
 
 
 def list_id(order: PaperOrder) -> int:
-    """The order's list (an OCO leg), -1 for an order on its own."""
+    """The order's list (a leg of an OCO, OTO or OTOCO), -1 for an order on its own."""
     return order.order_list_id if order.order_list_id is not None else -1
 
 
-def order_list(order_list, legs: list[PaperOrder]) -> dict:
-    """POST orderList/oco's answer: the list, its legs, and each leg as a RESULT."""
+# Binance reports an OTOCO as an OTO: the pending OCO pair shows in its legs, not in the contingency type.
+CONTINGENCY_TYPE = {OrderList.ContingencyType.OTOCO: OrderList.ContingencyType.OTO}
+
+
+def in_list_order(legs: list[PaperOrder]) -> list[PaperOrder]:
+    """A list's legs as Binance lists them: an OTO or OTOCO's working order first, then the others oldest first."""
+    return sorted(legs, key=lambda leg: (leg.list_leg != PaperOrder.ListLeg.WORKING, leg.pk))
+
+
+def list_status(order_list: OrderList, legs: list[PaperOrder], *, transaction_time: int | None = None) -> dict:
+    """An order list as GET orderList, openOrderList and allOrderList show it: its state and its legs' ids."""
+    legs = in_list_order(legs)
     return {
         "orderListId": order_list.pk,
-        "contingencyType": order_list.contingency_type,
+        "contingencyType": CONTINGENCY_TYPE.get(order_list.contingency_type, order_list.contingency_type),
         "listStatusType": order_list.list_status_type,
         "listOrderStatus": order_list.list_order_status,
         "listClientOrderId": order_list.list_client_order_id,
-        "transactionTime": millis(order_list.created_at),
+        "transactionTime": transaction_time if transaction_time is not None else millis(order_list.created_at),
         "symbol": order_list.symbol,
         "orders": [{"symbol": leg.symbol, "orderId": leg.pk, "clientOrderId": leg.client_order_id} for leg in legs],
-        "orderReports": [new_order(leg, "RESULT") for leg in legs],
     }
+
+
+def order_list(order_list: OrderList, legs: list[PaperOrder]) -> dict:
+    """POST orderList/oco, oto and otoco's answer: the list, its legs, and each leg as a RESULT."""
+    legs = in_list_order(legs)
+    return {**list_status(order_list, legs), "orderReports": [new_order(leg, "RESULT") for leg in legs]}
+
+
+def cancelled_list(
+    order_list: OrderList, legs: list[PaperOrder], *, cancel_client_order_id: str, transact_time: int
+) -> dict:
+    """DELETE orderList's answer: the list, now done, and each leg's cancel report under the cancel's id."""
+    reports = [
+        cancelled(leg, cancel_client_order_id=cancel_client_order_id, transact_time=transact_time)
+        for leg in in_list_order(legs)
+    ]
+    return {**list_status(order_list, legs, transaction_time=transact_time), "orderReports": reports}
 
 
 def fill_list(order: PaperOrder) -> list[dict]:
@@ -268,8 +303,9 @@ def symbol_info(rule: SymbolRule) -> dict:
         "quoteCommissionPrecision": settings.MONEY_DECIMAL_PLACES,
         "orderTypes": list(rule.order_types) or list(OrderType.values),
         "icebergAllowed": rule.iceberg_allowed,
-        "ocoAllowed": False,
-        "otoAllowed": False,
+        # The gateway places OCO, OTO and OTOCO lists (orderList/oco, oto, otoco).
+        "ocoAllowed": True,
+        "otoAllowed": True,
         "opoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": rule.trailing_allowed,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from papertrading import selectors as desk
 from papertrading.errors import (
     DUPLICATE_ORDER,
+    LEG_ID_TAKEN,
     DuplicateOrder,
     OrderNotWorking,
     OrderRejected,
@@ -83,7 +84,7 @@ def _validation_error(exc: OrderValidationError) -> BinanceApiError:
         if message.startswith("Market is closed"):
             return errors.engine_rejected("Market is closed.")
         if message == "Must be greater than zero.":
-            grid = "PRICE_FILTER" if field in ("price", "stop_price") else "LOT_SIZE"
+            grid = "PRICE_FILTER" if field.lower().endswith("price") else "LOT_SIZE"
             return BinanceApiError(-1013, f"Filter failure: {grid}")
         if " needs " in message or message == "This field is required.":
             return errors.mandatory(name)
@@ -112,16 +113,72 @@ def desk_error(exc: PaperTradingError) -> BinanceApiError:
     return BinanceApiError(-1000, exc.message or "An unknown error occurred while processing the request.")
 
 
-# An OCO leg's parameters (after its `above`/`below` prefix) as place_oco's leg fields.
-OCO_LEG_PARAMETERS = {
+# A list leg's parameters, after its prefix (`above`, `working`, `pendingBelow`, ...), as the desk's leg fields.
+LEG_PARAMETERS = {
     "Type": "type",
+    "Side": "side",
+    "Quantity": "quantity",
     "Price": "price",
     "StopPrice": "stop_price",
+    "TrailingDelta": "trailing_delta",
     "TimeInForce": "time_in_force",
+    "IcebergQty": "iceberg_quantity",
     "ClientOrderId": "client_order_id",
 }
-# What an OCO leg may carry on Binance that the desk does not take.
-OCO_LEG_UNSUPPORTED = ("TrailingDelta", "IcebergQty", "PegPriceType", "PegOffsetType", "PegOffsetValue")
+# The leg fields each kind of leg takes; Binance's other leg parameters (pegs, and what a kind refuses here) are
+# refused rather than ignored, so a bot never believes it placed something the desk did not.
+OCO_LEG = ("Type", "Price", "StopPrice", "TimeInForce", "ClientOrderId")
+WORKING_LEG = ("Type", "Side", "Quantity", "Price", "TimeInForce", "IcebergQty", "ClientOrderId")
+PENDING_LEG = ("Type", "Side", "Quantity", "Price", "StopPrice", "TrailingDelta", "TimeInForce", "ClientOrderId")
+PEGS = ("PegPriceType", "PegOffsetType", "PegOffsetValue")
+LEG_SIDE_MESSAGE = re.compile(r" leg's \w+ must be (above|below) ")
+# The desk's leg prefixes in Binance's words, longest first (`pending_above_price` is pendingAbovePrice).
+LEG_PREFIXES = {
+    "pending_above": "pendingAbove",
+    "pending_below": "pendingBelow",
+    "working": "working",
+    "pending": "pending",
+    "above": "above",
+    "below": "below",
+}
+
+
+def _leg(call: Call, prefix: str, takes: tuple[str, ...], *, required: tuple[str, ...] = ("Type",)) -> dict:
+    """One leg's parameters (`prefix` + a name of LEG_PARAMETERS) as the desk's leg fields, leaving out those not
+    sent; refused in Binance's words when malformed or when the leg takes no such parameter here."""
+    for name in (*LEG_PARAMETERS, *PEGS):
+        if name not in takes and call.text(f"{prefix}{name}") is not None:
+            raise BinanceApiError(-1013, f"Parameter '{prefix}{name}' is not supported for this order list here.")
+    for name in required:
+        call.text(f"{prefix}{name}", required=True)
+    leg = {}
+    for name in takes:
+        parameter = f"{prefix}{name}"
+        if name in ("Quantity", "Price", "StopPrice", "IcebergQty"):
+            value = call.decimal(parameter)
+        elif name == "TrailingDelta":
+            value = call.integer(parameter)
+        else:
+            value = call.text(parameter)
+        if value is None:
+            continue
+        if name == "Type" and value not in OrderType.values:
+            raise BinanceApiError(-1116, "Invalid orderType.")
+        if name == "Side" and value not in Side.values:
+            raise BinanceApiError(-1117, "Invalid side.")
+        if name == "TimeInForce" and value not in TimeInForce.values:
+            raise BinanceApiError(-1115, "Invalid timeInForce.")
+        if name == "ClientOrderId" and not CLIENT_ORDER_ID_PATTERN.fullmatch(value):
+            raise errors.illegal_chars(parameter, errors.CLIENT_ORDER_ID_RANGE)
+        leg[LEG_PARAMETERS[name]] = value
+    return leg
+
+
+def _list_client_order_id(call: Call) -> str | None:
+    value = call.text("listClientOrderId")
+    if value is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(value):
+        raise errors.illegal_chars("listClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
+    return value
 
 
 def oco_terms(call: Call) -> dict:
@@ -132,48 +189,67 @@ def oco_terms(call: Call) -> dict:
         raise BinanceApiError(-1117, "Invalid side.")
     quantity = call.decimal("quantity", required=True)
     terms = {"symbol": symbol, "side": side, "quantity": quantity}
-    list_client_order_id = call.text("listClientOrderId")
-    if list_client_order_id is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(list_client_order_id):
-        raise errors.illegal_chars("listClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
-    terms["list_client_order_id"] = list_client_order_id
+    terms["list_client_order_id"] = _list_client_order_id(call)
     for prefix in ("above", "below"):
-        leg_type = call.text(f"{prefix}Type", required=True)
-        if leg_type not in OrderType.values:
-            raise BinanceApiError(-1116, "Invalid orderType.")
-        time_in_force = call.text(f"{prefix}TimeInForce")
-        if time_in_force is not None and time_in_force not in TimeInForce.values:
-            raise BinanceApiError(-1115, "Invalid timeInForce.")
-        client_order_id = call.text(f"{prefix}ClientOrderId")
-        if client_order_id is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(client_order_id):
-            raise errors.illegal_chars(f"{prefix}ClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
-        for name in OCO_LEG_UNSUPPORTED:
-            if call.text(f"{prefix}{name}") is not None:
-                raise BinanceApiError(-1013, f"Parameter '{prefix}{name}' is not supported for OCO legs here.")
-        leg = {
-            "type": leg_type,
-            "price": call.decimal(f"{prefix}Price"),
-            "stop_price": call.decimal(f"{prefix}StopPrice"),
-            "time_in_force": time_in_force or "",
-            "client_order_id": client_order_id,
-        }
-        terms[prefix] = {name: value for name, value in leg.items() if value not in (None, "")}
+        terms[prefix] = _leg(call, prefix, OCO_LEG)
     return terms
 
 
-def oco_error(exc: PaperTradingError) -> BinanceApiError:
-    """The desk's refusal of an OCO in Binance's words; field names become Binance's (`above_price`: abovePrice)."""
+def oto_terms(call: Call) -> dict:
+    """POST orderList/oto's parameters as place_oto's arguments: a working order and the pending order it
+    triggers, each with Binance's mandatory parameters; refused in Binance's words when malformed."""
+    return {
+        "symbol": call.symbol(),
+        "list_client_order_id": _list_client_order_id(call),
+        "working": _leg(call, "working", WORKING_LEG, required=("Type", "Side", "Price", "Quantity")),
+        "pending": _leg(call, "pending", PENDING_LEG, required=("Type", "Side", "Quantity")),
+    }
+
+
+def otoco_terms(call: Call) -> dict:
+    """POST orderList/otoco's parameters as place_otoco's arguments: a working order and the OCO pair it
+    triggers (one side and quantity, an above and a below leg); refused in Binance's words when malformed."""
+    symbol = call.symbol()
+    list_client_order_id = _list_client_order_id(call)
+    working = _leg(call, "working", WORKING_LEG, required=("Type", "Side", "Price", "Quantity"))
+    pending_side = call.text("pendingSide", required=True)
+    if pending_side not in Side.values:
+        raise BinanceApiError(-1117, "Invalid side.")
+    return {
+        "symbol": symbol,
+        "list_client_order_id": list_client_order_id,
+        "working": working,
+        "pending_side": pending_side,
+        "pending_quantity": call.decimal("pendingQuantity", required=True),
+        "pending_above": _leg(call, "pendingAbove", OCO_LEG),
+        "pending_below": _leg(call, "pendingBelow", OCO_LEG),
+    }
+
+
+def _binance_field(field: str) -> str:
+    """A desk error's field in Binance's words: `pending_above_stop_price` is pendingAboveStopPrice."""
+    for prefix, binance_prefix in LEG_PREFIXES.items():
+        if field.startswith(prefix + "_"):
+            rest = field[len(prefix) + 1 :]
+            parameter = next((name for name, desk_name in LEG_PARAMETERS.items() if desk_name == rest), None)
+            if parameter is not None:
+                return binance_prefix + parameter
+    return PARAMETER_NAMES.get(field, "listClientOrderId" if field == "list_client_order_id" else field)
+
+
+def list_error(exc: PaperTradingError) -> BinanceApiError:
+    """The desk's refusal of an order list in Binance's words; field names become Binance's (`above_price`:
+    abovePrice, `working_price`: workingPrice)."""
     if not isinstance(exc, OrderValidationError):
         return desk_error(exc)
+    if any(text.startswith(LEG_ID_TAKEN[:-1]) for texts in exc.errors.values() for text in texts):
+        # A leg's client order id is already an order of the account (or another leg's).
+        return errors.engine_rejected(DUPLICATE_ORDER[1])
     messages = [message for texts in exc.errors.values() for message in texts]
-    if any("the market (" in message and " leg's " in message for message in messages):
+    # An OCO pair's leg on the wrong side of the market (or, for an OTOCO, of the working order's price).
+    if any(LEG_SIDE_MESSAGE.search(message) for message in messages):
         return errors.engine_rejected("The relationship of the prices for the orders is not correct.")
-    renamed = {}
-    for field, texts in exc.errors.items():
-        prefix, _, rest = field.partition("_")
-        if prefix in ("above", "below") and rest:
-            parameter = next((k for k, v in OCO_LEG_PARAMETERS.items() if v == rest), rest)
-            field = f"{prefix}{parameter}"
-        renamed[field] = texts
+    renamed = {_binance_field(field): texts for field, texts in exc.errors.items()}
     return _validation_error(OrderValidationError(renamed))
 
 

@@ -17,13 +17,22 @@ from django.views.decorators.csrf import csrf_exempt
 
 from papertrading import selectors as desk
 from papertrading import services as desk_services
-from papertrading.errors import DUPLICATE_ORDER, PaperTradingError
-from papertrading.models import OrderEvent, PaperOrder
+from papertrading.errors import DUPLICATE_ORDER, OrderNotWorking, PaperTradingError
+from papertrading.models import OrderEvent, OrderList, PaperOrder
 
 from . import errors, limits, market, selectors, shapes
 from .calls import Call, authenticate, now_ms, read_call
 from .errors import BinanceApiError
-from .translation import desk_error, oco_error, oco_terms, order_terms, symbol_rule
+from .translation import (
+    CLIENT_ORDER_ID_PATTERN,
+    desk_error,
+    list_error,
+    oco_terms,
+    order_terms,
+    oto_terms,
+    otoco_terms,
+    symbol_rule,
+)
 
 NONE, USER_DATA, TRADE = "NONE", "USER_DATA", "TRADE"
 ORDER_ID_ALPHABET = string.ascii_letters + string.digits
@@ -222,23 +231,102 @@ def new_order(call: Call) -> dict:
     return shapes.new_order(result.order, terms.response_type, orig_quote=terms.quote_quantity)
 
 
-def new_oco(call: Call) -> dict:
-    """POST orderList/oco: both legs placed by the desk's OCO service; counts two orders, as Binance does."""
-    terms = oco_terms(call)
+def _place_list(call: Call, place: Callable, terms: dict, *, orders: int) -> dict:
+    """Place an order list through the desk's service; it counts `orders` new orders, one per leg, as Binance
+    counts them (OCO and OTO 2, OTOCO 3)."""
     order_bucket = f"binance-key:{call.key.pk}"
-    limits.check_order_room(order_bucket)
+    limits.check_order_room(order_bucket, orders)
     try:
-        result = desk_services.place_oco(
-            account=call.account, placed_by=call.owner, source=OrderEvent.Source.API, **terms
-        )
+        result = place(account=call.account, placed_by=call.owner, source=OrderEvent.Source.API, **terms)
     except PaperTradingError as exc:
-        raise oco_error(exc) from None
+        raise list_error(exc) from None
     if not result.created:
+        # The account already has a list under this listClientOrderId: Binance's answer to a duplicate.
         raise errors.engine_rejected(DUPLICATE_ORDER[1])
-    limits.count_order(order_bucket)
-    call.order_counts = limits.count_order(order_bucket)
+    call.order_counts = limits.count_order(order_bucket, orders)
     legs = list(result.order_list.orders.order_by("id"))
     return shapes.order_list(result.order_list, legs)
+
+
+def new_oco(call: Call) -> dict:
+    """POST orderList/oco: both legs placed by the desk's OCO service."""
+    return _place_list(call, desk_services.place_oco, oco_terms(call), orders=2)
+
+
+def new_oto(call: Call) -> dict:
+    """POST orderList/oto: a working order, and a pending one that goes to work once the working order fills."""
+    return _place_list(call, desk_services.place_oto, oto_terms(call), orders=2)
+
+
+def new_otoco(call: Call) -> dict:
+    """POST orderList/otoco: a working order, and a pending OCO pair that goes to work once it fills."""
+    return _place_list(call, desk_services.place_otoco, otoco_terms(call), orders=3)
+
+
+def _looked_up_list(call: Call, client_id_parameter: str) -> OrderList | None:
+    """The account's list by orderListId, or else by its list client order id (sent as `client_id_parameter`);
+    when both are sent, the list found by id must also carry that client id."""
+    list_id, client_id = call.integer("orderListId"), call.text(client_id_parameter)
+    if list_id is None and client_id is None:
+        raise BinanceApiError(
+            -1102, f"Param '{client_id_parameter}' or 'orderListId' must be sent, but both were empty/null!"
+        )
+    found = selectors.find_order_list(call.account, list_id=list_id, list_client_order_id=client_id)
+    if found is not None and client_id is not None and found.list_client_order_id != client_id:
+        return None
+    return found
+
+
+def query_order_list(call: Call) -> dict:
+    """GET orderList: one list by orderListId or origClientOrderId (its listClientOrderId)."""
+    order_list = _looked_up_list(call, "origClientOrderId")
+    if order_list is None:
+        raise errors.no_such_order_list()
+    return shapes.list_status(order_list, list(order_list.orders.all()))
+
+
+def cancel_order_list(call: Call) -> dict:
+    """DELETE orderList: cancel an executing list on `symbol` (every leg), by orderListId or listClientOrderId."""
+    symbol = call.symbol()
+    cancel_id = call.text("newClientOrderId")
+    if cancel_id is not None and not CLIENT_ORDER_ID_PATTERN.fullmatch(cancel_id):
+        raise errors.illegal_chars("newClientOrderId", errors.CLIENT_ORDER_ID_RANGE)
+    order_list = _looked_up_list(call, "listClientOrderId")
+    if order_list is None or order_list.symbol != symbol or not order_list.is_executing:
+        raise errors.unknown_order_list_sent()
+    try:
+        desk_services.cancel_order_list(
+            account=call.account, list_id=order_list.pk, source=OrderEvent.Source.API, actor=call.owner.get_username()
+        )
+    except (OrderList.DoesNotExist, OrderNotWorking):
+        raise errors.unknown_order_list_sent() from None  # it finished meanwhile
+    except PaperTradingError as exc:
+        raise desk_error(exc) from None
+    order_list = selectors.find_order_list(call.account, list_id=order_list.pk, list_client_order_id=None)
+    return shapes.cancelled_list(
+        order_list,
+        list(order_list.orders.all()),
+        cancel_client_order_id=cancel_id or "".join(secrets.choice(ORDER_ID_ALPHABET) for _ in range(22)),
+        transact_time=now_ms(),
+    )
+
+
+def open_order_lists(call: Call) -> list:
+    return [
+        shapes.list_status(order_list, list(order_list.orders.all()))
+        for order_list in selectors.open_order_lists(call.account)
+    ]
+
+
+def all_order_lists(call: Call) -> list:
+    order_lists = selectors.all_order_lists(
+        call.account,
+        from_id=call.integer("fromId"),
+        start=_moment(call, "startTime"),
+        end=_moment(call, "endTime"),
+        limit=call.limit(default=500, maximum=1000),
+    )
+    return [shapes.list_status(order_list, list(order_list.orders.all())) for order_list in order_lists]
 
 
 def test_order(call: Call) -> dict:
@@ -384,6 +472,14 @@ order_view = endpoint(
 )
 test_order_view = endpoint(POST=Operation(test_order, 1, TRADE, PLACE))
 oco_view = endpoint(POST=Operation(new_oco, 1, TRADE, PLACE))
+oto_view = endpoint(POST=Operation(new_oto, 1, TRADE, PLACE))
+otoco_view = endpoint(POST=Operation(new_otoco, 1, TRADE, PLACE))
+order_list_view = endpoint(
+    GET=Operation(query_order_list, 4, USER_DATA),
+    DELETE=Operation(cancel_order_list, 1, TRADE, CANCEL),
+)
+open_order_list_view = endpoint(GET=Operation(open_order_lists, 6, USER_DATA))
+all_order_list_view = endpoint(GET=Operation(all_order_lists, 20, USER_DATA))
 open_orders_view = endpoint(
     GET=Operation(open_orders, _by_symbol(6, 80), USER_DATA),
     DELETE=Operation(cancel_open_orders, 1, TRADE, CANCEL),

@@ -39,6 +39,8 @@ OPERATIONS = {
     ("delete", "/api/paper-trading/orders/{id}"),
     ("get", "/api/paper-trading/account"),
     ("post", "/api/paper-trading/order-lists/oco"),
+    ("post", "/api/paper-trading/order-lists/oto"),
+    ("post", "/api/paper-trading/order-lists/otoco"),
     ("get", "/api/paper-trading/order-lists"),
     ("get", "/api/paper-trading/order-lists/{id}"),
     ("delete", "/api/paper-trading/order-lists/{id}"),

@@ -112,6 +112,19 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
     time_in_force = serializers.ChoiceField(
         choices=TimeInForce.choices, allow_blank=True, read_only=True, help_text="Empty unless a LIMIT order."
     )
+    list_leg = serializers.ChoiceField(
+        choices=PaperOrder.ListLeg.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="The leg's place in its `order_list`: `above` or `below` (an OCO's legs, and an OTOCO's pending "
+        "pair), `working` (an OTO or OTOCO's working order) or `pending` (an OTO's pending order); empty for an "
+        "order on its own.",
+    )
+    waits_for_list = serializers.BooleanField(
+        read_only=True,
+        help_text="A pending leg of an OTO or OTOCO that is not working yet (Binance's PENDING_NEW): it holds no "
+        "funds and goes to work once the list's working order has filled.",
+    )
 
     class Meta:
         model = PaperOrder
@@ -142,6 +155,8 @@ class OrderSerializer(CachedFieldsMixin, serializers.ModelSerializer):
             "reject_reason",
             "run_id",
             "order_list",
+            "list_leg",
+            "waits_for_list",
             "is_external",
             "stop_triggered_at",
             "placed_by",
@@ -171,12 +186,60 @@ class OcoLegTypeField(serializers.ChoiceField):
         super().__init__(choices=[(str(value), value.label) for value in OCO_LEG_TYPES], **kwargs)
 
 
-@extend_schema_field({"type": "string", "enum": [*TimeInForce.values, ""]}, component_name="OcoLegTimeInForceEnum")
+@extend_schema_field({"type": "string", "enum": [*TimeInForce.values, ""]}, component_name="LegTimeInForceEnum")
 class LegTimeInForceField(serializers.ChoiceField):
-    """An OCO leg's time in force: required for a *_LIMIT leg, empty otherwise."""
+    """A list leg's time in force: required for a LIMIT or *_LIMIT leg, empty otherwise."""
 
     def __init__(self, **kwargs):
         super().__init__(choices=TimeInForce.choices, required=False, allow_blank=True, **kwargs)
+
+
+# Both legs' sides take the same choices as an order's side: named once in the schema.
+@extend_schema_field({"type": "string", "enum": Side.values}, component_name="LegSideEnum")
+class LegSideField(serializers.ChoiceField):
+    """A list leg's side (BUY or SELL)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=Side.choices, **kwargs)
+
+
+# An OTO's pending order may be of any type, as an order: named apart from `order_type` in the schema.
+@extend_schema_field({"type": "string", "enum": OrderType.values}, component_name="PendingTypeEnum")
+class PendingTypeField(serializers.ChoiceField):
+    """An OTO's pending order's type (any type; the order service checks the fields each type takes)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=OrderType.choices, **kwargs)
+
+
+def client_order_id_field(**kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=36, required=False, allow_blank=True, **kwargs)
+
+
+def _positive(attrs: dict, fields) -> None:
+    """Amounts and trailing deltas must be greater than zero; the trading rules are the order service's."""
+    errors = {
+        field: ["Must be greater than zero."] for field in fields if attrs.get(field) is not None and attrs[field] <= 0
+    }
+    if errors:
+        raise serializers.ValidationError(errors)
+
+
+def _leg(data: dict, prefix: str, fields) -> dict:
+    """Pop a leg's `<prefix>_<field>` values out of `data`, leaving out those not given."""
+    leg = {}
+    for field in fields:
+        value = data.pop(f"{prefix}_{field}", None)
+        if value not in (None, ""):
+            leg[field] = value
+    return leg
+
+
+# The leg fields the order list services take, by kind of leg.
+OCO_LEG_KEYS = ("type", "price", "stop_price", "time_in_force", "client_order_id")
+WORKING_KEYS = ("side", "type", "quantity", "price", "time_in_force", "iceberg_quantity", "client_order_id")
+PENDING_KEYS = ("side", "type", "quantity", "price", "stop_price", "trailing_delta", "time_in_force", "client_order_id")
+WORKING_TYPES = [OrderType.LIMIT, OrderType.LIMIT_MAKER]
 
 
 class OcoCreateSerializer(serializers.Serializer):
@@ -203,31 +266,136 @@ class OcoCreateSerializer(serializers.Serializer):
     below_client_order_id = serializers.CharField(max_length=36, required=False, allow_blank=True)
 
     def validate(self, attrs):
-        errors = {
-            field: ["Must be greater than zero."]
-            for field in ("quantity", "above_price", "above_stop_price", "below_price", "below_stop_price")
-            if attrs.get(field) is not None and attrs[field] <= 0
-        }
-        if errors:
-            raise serializers.ValidationError(errors)
+        _positive(attrs, ("quantity", "above_price", "above_stop_price", "below_price", "below_stop_price"))
         return attrs
 
     def service_arguments(self) -> dict:
         """The validated input as place_oco takes it."""
         data = dict(self.validated_data)
-        legs = {}
-        for name in ("above", "below"):
-            leg = {"type": data.pop(f"{name}_type")}
-            for field in ("price", "stop_price", "time_in_force", "client_order_id"):
-                value = data.pop(f"{name}_{field}", None)
-                if value not in (None, ""):
-                    leg[field] = value
-            legs[name] = leg
+        legs = {name: _leg(data, name, OCO_LEG_KEYS) for name in ("above", "below")}
         return {**data, "list_client_order_id": data.get("list_client_order_id") or None, **legs}
 
 
+class WorkingOrderListSerializer(serializers.Serializer):
+    """What an OTO and an OTOCO share: the symbol, the list's id, and the working order (Binance's working*), a
+    LIMIT or LIMIT_MAKER that works at once."""
+
+    symbol = serializers.CharField(max_length=20)
+    list_client_order_id = client_order_id_field()
+    working_side = LegSideField()
+    working_type = serializers.ChoiceField(choices=[(str(value), value.label) for value in WORKING_TYPES])
+    working_quantity = amount_field()
+    working_price = amount_field()
+    working_time_in_force = LegTimeInForceField(help_text="Required for a LIMIT working order.")
+    working_iceberg_quantity = amount_field(
+        required=False, allow_null=True, help_text="Show only this much at a time (LIMIT GTC and LIMIT_MAKER)."
+    )
+    working_client_order_id = client_order_id_field()
+
+    positive_fields = ("working_quantity", "working_price", "working_iceberg_quantity")
+
+    def validate(self, attrs):
+        _positive(attrs, self.positive_fields)
+        return attrs
+
+    def _common_arguments(self, data: dict) -> dict:
+        return {
+            "symbol": data.pop("symbol"),
+            "list_client_order_id": data.pop("list_client_order_id", None) or None,
+            "working": _leg(data, "working", WORKING_KEYS),
+        }
+
+
+PENDING_QUANTITY_HELP = (
+    "Defaults to what the working order receives: for a BUY working order and a SELL pending one, its quantity "
+    "less the fee, on the symbol's step grid; otherwise the working order's quantity."
+)
+
+
+class OtoCreateSerializer(WorkingOrderListSerializer):
+    """An OTO (Binance's orderList/oto): a working order, and a pending order accepted with it that goes to work
+    only once the working order has filled completely.
+
+    The pending order takes the fields its type takes and is judged at the working order's price, where it will
+    start work. Shapes and types only here; the rules are checked by the order service.
+    """
+
+    pending_side = LegSideField()
+    pending_type = PendingTypeField()
+    pending_quantity = amount_field(required=False, allow_null=True, help_text=PENDING_QUANTITY_HELP)
+    pending_price = amount_field(required=False, allow_null=True)
+    pending_stop_price = amount_field(required=False, allow_null=True)
+    pending_trailing_delta = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        help_text="A trailing stop (the four stop types), in basis points, as for a single order.",
+    )
+    pending_time_in_force = LegTimeInForceField()
+    pending_client_order_id = client_order_id_field()
+
+    positive_fields = (
+        *WorkingOrderListSerializer.positive_fields,
+        "pending_quantity",
+        "pending_price",
+        "pending_stop_price",
+        "pending_trailing_delta",
+    )
+
+    def service_arguments(self) -> dict:
+        """The validated input as place_oto takes it."""
+        data = dict(self.validated_data)
+        return {**self._common_arguments(data), "pending": _leg(data, "pending", PENDING_KEYS)}
+
+
+class OtocoCreateSerializer(WorkingOrderListSerializer):
+    """An OTOCO (Binance's orderList/otoco), a bracket: a working order, and a pending OCO pair (one side and
+    quantity, an above and a below leg, each named by its prefix) that goes to work once the working order has
+    filled completely.
+
+    The pair follows the OCO's rules, judged at the working order's price rather than today's market: for a SELL
+    pair the above leg is LIMIT_MAKER, TAKE_PROFIT or TAKE_PROFIT_LIMIT and the below leg STOP_LOSS or
+    STOP_LOSS_LIMIT; a BUY pair is the mirror. Shapes and types only here; the rules are checked by the order
+    service.
+    """
+
+    pending_side = LegSideField()
+    pending_quantity = amount_field(
+        required=False, allow_null=True, help_text=f"The quantity of each pending leg. {PENDING_QUANTITY_HELP}"
+    )
+    pending_above_type = OcoLegTypeField()
+    pending_above_price = amount_field(required=False, allow_null=True)
+    pending_above_stop_price = amount_field(required=False, allow_null=True)
+    pending_above_time_in_force = LegTimeInForceField()
+    pending_above_client_order_id = client_order_id_field()
+    pending_below_type = OcoLegTypeField()
+    pending_below_price = amount_field(required=False, allow_null=True)
+    pending_below_stop_price = amount_field(required=False, allow_null=True)
+    pending_below_time_in_force = LegTimeInForceField()
+    pending_below_client_order_id = client_order_id_field()
+
+    positive_fields = (
+        *WorkingOrderListSerializer.positive_fields,
+        "pending_quantity",
+        "pending_above_price",
+        "pending_above_stop_price",
+        "pending_below_price",
+        "pending_below_stop_price",
+    )
+
+    def service_arguments(self) -> dict:
+        """The validated input as place_otoco takes it."""
+        data = dict(self.validated_data)
+        return {
+            **self._common_arguments(data),
+            "pending_side": data.pop("pending_side"),
+            "pending_quantity": data.pop("pending_quantity", None),
+            "pending_above": _leg(data, "pending_above", OCO_LEG_KEYS),
+            "pending_below": _leg(data, "pending_below", OCO_LEG_KEYS),
+        }
+
+
 class OrderListSerializer(serializers.ModelSerializer):
-    """An order list (an OCO) and its legs as they stand now."""
+    """An order list (an OCO, OTO or OTOCO) and its legs as they stand now; each leg names its `list_leg`."""
 
     orders = OrderSerializer(many=True, read_only=True, help_text="The legs, oldest first.")
 

@@ -29,6 +29,8 @@ from .serializers import (
     OrderErrorSerializer,
     OrderListSerializer,
     OrderSerializer,
+    OtocoCreateSerializer,
+    OtoCreateSerializer,
     RiskLimitErrorSerializer,
     SyncResultSerializer,
 )
@@ -64,6 +66,28 @@ ORDER_ERROR = OpenApiResponse(
     description="Invalid input (a message per field), a body that could not be read (`detail`), refused by the "
     "venue (`code`, `detail` and the order, kept as REJECTED), or refused by a risk limit of the account (`code` "
     '"RISK_LIMIT", the `limit`, its `limit_value` and the order\'s `value`; nothing written, reserved or sent).',
+)
+# The answers of the three list placements (OCO, OTO, OTOCO): one component each, whichever list it is about.
+LIST_INPUT_ERROR = PolymorphicProxySerializer(
+    component_name="OrderListInputError",
+    serializers=[FieldErrorsSerializer, OrderErrorSerializer, RiskLimitErrorSerializer],
+    resource_type_field_name=None,
+)
+
+
+def list_input_error(fields: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        LIST_INPUT_ERROR,
+        description=f"Invalid input (a message per field: {fields}, ...), a body that could not be read (`detail`), "
+        "refused by the venue (`code` -2010 and `detail`; nothing written), or refused by a risk limit of the "
+        'account (`code` "RISK_LIMIT"; every leg counts as an order; nothing written).',
+    )
+
+
+LIST_PLACED = OpenApiResponse(OrderListSerializer, description="A list with this `list_client_order_id` exists.")
+LIST_DUPLICATE = OpenApiResponse(
+    OrderErrorSerializer,
+    description="The `list_client_order_id` is already a list with other terms (`code` -2010).",
 )
 
 
@@ -186,13 +210,27 @@ class OrderListsApi(generics.GenericAPIView):
     serializer_class = OrderListSerializer
 
     @extend_schema(
-        summary="List order lists (OCOs) with their legs, newest first",
+        summary="List order lists (OCO, OTO and OTOCO) with their legs, newest first",
         operation_id="paper_trading_order_lists_list",
         responses={200: OrderListSerializer(many=True), 404: INVALID_PAGE},
     )
     def get(self, request):
         page = self.paginate_queryset(selectors.order_lists(request_account(request)))
         return self.get_paginated_response(OrderListSerializer(page, many=True).data)
+
+
+def _place_list(request, serializer_class, place) -> Response:
+    """Read a list's input, place it with `place` (one of the list services) and answer the list: 201 when it
+    was placed now, 200 when the `list_client_order_id` named it already."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    account = request_account(request)
+    result = place(
+        account=account, **serializer.service_arguments(), placed_by=request.user, source=OrderEvent.Source.API
+    )
+    order_list = selectors.order_lists(account).get(pk=result.order_list.pk)
+    code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+    return Response(OrderListSerializer(order_list).data, status=code)
 
 
 class OcoCreateApi(APIView):
@@ -205,36 +243,68 @@ class OcoCreateApi(APIView):
         parameters=[RETRY_AFTER],
         responses={
             201: OpenApiResponse(OrderListSerializer, description="The list was placed; both legs work."),
-            200: OpenApiResponse(OrderListSerializer, description="A list with this `list_client_order_id` exists."),
-            400: OpenApiResponse(
-                PolymorphicProxySerializer(
-                    component_name="OcoInputError",
-                    serializers=[FieldErrorsSerializer, OrderErrorSerializer, RiskLimitErrorSerializer],
-                    resource_type_field_name=None,
-                ),
-                description="Invalid input (a message per field: `above_price`, `below_type`, ...), a body that "
-                "could not be read (`detail`), refused by the venue (`code` -2010 and `detail`; nothing written), "
-                'or refused by a risk limit of the account (`code` "RISK_LIMIT"; both legs count as orders).',
-            ),
-            409: OpenApiResponse(
-                OrderErrorSerializer,
-                description="The `list_client_order_id` is already a list with other terms (`code` -2010).",
-            ),
+            200: LIST_PLACED,
+            400: list_input_error("`above_price`, `below_type`"),
+            409: LIST_DUPLICATE,
             503: VENUE_UNAVAILABLE,
         },
         description="The funds are held once for the list (for a SELL, the quantity; for a BUY, the larger cost of "
         "its two legs). When one leg fills or triggers, the other expires; cancelling either leg cancels the list.",
     )
     def post(self, request):
-        serializer = OcoCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        account = request_account(request)
-        result = services.place_oco(
-            account=account, **serializer.service_arguments(), placed_by=request.user, source=OrderEvent.Source.API
-        )
-        order_list = selectors.order_lists(account).get(pk=result.order_list.pk)
-        code = status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        return Response(OrderListSerializer(order_list).data, status=code)
+        return _place_list(request, OcoCreateSerializer, services.place_oco)
+
+
+class OtoCreateApi(APIView):
+    permission_classes = [OrderPermissions]
+    queryset = PaperOrder.objects.none()
+
+    @extend_schema(
+        summary="Place an OTO: a working order that, once filled, puts a pending order to work",
+        request=OtoCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(
+                OrderListSerializer,
+                description="The list was placed: the working order works, the pending one waits (`waits_for_list`).",
+            ),
+            200: LIST_PLACED,
+            400: list_input_error("`working_price`, `pending_type`, `pending_stop_price`"),
+            409: LIST_DUPLICATE,
+            503: VENUE_UNAVAILABLE,
+        },
+        description="Only the working order holds funds at first. When it has filled completely the pending order "
+        "goes to work (and holds its own funds) in the same step; when it ends any other way (cancelled, expired) "
+        "the pending order ends too. Cancelling either order cancels the list.",
+    )
+    def post(self, request):
+        return _place_list(request, OtoCreateSerializer, services.place_oto)
+
+
+class OtocoCreateApi(APIView):
+    permission_classes = [OrderPermissions]
+    queryset = PaperOrder.objects.none()
+
+    @extend_schema(
+        summary="Place an OTOCO: a working order that, once filled, puts a pending OCO pair (a bracket) to work",
+        request=OtocoCreateSerializer,
+        parameters=[RETRY_AFTER],
+        responses={
+            201: OpenApiResponse(
+                OrderListSerializer,
+                description="The list was placed: the working order works, the pending pair waits (`waits_for_list`).",
+            ),
+            200: LIST_PLACED,
+            400: list_input_error("`working_price`, `pending_side`, `pending_above_type`, `pending_below_stop_price`"),
+            409: LIST_DUPLICATE,
+            503: VENUE_UNAVAILABLE,
+        },
+        description="Only the working order holds funds at first. When it has filled completely the pending pair "
+        "goes to work as an OCO, its funds held once; when it ends any other way (cancelled, expired) the pair ends "
+        "too. Cancelling any leg cancels the list.",
+    )
+    def post(self, request):
+        return _place_list(request, OtocoCreateSerializer, services.place_otoco)
 
 
 class OrderListDetailApi(APIView):
@@ -251,10 +321,12 @@ class OrderListDetailApi(APIView):
         )
 
     @extend_schema(
-        summary="Cancel an order list (both legs)",
+        summary="Cancel an order list (every leg)",
         parameters=[RETRY_AFTER],
         responses={
-            200: OpenApiResponse(OrderListSerializer, description="The list, now done, its working legs cancelled."),
+            200: OpenApiResponse(
+                OrderListSerializer, description="The list, now done, its working and waiting legs cancelled."
+            ),
             404: OpenApiResponse(ErrorSerializer, description="No such list."),
             409: OpenApiResponse(ErrorSerializer, description="The list is no longer executing."),
             503: VENUE_UNAVAILABLE,
