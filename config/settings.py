@@ -346,6 +346,7 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
     {
         "AnalysisRunStatusEnum": "analysis.models.AnalysisRun.Status",
         "OrderStatusEnum": "papertrading.models.PaperOrder.Status",
+        "OrderEventSourceEnum": "papertrading.models.OrderEvent.Source",
         "RiskEventKindEnum": "papertrading.models.RiskEvent.Kind",
         "BinanceKeyKindEnum": "gateway.models.BinanceKey.Kind",
         "WebhookEventTypeEnum": "webhooks.models.EventType",

@@ -139,6 +139,11 @@ def fill_event_list(
 
 
 def order_lists(account: Account) -> QuerySet[OrderList]:
-    """The account's order lists (OCOs) with their legs, newest first."""
+    """The account's order lists (OCO, OTO, OTOCO) with their legs, newest first."""
     legs = Prefetch("orders", queryset=PaperOrder.objects.select_related("placed_by").order_by("id"))
     return OrderList.objects.filter(account=account).prefetch_related(legs).order_by("-created_at", "-id")
+
+
+def order_list_history(account: Account) -> QuerySet[OrderList]:
+    """The account's order lists with their legs and every leg's events (one list's page)."""
+    return order_lists(account).prefetch_related("orders__events")

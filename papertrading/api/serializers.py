@@ -415,6 +415,30 @@ class OrderListSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ListEventSerializer(OrderEventSerializer):
+    """A change of one of the list's legs, naming the leg."""
+
+    order = serializers.IntegerField(source="order_id", read_only=True, help_text="The leg that changed.")
+
+    class Meta(OrderEventSerializer.Meta):
+        fields = ["order", *OrderEventSerializer.Meta.fields]
+
+
+class OrderListDetailSerializer(OrderListSerializer):
+    """An order list with its legs and its history: every leg's events, oldest first."""
+
+    events = serializers.SerializerMethodField()
+
+    class Meta(OrderListSerializer.Meta):
+        fields = [*OrderListSerializer.Meta.fields, "events"]
+        read_only_fields = fields
+
+    @extend_schema_field(ListEventSerializer(many=True))
+    def get_events(self, order_list: OrderList) -> list:
+        events = sorted((e for leg in order_list.orders.all() for e in leg.events.all()), key=lambda e: e.pk)
+        return ListEventSerializer(events, many=True).data
+
+
 class OrderDetailSerializer(OrderSerializer):
     """A paper order with its fills and events."""
 

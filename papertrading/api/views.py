@@ -27,6 +27,7 @@ from .serializers import (
     OrderCreateSerializer,
     OrderDetailSerializer,
     OrderErrorSerializer,
+    OrderListDetailSerializer,
     OrderListSerializer,
     OrderSerializer,
     OtocoCreateSerializer,
@@ -312,13 +313,15 @@ class OrderListDetailApi(APIView):
     queryset = PaperOrder.objects.none()
 
     @extend_schema(
-        summary="One order list with its legs",
-        responses={200: OrderListSerializer, 404: OpenApiResponse(ErrorSerializer, description="No such list.")},
+        summary="One order list with its legs and its history (every leg's events)",
+        responses={
+            200: OrderListDetailSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No such list."),
+        },
     )
     def get(self, request, pk: int):
-        return Response(
-            OrderListSerializer(get_object_or_404(selectors.order_lists(request_account(request)), pk=pk)).data
-        )
+        order_list = get_object_or_404(selectors.order_list_history(request_account(request)), pk=pk)
+        return Response(OrderListDetailSerializer(order_list).data)
 
     @extend_schema(
         summary="Cancel an order list (every leg)",

@@ -332,3 +332,27 @@ def test_oto_and_otoco_answers_are_documented(api, account, market, schema):
     assert_documented(schema, listed, "get", LISTS_URL)
     list_id = listed.json()["results"][0]["id"]
     assert_documented(schema, api.delete(f"{LISTS_URL}/{list_id}"), "delete", f"{LISTS_URL}/{{id}}")
+
+
+def test_a_lists_page_tells_its_history_leg_by_leg(api, account, market, schema):
+    placed = api.post(OTOCO_URL, BRACKET, format="json").json()
+    market.move("BTCUSDT", "67000")  # the entry fills; the bracket's pair goes to work
+    market.move("BTCUSDT", "70000")  # the take profit fills; the stop expires
+
+    response = api.get(f"{LISTS_URL}/{placed['id']}")
+
+    assert response.status_code == 200
+    assert_documented(schema, response, "get", f"{LISTS_URL}/{{id}}")
+    legs = {leg["list_leg"]: leg["id"] for leg in response.json()["orders"]}
+    story = [(e["order"], e["from_status"], e["to_status"]) for e in response.json()["events"]]
+    assert story == [
+        (legs["above"], "", "PENDING"),
+        (legs["below"], "", "PENDING"),
+        (legs["working"], "", "PENDING"),
+        (legs["working"], "PENDING", "FILLED"),
+        (legs["below"], "PENDING", "PENDING"),  # put to work
+        (legs["above"], "PENDING", "PENDING"),
+        (legs["above"], "PENDING", "FILLED"),
+        (legs["below"], "PENDING", "EXPIRED"),
+    ]
+    assert "Now working" in response.json()["events"][4]["detail"]
