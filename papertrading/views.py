@@ -355,55 +355,21 @@ def refusal_message(exc: RiskLimitExceeded) -> str:
 
 
 def place_order(request):
-    require_perm(request, CAN_PLACE)
     form = OrderForm(request.POST)
-    events: tuple[str, ...] = ()
-    written = False  # an order went on record: a plain POST redirects to show it
-    if form.is_valid():
-        try:
-            account = request_account(request)  # may be opened now, which the testnet may refuse
-            result = services.place_order(
-                account=account,
-                **form.order_arguments(),
-                placed_by=request.user,
-                source=OrderEvent.Source.PAGE,
-            )
-        except OrderValidationError as exc:
-            form.add_service_errors(exc)
-        except RiskLimitExceeded as exc:
-            # Nothing was written, reserved or sent: an error beside the form, and the risk panel shows the event.
-            form.add_error(None, refusal_message(exc))
-            events = ("risk-changed",)
-            if Account.objects.filter(pk=account.pk, halted_at__isnull=False).exists() and exc.limit != risk.HALTED:
-                # The daily loss halted the account, which cancelled its working orders.
-                events += ("orders-changed", "account-changed")
-        except OrderRejected as exc:
-            form.add_error(None, f"Rejected by the venue ({exc.code}): {exc.message}")
-            messages.error(request, f"Order rejected ({exc.code}): {exc.message}")
-            events, written = ("orders-changed", "account-changed"), True  # the rejected order is on record
-        except PaperTradingError as exc:
-            form.add_error(None, exc.message or "The venue cannot take orders now.")
-            messages.error(request, exc.message or "The venue cannot take orders now.")
-            events, written = ("orders-changed",), True
-        else:
-            messages.success(request, describe_placed(result.order))
-            if not request.htmx:
-                return redirect(desk_url())
-            # A fresh form for the next order, keeping what is usually repeated.
-            kept = {name: form.cleaned_data[name] for name in ("symbol", "side", "order_type", "time_in_force")}
-            return render_fragment(
-                request,
-                "papertrading/partials/order_form.html",
-                form_context(request, OrderForm(initial=kept)),
-                events=("orders-changed", "account-changed"),
-            )
-    if not request.htmx:
-        if written:  # the message says what happened
-            return redirect(desk_url())
-        return render(request, DESK_TEMPLATE, desk_context(request, form=form), status=422)
-    # 422 is swapped like a 200 (see the htmx-config meta in base.html), so the errors land beside the fields.
-    return render_fragment(
-        request, "papertrading/partials/order_form.html", form_context(request, form), status=422, events=events
+
+    def fresh_form() -> OrderForm:
+        # A fresh form for the next order, keeping what is usually repeated.
+        kept = {name: form.cleaned_data[name] for name in ("symbol", "side", "order_type", "time_in_force")}
+        return OrderForm(initial=kept)
+
+    return place_from_form(
+        request,
+        form,
+        lambda account: services.place_order(
+            account=account, **form.order_arguments(), placed_by=request.user, source=OrderEvent.Source.PAGE
+        ),
+        describe=lambda result: describe_placed(result.order),
+        fresh_form=fresh_form,
     )
 
 
@@ -419,42 +385,63 @@ def describe_list_placed(order_list: OrderList) -> str:
 def place_order_list(request):
     """Place an OCO, OTO or bracket from the desk's form, as `place_order` places one order; a list is written
     whole or not at all, so a refusal leaves the form as it was typed, with the reason."""
-    require_perm(request, CAN_PLACE)
     form = ORDER_FORMS[chosen_kind(request.POST)](request.POST)
+    return place_from_form(
+        request,
+        form,
+        lambda account: getattr(services, form.service)(
+            account=account, **form.service_arguments(), placed_by=request.user, source=OrderEvent.Source.PAGE
+        ),
+        describe=lambda result: describe_list_placed(result.order_list),
+        fresh_form=lambda: type(form)(initial={"kind": form.kind, **form.kept_values()}),
+    )
+
+
+def place_from_form(request, form, place, *, describe, fresh_form):
+    """The desk form's POST: `place(account)` when the form is valid, the service's refusals as the form's errors.
+
+    A success answers a fresh form (htmx) or goes back to the desk; a refusal answers the form with its errors
+    (422, swapped like a 200: see the htmx-config meta in base.html), or, when the venue kept a rejected order on
+    record, goes back to the desk where the message says what happened.
+    """
+    require_perm(request, CAN_PLACE)
     events: tuple[str, ...] = ()
+    written = False  # an order went on record: a plain POST redirects to show it
     if form.is_valid():
         try:
             account = request_account(request)  # may be opened now, which the testnet may refuse
-            result = getattr(services, form.service)(
-                account=account,
-                **form.service_arguments(),
-                placed_by=request.user,
-                source=OrderEvent.Source.PAGE,
-            )
+            result = place(account)
         except OrderValidationError as exc:
             form.add_service_errors(exc)
         except RiskLimitExceeded as exc:
+            # Nothing was written, reserved or sent: an error beside the form, and the risk panel shows the event.
             form.add_error(None, refusal_message(exc))
             events = ("risk-changed",)
             if Account.objects.filter(pk=account.pk, halted_at__isnull=False).exists() and exc.limit != risk.HALTED:
+                # The daily loss halted the account, which cancelled its working orders.
                 events += ("orders-changed", "account-changed")
         except OrderRejected as exc:
             form.add_error(None, f"Rejected by the venue ({exc.code}): {exc.message}")
+            if exc.order is not None:  # the rejected order is on record
+                messages.error(request, f"Order rejected ({exc.code}): {exc.message}")
+                events, written = ("orders-changed", "account-changed"), True
         except PaperTradingError as exc:
             form.add_error(None, exc.message or "The venue cannot take orders now.")
-            events = ("orders-changed", "account-changed")  # a list sent without an answer is on record
+            messages.error(request, exc.message or "The venue cannot take orders now.")
+            events, written = ("orders-changed", "account-changed"), True  # sent without an answer: on record
         else:
-            messages.success(request, describe_list_placed(result.order_list))
+            messages.success(request, describe(result))
             if not request.htmx:
                 return redirect(desk_url())
-            fresh = type(form)(initial={"kind": form.kind, **form.kept_values()})
             return render_fragment(
                 request,
                 "papertrading/partials/order_form.html",
-                form_context(request, fresh),
+                form_context(request, fresh_form()),
                 events=("orders-changed", "account-changed"),
             )
     if not request.htmx:
+        if written:  # the message says what happened
+            return redirect(desk_url())
         return render(request, DESK_TEMPLATE, desk_context(request, form=form), status=422)
     return render_fragment(
         request, "papertrading/partials/order_form.html", form_context(request, form), status=422, events=events

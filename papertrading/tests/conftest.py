@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 
@@ -19,3 +21,13 @@ def _balances_check_themselves(request):
 
     drifts = check_balances()
     assert not drifts, "balances drifted: " + "; ".join(map(str, drifts))
+
+
+@pytest.fixture
+def liquidity_on(settings):
+    """The liquidity model on, seeded: a resting order fills a quarter of a synthetic 6700 USDT traded at each new
+    price (0.025 BTC at 67000, less at random), so orders fill in slices."""
+    settings.SIMULATOR_LIQUIDITY = True
+    settings.SIMULATOR_SEED = 7
+    settings.SIMULATOR_LIQUIDITY_SHARE = Decimal("0.25")
+    settings.SIMULATOR_LIQUIDITY_VOLUME = Decimal("6700")

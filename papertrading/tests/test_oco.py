@@ -329,14 +329,6 @@ def test_halting_the_account_cancels_its_lists(account, market):
     assert balances(account)["USDT"] == (D("100000"), D("0"))
 
 
-@pytest.fixture
-def liquidity_on(settings):
-    settings.SIMULATOR_LIQUIDITY = True
-    settings.SIMULATOR_SEED = 7
-    settings.SIMULATOR_LIQUIDITY_SHARE = D("0.25")
-    settings.SIMULATOR_LIQUIDITY_VOLUME = D("6700")
-
-
 def test_with_the_liquidity_model_a_partly_filled_leg_expires_the_other(account, market, liquidity_on):
     order_list = sell_oco(account)
 

@@ -81,7 +81,14 @@ def run(action, rule: SymbolRule, market, account) -> None:
                 above=leg(side, "above", above_index, above_trigger, grid_price(rule, above_trigger, limit_bps)),
                 below=leg(side, "below", below_index, below_trigger, grid_price(rule, below_trigger, limit_bps)),
             )
-    elif kind == "move":
+    else:
+        run_common(action, rule, market, account, current)
+
+
+def run_common(action, rule: SymbolRule, market, account, current: D) -> None:
+    """The actions every list's property test takes: move the price, cancel a list, cancel a leg."""
+    kind = action[0]
+    if kind == "move":
         market.move(SYMBOL, grid_price(rule, current, action[1]))
     elif kind == "cancel_list":
         lists = list(OrderList.objects.order_by("id"))

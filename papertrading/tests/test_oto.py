@@ -323,14 +323,6 @@ def test_a_repeated_list_client_order_id_returns_the_bracket_or_refuses_other_te
     assert PaperOrder.objects.count() == 3
 
 
-@pytest.fixture
-def liquidity_on(settings):
-    settings.SIMULATOR_LIQUIDITY = True
-    settings.SIMULATOR_SEED = 7
-    settings.SIMULATOR_LIQUIDITY_SHARE = D("0.25")
-    settings.SIMULATOR_LIQUIDITY_VOLUME = D("6700")
-
-
 def test_with_the_liquidity_model_the_pair_waits_until_the_entry_has_filled_whole(account, market, liquidity_on):
     order_list = bracket(account)
 

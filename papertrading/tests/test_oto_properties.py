@@ -15,10 +15,10 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from papertrading.balances import check_balances
-from papertrading.errors import OrderNotWorking, OrderRejected, OrderValidationError, RiskLimitExceeded
+from papertrading.errors import OrderRejected, OrderValidationError, RiskLimitExceeded
 from papertrading.models import MarketPrice, OrderList, PaperOrder, SymbolRule
-from papertrading.services import cancel_order, cancel_order_list, place_oto, place_otoco
-from papertrading.tests.test_oco_properties import leg
+from papertrading.services import place_oto, place_otoco
+from papertrading.tests.test_oco_properties import leg, run_common
 from papertrading.tests.test_properties import PROPERTY_SETTINGS, Rollback, grid_price
 
 pytestmark = pytest.mark.django_db
@@ -92,18 +92,8 @@ def run(action, rule: SymbolRule, market, account) -> None:
     current = MarketPrice.objects.get(symbol=SYMBOL).price
     if kind in ("otoco", "oto"):
         place(action, rule, account, current)
-    elif kind == "move":
-        market.move(SYMBOL, grid_price(rule, current, action[1]))
-    elif kind == "cancel_list":
-        lists = list(OrderList.objects.order_by("id"))
-        if lists:
-            with contextlib.suppress(OrderNotWorking):
-                cancel_order_list(account=account, list_id=lists[action[1] % len(lists)].pk)
-    elif kind == "cancel_leg":
-        legs = list(PaperOrder.objects.order_by("id"))
-        if legs:
-            with contextlib.suppress(OrderNotWorking):
-                cancel_order(account=account, order_id=legs[action[1] % len(legs)].pk)
+    else:
+        run_common(action, rule, market, account, current)
 
 
 def assert_invariants() -> None:
