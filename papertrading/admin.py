@@ -37,12 +37,15 @@ from .money import format_decimal
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record the admin shows and never adds or changes (what the services write)."""
+    """A record the admin shows and never adds, changes or deletes (what the services write)."""
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -754,9 +757,6 @@ class RiskEventAdmin(ReadOnlyAdmin):
         "source",
         "actor",
     ]
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class KeyStateFilter(FlagFilter):

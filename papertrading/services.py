@@ -289,9 +289,14 @@ class _ListForm:
                 market_price=market_price,
             )
         except OrderValidationError as exc:
+            if judged_at_working_price := (market_price is not None and prefix.startswith("pending")):
+                market = f"the market ({format_decimal(market_price)})"
+                working = f"the working order's price ({format_decimal(market_price)})"
             for field, messages in exc.errors.items():
                 if field in ignore:
                     continue
+                if judged_at_working_price:
+                    messages = [message.replace(market, working) for message in messages]
                 key = field if field in shared else f"{prefix}_{field}"
                 self.add(f"{prefix}_type" if field == "order_type" else key, messages)
             return None

@@ -150,3 +150,6 @@ def test_the_admin_shows_a_list_with_its_legs_read_only(api, account, market, dj
     assert page.status_code == 200
     assert html.count('href="/admin/papertrading/paperorder/') >= 2  # each leg links to its order
     assert 'name="_save"' not in html  # nothing to change
+    assert "/delete/" not in html  # nor to delete: the services write lists
+    assert client.get(f"/admin/papertrading/orderlist/{order_list.pk}/delete/").status_code == 403
+    assert "list_leg" in html or "List leg" in html

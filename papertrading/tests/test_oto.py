@@ -374,3 +374,15 @@ def test_an_oto_whose_working_order_is_refused_names_only_its_fields(account, ma
         oto(account, working=ENTRY | {"time_in_force": ""})
 
     assert set(refused.value.errors) == {"working_time_in_force"}
+
+
+def test_a_pending_stop_already_reached_at_the_entry_says_so_in_terms_of_the_entry(account, market):
+    with pytest.raises(OrderValidationError) as refused:
+        oto(account, pending={"side": "SELL", "type": "STOP_LOSS", "stop_price": D("67500")})
+
+    assert refused.value.errors == {
+        "pending_stop_price": [
+            "Order would trigger immediately. For a STOP_LOSS SELL the stop price must be below the working order's "
+            "price (67000)."
+        ]
+    }
