@@ -356,3 +356,20 @@ def test_a_lists_page_tells_its_history_leg_by_leg(api, account, market, schema)
         (legs["below"], "PENDING", "EXPIRED"),
     ]
     assert "Now working" in response.json()["events"][4]["detail"]
+
+
+# Measured: the list, its legs with their events and live events, the reservation, the risk lock, the open-order
+# counts of a stop leg (MAX_NUM_ALGO_ORDERS), and the answer's two reads. A new statement here is a choice.
+OTOCO_CREATE_STATEMENTS = 20
+
+
+def test_a_bracket_is_placed_in_a_fixed_number_of_statements(api, account, market):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api.post(OTOCO_URL, BRACKET, format="json")  # warm up: the account's caches and the caller's permissions
+    with CaptureQueriesContext(connection) as captured:
+        response = api.post(OTOCO_URL, {**BRACKET, "working_price": "66000"}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert len(captured) <= OTOCO_CREATE_STATEMENTS, [query["sql"][:120] for query in captured]
