@@ -386,3 +386,21 @@ def test_a_pending_stop_already_reached_at_the_entry_says_so_in_terms_of_the_ent
             "price (67000)."
         ]
     }
+
+
+def test_a_pending_stop_counted_at_placement_is_not_refused_by_the_open_order_limits_when_it_goes_to_work(
+    account, market
+):
+    SymbolRule.objects.filter(symbol="BTCUSDT").update(max_num_algo_orders=1)
+    SymbolRule.objects.get(symbol="BTCUSDT").save()  # clears the in-process rule cache
+    order_list = oto(account, pending={"side": "SELL", "type": "STOP_LOSS", "stop_price": D("66000")})
+
+    market.move("BTCUSDT", "67000")  # the entry fills: the stop, already one of the one algo order allowed, works
+
+    pending = leg(order_list, "pending")
+    assert (pending.status, pending.waits_for_list, pending.locked_amount) == (Status.PENDING, False, D("0.0999"))
+    with pytest.raises(OrderValidationError):  # and it still counts: no second stop fits
+        place_order(
+            account=account, symbol="BTCUSDT", side="SELL", order_type="STOP_LOSS", quantity=D("0.01"),
+            stop_price=D("60000"),
+        )  # fmt: skip

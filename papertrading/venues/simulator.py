@@ -185,7 +185,8 @@ class SimulatorVenue:
             actor=actor,
         )
         try:
-            report = self._rest(holder, rule, check, market_price)
+            # A pair going to work (no check) was counted toward the open-order limits when its list was placed.
+            report = self._rest(holder, rule, check, market_price, count_limits=check is not None)
         except InsufficientBalance:
             if check is not None:
                 check.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
@@ -262,7 +263,8 @@ class SimulatorVenue:
             else:
                 (leg,) = waiting
                 leg.waits_for_list = False
-                self._apply_leg(leg, self.decide(leg, market_price=market_price), source=source, actor=actor)
+                report = self.decide(leg, market_price=market_price, count_limits=False)
+                self._apply_leg(leg, report, source=source, actor=actor)
         except InsufficientBalance:
             transaction.savepoint_rollback(savepoint)
             for leg in waiting:
@@ -541,7 +543,12 @@ class SimulatorVenue:
     # --- deciding --------------------------------------------------------------------------------------------
 
     def decide(
-        self, order: PaperOrder, *, market_price: Decimal | None, risk: RiskCheck | None = None
+        self,
+        order: PaperOrder,
+        *,
+        market_price: Decimal | None,
+        risk: RiskCheck | None = None,
+        count_limits: bool = True,
     ) -> ExecutionReport:
         """What happens to a new order on arrival: rest, fill or expire, with its balances moved.
 
@@ -550,13 +557,15 @@ class SimulatorVenue:
         since a fill moves both assets in one statement.
         """
         try:
-            return self._decide(order, market_price, risk)
+            return self._decide(order, market_price, risk, count_limits)
         except InsufficientBalance:
             if risk is not None:
                 risk.enforce_by_reading()  # a limit, rather than the funds, may be what refuses it
             raise
 
-    def _decide(self, order: PaperOrder, market_price: Decimal | None, risk: RiskCheck | None) -> ExecutionReport:
+    def _decide(
+        self, order: PaperOrder, market_price: Decimal | None, risk: RiskCheck | None, count_limits: bool = True
+    ) -> ExecutionReport:
         if market_price is None:
             # validate_order asks for a price only for MARKET; the simulator needs one to decide every type.
             raise errors.OrderValidationError(
@@ -571,7 +580,7 @@ class SimulatorVenue:
                 status=Status.REJECTED, reject_code=errors.WOULD_TAKE[0], reject_reason=errors.WOULD_TAKE[1]
             )
         if self._rests(order, market_price):
-            return self._rest(order, rule, risk, market_price)
+            return self._rest(order, rule, risk, market_price, count_limits=count_limits)
         if order.order_type == OrderType.MARKET and liquidity.enabled():
             return self._take_on_arrival(order, rule, market_price, risk)
         if order.order_type == OrderType.MARKET:
@@ -1012,12 +1021,16 @@ class SimulatorVenue:
             return order.time_in_force == TimeInForce.GTC and not self._is_marketable(order, market_price)
         return order.order_type != OrderType.MARKET  # stops, and a LIMIT_MAKER that would not take
 
-    def _rest(self, order, rule, risk: RiskCheck | None = None, market_price: Decimal | None = None) -> ExecutionReport:
+    def _rest(
+        self, order, rule, risk: RiskCheck | None = None, market_price: Decimal | None = None, *, count_limits=True
+    ) -> ExecutionReport:
+        """Reserve what the order holds and arm its trigger. `count_limits` False: the order was already counted
+        toward the open-order limits (a list's pending leg going to work), so they cannot refuse it now."""
         if order.trailing_delta and order.stop_price is None:
             # A trailing stop without a stop price tracks the market from placement.
             self._start_trailing(order, rule, market_price)
         asset, amount = reservation(order, rule)
-        limits = open_order_limits(order, rule)
+        limits = open_order_limits(order, rule) if count_limits else []
         if not reserve_free_amount(order.account_id, asset, amount, limits=limits, risk=risk):
             self._refuse_at_open_order_limits(order, rule, limits)
             raise InsufficientBalance(asset)
