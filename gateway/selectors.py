@@ -53,13 +53,7 @@ def all_orders(
 ) -> list[PaperOrder]:
     """Orders from `from_id` on (the oldest `limit` of them), or else the newest `limit`; oldest first."""
     orders = account_orders(account, symbol).prefetch_related("fills")
-    if start is not None:
-        orders = orders.filter(created_at__gte=start)
-    if end is not None:
-        orders = orders.filter(created_at__lte=end)
-    if from_id is not None:
-        return list(orders.filter(pk__gte=from_id).order_by("id")[:limit])
-    return sorted(orders.order_by("-id")[:limit], key=lambda order: order.pk)
+    return _window(orders, from_id=from_id, start=start, end=end, limit=limit)
 
 
 def account_fills(
@@ -76,13 +70,7 @@ def account_fills(
     fills = OrderFill.objects.filter(order__account=account, order__symbol=symbol).select_related("order")
     if order_id is not None:
         fills = fills.filter(order_id=order_id)
-    if start is not None:
-        fills = fills.filter(created_at__gte=start)
-    if end is not None:
-        fills = fills.filter(created_at__lte=end)
-    if from_id is not None:
-        return list(fills.filter(pk__gte=from_id).order_by("id")[:limit])
-    return sorted(fills.order_by("-id")[:limit], key=lambda fill: fill.pk)
+    return _window(fills, from_id=from_id, start=start, end=end, limit=limit)
 
 
 def find_order_list(account: Account, *, list_id: int | None, list_client_order_id: str | None) -> OrderList | None:
@@ -103,14 +91,19 @@ def all_order_lists(
     account: Account, *, from_id: int | None, start: datetime | None, end: datetime | None, limit: int
 ) -> list[OrderList]:
     """Order lists from `from_id` on (the oldest `limit` of them), or else the newest `limit`; oldest first."""
-    lists = desk.order_lists(account)
+    return _window(desk.order_lists(account), from_id=from_id, start=start, end=end, limit=limit)
+
+
+def _window(rows: QuerySet, *, from_id: int | None, start: datetime | None, end: datetime | None, limit: int) -> list:
+    """Binance's paging of history: rows created within [start, end], from `from_id` on (the oldest `limit` of
+    them), or else the newest `limit`; oldest first."""
     if start is not None:
-        lists = lists.filter(created_at__gte=start)
+        rows = rows.filter(created_at__gte=start)
     if end is not None:
-        lists = lists.filter(created_at__lte=end)
+        rows = rows.filter(created_at__lte=end)
     if from_id is not None:
-        return list(lists.filter(pk__gte=from_id).order_by("id")[:limit])
-    return sorted(lists.order_by("-id")[:limit], key=lambda order_list: order_list.pk)
+        return list(rows.filter(pk__gte=from_id).order_by("id")[:limit])
+    return sorted(rows.order_by("-id")[:limit], key=lambda row: row.pk)
 
 
 # --- market data ----------------------------------------------------------------------------------------------

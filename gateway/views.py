@@ -231,6 +231,11 @@ def new_order(call: Call) -> dict:
     return shapes.new_order(result.order, terms.response_type, orig_quote=terms.quote_quantity)
 
 
+def _new_cancel_id() -> str:
+    """The client order id Binance gives a cancel that names none: 22 random letters and digits."""
+    return "".join(secrets.choice(ORDER_ID_ALPHABET) for _ in range(22))
+
+
 def _place_list(call: Call, place: Callable, terms: dict, *, orders: int) -> dict:
     """Place an order list through the desk's service; it counts `orders` new orders, one per leg, as Binance
     counts them (OCO and OTO 2, OTOCO 3)."""
@@ -306,7 +311,7 @@ def cancel_order_list(call: Call) -> dict:
     return shapes.cancelled_list(
         order_list,
         list(order_list.orders.all()),
-        cancel_client_order_id=cancel_id or "".join(secrets.choice(ORDER_ID_ALPHABET) for _ in range(22)),
+        cancel_client_order_id=cancel_id or _new_cancel_id(),
         transact_time=now_ms(),
     )
 
@@ -380,7 +385,7 @@ def _cancel(call: Call, order: PaperOrder) -> dict:
         raise errors.unknown_order_sent() from None
     except PaperTradingError as exc:
         raise desk_error(exc) from None
-    cancel_id = call.text("newClientOrderId") or "".join(secrets.choice(ORDER_ID_ALPHABET) for _ in range(22))
+    cancel_id = call.text("newClientOrderId") or _new_cancel_id()
     return shapes.cancelled(cancelled, cancel_client_order_id=cancel_id, transact_time=now_ms())
 
 

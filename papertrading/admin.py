@@ -769,7 +769,7 @@ class KeyStateFilter(FlagFilter):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(ReadOnlyAdmin):
     list_display = ["prefix", "name", "account", "created_by", "created_at", "last_used_at", "revoked_at"]
     list_filter = [KeyStateFilter, "account"]
     list_select_related = ["account", "created_by"]
@@ -779,15 +779,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ["revoke_selected_keys"]
 
     # Keys are issued through the API, which shows the key once; the admin only reads and revokes them.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
 

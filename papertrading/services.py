@@ -252,6 +252,8 @@ class _ListForm:
     def __init__(self, symbol: str, list_client_order_id: str | None):
         self.symbol = (symbol or "").upper()
         self.errors: dict[str, list[str]] = {}
+        # The market price the list was judged at (an OTO / OTOCO's working order sets it).
+        self.market_price: Decimal | None = None
         if list_client_order_id and not CLIENT_ORDER_ID_RE.match(list_client_order_id):
             self.errors["list_client_order_id"] = [CLIENT_ID_MESSAGE]
         self.venue = get_venue()
@@ -471,7 +473,6 @@ def place_otoco(
 def _check_working(form: _ListForm, working: dict) -> Decimal | None:
     """Check an OTO / OTOCO's working order at today's market; its price (where the pending legs will start work)
     when it is valid, else None. Stores the market price it was judged at on the form."""
-    form.market_price = None
     if working.get("type") not in WORKING_TYPES:
         form.add("working_type", [f"The working order of a list is one of {', '.join(WORKING_TYPES)}."])
         return None

@@ -452,44 +452,42 @@ def place_from_form(request, form, place, *, describe, fresh_form):
 @require_POST
 def cancel_order_list(request, pk: int):
     """Cancel an order list with all its legs (the orders table's Cancel on a list)."""
-    require_perm(request, CAN_MANAGE)
-    state = TableState.from_query(request.GET)
-    try:
-        order_list = services.cancel_order_list(
-            account=request_account(request), list_id=pk, source=OrderEvent.Source.PAGE, actor=request.user.username
-        )
-    except OrderList.DoesNotExist:
-        raise Http404(f"No order list #{pk}.") from None
-    except OrderNotWorking as exc:
-        messages.warning(request, exc.message)
-    except PaperTradingError as exc:
-        messages.error(request, f"Order list #{pk} was not cancelled: {exc.message}")
-    else:
-        messages.success(request, f"{order_list.contingency_type} list #{pk} cancelled, with its legs.")
-    if not request.htmx:
-        return redirect(desk_url(state.query()))
-    return render_fragment(
-        request, "papertrading/partials/orders.html", orders_context(request, state), events=("account-changed",)
+    return cancel_from_table(
+        request,
+        lambda account, **who: services.cancel_order_list(account=account, list_id=pk, **who),
+        missing=OrderList.DoesNotExist,
+        name=f"Order list #{pk}",
+        done=lambda order_list: f"{order_list.contingency_type} list #{pk} cancelled, with its legs.",
     )
 
 
 @login_required
 @require_POST
 def cancel_order(request, pk: int):
+    return cancel_from_table(
+        request,
+        lambda account, **who: services.cancel_order(account=account, order_id=pk, **who),
+        missing=PaperOrder.DoesNotExist,
+        name=f"Order #{pk}",
+        done=lambda order: f"Order #{pk} cancelled.",
+    )
+
+
+def cancel_from_table(request, cancel, *, missing: type[Exception], name: str, done):
+    """The orders table's Cancel: `cancel(account, source=..., actor=...)`, its outcome as a message, and the
+    table redrawn in the state it was in (404 for another account's order or list)."""
     require_perm(request, CAN_MANAGE)
     state = TableState.from_query(request.GET)
     try:
-        services.cancel_order(
-            account=request_account(request), order_id=pk, source=OrderEvent.Source.PAGE, actor=request.user.username
-        )
-    except PaperOrder.DoesNotExist:
-        raise Http404(f"No order #{pk}.") from None
+        cancelled = cancel(request_account(request), source=OrderEvent.Source.PAGE, actor=request.user.username)
+    except missing:
+        raise Http404(f"No {name[0].lower()}{name[1:]}.") from None
     except OrderNotWorking as exc:
         messages.warning(request, exc.message)
     except PaperTradingError as exc:
-        messages.error(request, f"Order #{pk} was not cancelled: {exc.message}")
+        messages.error(request, f"{name} was not cancelled: {exc.message}")
     else:
-        messages.success(request, f"Order #{pk} cancelled.")
+        messages.success(request, done(cancelled))
     if not request.htmx:
         return redirect(desk_url(state.query()))
     return render_fragment(

@@ -6,7 +6,7 @@ follow (the portfolio ledger, an agent's run) always move together, in the calle
 
 from decimal import Decimal
 
-from ..models import OrderEvent, OrderFill, PaperOrder
+from ..models import OrderEvent, OrderFill, OrderList, PaperOrder
 from ..signals import fills_recorded, order_changed, order_status_changed
 from .base import ExecutionReport, FillReport
 
@@ -107,3 +107,18 @@ def attach_history(order: PaperOrder, *, fills: list[OrderFill], events: list[Or
         queryset = getattr(order, name).all()
         queryset._result_cache, queryset._prefetch_done = list(rows), True
         cache[name] = queryset
+
+
+def lock_order_list(list_id: int) -> tuple[OrderList, list[PaperOrder]]:
+    """Row-lock a list, then its legs in id order: every writer of a list, in either venue, locks in this order (no
+    deadlock)."""
+    order_list = OrderList.objects.select_for_update().get(pk=list_id)
+    legs = list(PaperOrder.objects.select_for_update().filter(order_list_id=list_id).order_by("id"))
+    return order_list, legs
+
+
+def finish_list(order_list: OrderList, *, refused: bool = False) -> None:
+    """The list is done: none of its legs works any more (REJECT when the venue refused every leg)."""
+    order_list.list_status_type = OrderList.ListStatusType.ALL_DONE
+    order_list.list_order_status = OrderList.ListOrderStatus.REJECT if refused else OrderList.ListOrderStatus.ALL_DONE
+    order_list.save(update_fields=["list_status_type", "list_order_status", "updated_at"])

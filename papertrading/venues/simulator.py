@@ -58,7 +58,7 @@ from ..validation import (
     validate_order,
 )
 from .base import BalanceReport, ExecutionReport, FillReport, SyncProgress, SyncReport, VenueStatus
-from .recording import apply_report, record_event
+from .recording import apply_report, finish_list, lock_order_list, record_event
 
 Status = PaperOrder.Status
 # The legs of an OCO pair: an OCO's, or an OTOCO's pending pair once it works.
@@ -254,7 +254,7 @@ class SimulatorVenue:
                     source=source,
                     actor=actor,
                 )
-            self._finish_list(order_list)
+            finish_list(order_list)
             return
         savepoint = transaction.savepoint()
         try:
@@ -279,7 +279,7 @@ class SimulatorVenue:
         else:
             transaction.savepoint_commit(savepoint)
         if not any(leg.is_working for leg in waiting):
-            self._finish_list(order_list)
+            finish_list(order_list)
 
     @staticmethod
     def _end_leg(leg, status, detail: str, *, source: str, actor: str, code: tuple | None = None) -> None:
@@ -292,7 +292,7 @@ class SimulatorVenue:
     def cancel_list(self, order_list: OrderList, *, source: str, actor: str) -> list[PaperOrder]:
         """Cancel every working leg of the list and release what it holds, once; OrderNotWorking when none works."""
         with transaction.atomic():
-            order_list, legs = self._lock_list(order_list.pk)
+            order_list, legs = lock_order_list(order_list.pk)
             working = [leg for leg in legs if leg.is_working]
             if not working:
                 raise errors.OrderNotWorking(
@@ -316,21 +316,8 @@ class SimulatorVenue:
                     source=source,
                     actor=actor,
                 )
-            self._finish_list(order_list)
+            finish_list(order_list)
         return legs
-
-    @staticmethod
-    def _lock_list(list_id: int) -> tuple[OrderList, list[PaperOrder]]:
-        """Row-lock a list, then its legs in id order: every writer of a list locks in this order (no deadlock)."""
-        order_list = OrderList.objects.select_for_update().get(pk=list_id)
-        legs = list(PaperOrder.objects.select_for_update().filter(order_list_id=list_id).order_by("id"))
-        return order_list, legs
-
-    @staticmethod
-    def _finish_list(order_list: OrderList) -> None:
-        order_list.list_status_type = OrderList.ListStatusType.ALL_DONE
-        order_list.list_order_status = OrderList.ListOrderStatus.ALL_DONE
-        order_list.save(update_fields=["list_status_type", "list_order_status", "updated_at"])
 
     def _take_over_list(self, order: PaperOrder, legs: list[PaperOrder]) -> list[PaperOrder]:
         """A leg fills or triggers: it takes over what the list holds, keeping only what it needs itself; the
@@ -472,7 +459,7 @@ class SimulatorVenue:
                 others, savepoint = [], None
                 if list_id is not None:
                     # A leg of a list: lock the list and its legs first, as a cancel of the list does.
-                    order_list, legs = self._lock_list(list_id)
+                    order_list, legs = lock_order_list(list_id)
                     order = next((leg for leg in legs if leg.pk == order_id and leg.is_working), None)
                 else:
                     order = (
@@ -510,7 +497,7 @@ class SimulatorVenue:
                             actor=actor,
                         )
                         report.count_outcome(other.status)
-                    self._finish_list(order_list)
+                    finish_list(order_list)
                 elif list_id is not None and order_list.is_executing:
                     # An OTO / OTOCO's working order (its pending legs go to work once it has filled), or an OTO's
                     # pending order, the last of its list.
@@ -518,7 +505,7 @@ class SimulatorVenue:
                     if order.list_leg == PaperOrder.ListLeg.WORKING:
                         self._after_working_leg(order_list, order, others, market_price, source=source, actor=actor)
                     elif not any(leg.is_working for leg in legs):
-                        self._finish_list(order_list)
+                        finish_list(order_list)
                 if order.is_working and order.status == previous:
                     # A stop-limit whose stop was reached and whose limit now rests, or another slice of a partly
                     # filled order: no new status, but an event.
@@ -739,14 +726,10 @@ class SimulatorVenue:
         balances = lock_balances(order.account_id, rule.base_asset, rule.quote_asset)
         self._start_trailing(order, rule, market_price)
         if not self._hold(order, rule, balances):
-            self._release_reservation(order, balances)
-            save_balances(balances)
-            return ExecutionReport.as_it_stands(
+            return self._expire_unpaid(
                 order,
-                Status.EXPIRED,
-                reject_code=errors.INSUFFICIENT_BALANCE[0],
-                reject_reason=errors.INSUFFICIENT_BALANCE[1],
-                detail=f"Stop price reached at {format_decimal(market_price)} but the account could not hold what "
+                balances,
+                f"Stop price reached at {format_decimal(market_price)} but the account could not hold what "
                 "the trailing stop would pay.",
             )
         save_balances(balances)
@@ -858,14 +841,8 @@ class SimulatorVenue:
             report = self._report(order, Status.EXPIRED, fills, f"{detail} {self._expiry_reason(order)}")
         if not self._settle(order, rule, balances, deltas, report):
             # The market gapped past the stop and the account cannot pay the book's prices.
-            self._release_reservation(order, balances)
-            save_balances(balances)
-            return ExecutionReport.as_it_stands(
-                order,
-                Status.EXPIRED,
-                reject_code=errors.INSUFFICIENT_BALANCE[0],
-                reject_reason=errors.INSUFFICIENT_BALANCE[1],
-                detail=f"Stop triggered at {format_decimal(market_price)} but the account could not pay.",
+            return self._expire_unpaid(
+                order, balances, f"Stop triggered at {format_decimal(market_price)} but the account could not pay."
             )
         save_balances(balances)
         if keeps_working:
@@ -1108,6 +1085,18 @@ class SimulatorVenue:
             executed_quantity=executed,
             cumulative_quote_quantity=quote,
             fills=fills,
+            detail=detail,
+        )
+
+    def _expire_unpaid(self, order: PaperOrder, balances: dict[str, SimulatedBalance], detail: str) -> ExecutionReport:
+        """A stop reached that the account cannot pay for: it expires with -2010, releasing what it held."""
+        self._release_reservation(order, balances)
+        save_balances(balances)
+        return ExecutionReport.as_it_stands(
+            order,
+            Status.EXPIRED,
+            reject_code=errors.INSUFFICIENT_BALANCE[0],
+            reject_reason=errors.INSUFFICIENT_BALANCE[1],
             detail=detail,
         )
 

@@ -23,7 +23,7 @@ from ...models import OrderList, PaperOrder, SymbolRule
 from ...money import ZERO
 from ...symbols import get_symbol_rule
 from ..base import ExecutionReport
-from ..recording import record_event, record_note
+from ..recording import finish_list, lock_order_list, record_event, record_note
 from .funds import apply_with_funds, reservation
 
 Status = PaperOrder.Status
@@ -64,13 +64,6 @@ def assign_holdings(legs: list[PaperOrder], rule: SymbolRule, market_price: Deci
     return max(holders, key=lambda leg: leg.locked_amount, default=None)
 
 
-def lock_list(list_id: int) -> tuple[OrderList, list[PaperOrder]]:
-    """Row-lock a list, then its legs in id order: every writer of a list locks in this order (no deadlock)."""
-    order_list = OrderList.objects.select_for_update().get(pk=list_id)
-    legs = list(PaperOrder.objects.select_for_update().filter(order_list_id=list_id).order_by("id"))
-    return order_list, legs
-
-
 @dataclass
 class ListOutcome:
     order_list: OrderList
@@ -88,7 +81,7 @@ def apply_list_reports(
     """Record the exchange's reports on legs of one list (by leg pk) with the balance moves they imply, in one
     transaction; then the list is ALL_DONE once no leg is working or unknown (REJECT when every leg was refused)."""
     with transaction.atomic():
-        order_list, legs = lock_list(list_id)
+        order_list, legs = lock_order_list(list_id)
         outcome = ListOutcome(order_list, legs)
         by_pk = {leg.pk: leg for leg in legs}
         # The working order first: a pending leg that goes to work holds what the working order brought in.
@@ -118,10 +111,7 @@ def apply_list_reports(
 def finish_if_done(order_list: OrderList, legs: list[PaperOrder]) -> None:
     if not order_list.is_executing or any(leg.status in PaperOrder.OPEN_STATUSES for leg in legs):
         return
-    order_list.list_status_type = OrderList.ListStatusType.ALL_DONE
-    refused = all(leg.status == Status.REJECTED for leg in legs)
-    order_list.list_order_status = OrderList.ListOrderStatus.REJECT if refused else OrderList.ListOrderStatus.ALL_DONE
-    order_list.save(update_fields=["list_status_type", "list_order_status", "updated_at"])
+    finish_list(order_list, refused=all(leg.status == Status.REJECTED for leg in legs))
 
 
 def _working_still_open(legs: list[PaperOrder]) -> bool:
